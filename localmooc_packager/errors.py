@@ -1,0 +1,155 @@
+"""The exception root and the Problem record every reader and validator reports with.
+
+Readers collect :class:`Problem` objects into a :class:`Report` and keep going, so a designer sees every
+problem in one run; only when a stage cannot continue does it raise an exception derived from
+:class:`LocalMoocError`. The CLI maps the exceptions to messages and exit codes in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a file. ``line`` and ``column`` are 1-based; 0 means unknown."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        text = self.file
+        if self.line:
+            text += f":{self.line}"
+            if self.column:
+                text += f":{self.column}"
+        return text
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input: where, which data path, what, and a stable code."""
+
+    location: Location
+    message: str
+    code: str
+    path: str = ""
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        where = f"{self.location}: "
+        what = f"{self.path}: " if self.path else ""
+        level = "warning: " if self.severity is Severity.WARNING else ""
+        return f"{where}{level}{what}{self.message} [{self.code}]"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file": self.location.file,
+            "line": self.location.line,
+            "column": self.location.column,
+            "path": self.path,
+            "severity": self.severity.value,
+            "code": self.code,
+            "message": self.message,
+        }
+
+
+@dataclass
+class Report:
+    """Problems collected by one run of a reader or validator."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(
+        self,
+        location: Location,
+        message: str,
+        code: str,
+        path: str = "",
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        self.problems.append(Problem(location, message, code, path, severity))
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        self.problems.extend(problems)
+
+    def __iter__(self) -> Iterator[Problem]:
+        return iter(self.sorted())
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+    def sorted(self) -> list[Problem]:
+        return sorted(
+            self.problems,
+            key=lambda p: (p.location.file, p.location.line, p.location.column, p.path, p.code),
+        )
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.WARNING]
+
+    def ok(self, strict: bool = False) -> bool:
+        return not self.errors and not (strict and self.warnings)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "errors": len(self.errors),
+                "warnings": len(self.warnings),
+                "problems": [p.to_dict() for p in self.sorted()],
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+
+
+def display_path(path: Path | str, base: Path | None = None) -> str:
+    """A path as users typed it: relative to ``base`` (default: the working directory) when inside it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to((base or Path.cwd()).resolve()))
+    except ValueError:
+        return str(p)
+
+
+class LocalMoocError(Exception):
+    """Root of every error this toolkit raises on purpose. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class UsageError(LocalMoocError):
+    """The command was called wrongly (a missing folder, an unknown format)."""
+
+    exit_code = 2
+
+
+class InvalidInputError(LocalMoocError):
+    """An input has problems; ``report`` lists every one of them."""
+
+    def __init__(self, message: str, report: Report | None = None) -> None:
+        super().__init__(message)
+        self.report = report or Report()
+
+
+class UnsafeInputError(InvalidInputError):
+    """An input was refused because reading it could harm the machine (path traversal, bombs, entities)."""
+
+
+class BuildError(LocalMoocError):
+    """An export could not be completed; nothing was written in place of the target."""

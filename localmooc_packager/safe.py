@@ -1,0 +1,100 @@
+"""Reading untrusted files safely: XML without entities or network, text that must be UTF-8.
+
+Every reader in the toolkit goes through these functions so that one place decides what is refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lxml import etree
+
+from .errors import InvalidInputError, Location, Report, display_path
+
+# Deeper nesting than this is refused: no real course comes near it, and it bounds recursion in readers.
+MAX_XML_DEPTH = 256
+
+
+def xml_parser() -> etree.XMLParser:
+    """A parser that never resolves entities, never touches the network and keeps line numbers."""
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_blank_text=False,
+        collect_ids=False,
+    )
+
+
+def _check_depth(root: etree._Element, where: str) -> None:
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_XML_DEPTH:
+            raise etree.XMLSyntaxError(
+                f"elements nested deeper than {MAX_XML_DEPTH} levels", None, node.sourceline or 0, 0, where
+            )
+        stack.extend((child, depth + 1) for child in node)
+
+
+def _refuse_entities(tree: etree._ElementTree) -> None:
+    """DOCTYPEs with entity declarations are refused outright: OLX and manifests never need them."""
+    dtd = tree.docinfo.internalDTD
+    if dtd is not None and any(True for _ in dtd.iterentities()):
+        msg = "entity declarations are not allowed (DOCTYPE with <!ENTITY>)"
+        raise etree.XMLSyntaxError(msg, None, 1, 0, "")
+
+
+def parse_xml_bytes(data: bytes, where: str) -> etree._ElementTree:
+    """Parse XML from bytes; raises ``etree.XMLSyntaxError`` (with a line) on bad or unsafe input."""
+    tree = etree.ElementTree(etree.fromstring(data, xml_parser(), base_url=where))
+    _refuse_entities(tree)
+    _check_depth(tree.getroot(), where)
+    return tree
+
+
+def parse_xml_file(path: Path, report: Report, shown: str | None = None) -> etree._ElementTree | None:
+    """Parse an XML file; on failure add an ``xml-invalid`` problem with its line and return None."""
+    shown = shown or display_path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        report.add(Location(shown), f"cannot read file: {exc.strerror}", "file-unreadable")
+        return None
+    try:
+        return parse_xml_bytes(data, shown)
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno or (exc.position[0] if exc.position else 0)
+        col = exc.position[1] if exc.position and len(exc.position) > 1 else 0
+        report.add(Location(shown, line or 1, col), f"invalid XML: {exc.msg}", "xml-invalid")
+        return None
+
+
+def read_text(path: Path, shown: str | None = None) -> str:
+    """Read a text file that must be UTF-8 (a BOM is dropped, CRLF becomes LF); refuse binary content."""
+    shown = shown or display_path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInputError(f"{shown}: file not found") from None
+    except OSError as exc:
+        raise InvalidInputError(f"{shown}: cannot read file: {exc.strerror}") from None
+    return decode_text(data, shown)
+
+
+def decode_text(data: bytes, shown: str) -> str:
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise InvalidInputError(f"{shown}:{line}: binary data (NUL byte) where text was expected")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        msg = f"{shown}:{line}:{col}: not valid UTF-8 (byte 0x{data[exc.start]:02x})"
+        raise InvalidInputError(msg) from None
+    return text.replace("\r\n", "\n")
