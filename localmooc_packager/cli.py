@@ -1,2 +1,175 @@
-def main() -> None:
-    raise SystemExit("not yet")
+"""The `localmooc` command. Each command parses its options, calls one library function and prints.
+
+Exit codes: 0 success, 1 invalid input (problems were printed), 2 usage error, 3 an internal error (a bug:
+the traceback is printed so that it can be reported).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import InvalidInputError, LocalMoocError, Report, display_path
+
+EXIT_BUG = 3
+
+
+def _print_report(report: Report, fmt: str, label: str, strict: bool) -> bool:
+    ok = report.ok(strict)
+    if fmt == "json":
+        click.echo(report.to_json())
+        return ok
+    for problem in report:
+        click.echo(str(problem), err=True)
+    e, w = len(report.errors), len(report.warnings)
+    verdict = "valid" if ok else "INVALID"
+    click.echo(f"{label}: {verdict} ({e} error{'s' * (e != 1)}, {w} warning{'s' * (w != 1)})")
+    return ok
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="localmooc")
+def cli() -> None:
+    """Author, validate, package and run Local MOOC courses."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json prints one report object per path to stdout.",
+)
+@click.option("--strict", is_flag=True, help="Warnings fail too.")
+@click.option(
+    "--as",
+    "kind",
+    type=click.Choice(["source", "olx", "scorm"]),
+    default=None,
+    help="What PATH is (default: detected).",
+)
+def validate(paths: tuple[Path, ...], fmt: str, strict: bool, kind: str | None) -> None:
+    """Check course sources, OLX courses (folder or archive) and SCORM packages; print every problem."""
+    from .validators import validate_path
+
+    all_ok = True
+    for path in paths:
+        detected, report = validate_path(path, kind)
+        all_ok &= _print_report(report, fmt, f"{display_path(path)} ({detected})", strict)
+    sys.exit(0 if all_ok else 1)
+
+
+def _formats() -> list[str]:
+    from .exporters import available
+
+    return list(available())
+
+
+@cli.command()
+@click.argument("course", type=click.Path(path_type=Path))
+@click.option(
+    "--format", "formats", multiple=True, help="Package format (repeatable; default: every format)."
+)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(path_type=Path),
+    default=Path("build"),
+    show_default=True,
+    help="Folder the packages are written into.",
+)
+@click.option(
+    "--olx-flavor",
+    type=click.Choice(["stock", "native"]),
+    default="stock",
+    show_default=True,
+    help="stock: only blocks every Open edX has; native: this toolkit's own XBlocks.",
+)
+def build(course: Path, formats: tuple[str, ...], out: Path, olx_flavor: str) -> None:
+    """Validate COURSE and write its packages."""
+    from .build import build_course
+
+    for path, seconds in build_course(course, out, list(formats) or _formats(), olx_flavor=olx_flavor):
+        click.echo(f"wrote {display_path(path)} ({path.stat().st_size:,} bytes, {seconds:.2f} s)")
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path), default=Path("sample_courses"))
+@click.option(
+    "-o", "--output", "out", type=click.Path(path_type=Path), default=Path("build"), show_default=True
+)
+def samples(folder: Path, out: Path) -> None:
+    """Validate every course in FOLDER and build each into every format (the quick-start job)."""
+    from .build import build_course
+    from .validators import validate_path
+
+    courses = sorted(p for p in folder.iterdir() if (p / "course.yaml").is_file()) if folder.is_dir() else []
+    if not courses:
+        raise click.UsageError(f"no course folders (with course.yaml) in {folder}")
+    failed = 0
+    for course in courses:
+        _, report = validate_path(course, "source")
+        if not _print_report(report, "text", display_path(course), strict=False):
+            failed += 1
+            continue
+        for path, seconds in build_course(course, out / course.name, _formats()):
+            click.echo(f"  wrote {display_path(path)} ({path.stat().st_size:,} bytes, {seconds:.2f} s)")
+    if failed:
+        click.echo(f"{failed} of {len(courses)} sample course(s) are invalid", err=True)
+        sys.exit(1)
+    click.echo(f"done: {len(courses)} course(s) valid; packages are in {display_path(out)}/")
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--id", "course_id", default=None, help="Course id (ASCII; default: the folder name).")
+@click.option("--title", default="หลักสูตรใหม่", show_default=True, help="Course title.")
+@click.option("--org", default="DLA", show_default=True)
+def new(path: Path, course_id: str | None, title: str, org: str) -> None:
+    """Create a small valid Thai course in PATH (which must not exist or be empty)."""
+    from .scaffold import scaffold
+
+    created = scaffold(path, course_id or path.name, title, org)
+    click.echo(f"created {display_path(created)}; check it with: localmooc validate {display_path(created)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: runs the click group and maps every error to a message and an exit code."""
+    started = time.perf_counter()
+    try:
+        cli.main(args=argv, prog_name="localmooc", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except InvalidInputError as exc:
+        for problem in exc.report:
+            click.echo(str(problem), err=True)
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except LocalMoocError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception:  # a bug: show everything needed to report it
+        traceback.print_exc()
+        click.echo(
+            f"internal error after {time.perf_counter() - started:.1f} s: please report it with the "
+            "traceback above",
+            err=True,
+        )
+        sys.exit(EXIT_BUG)
+    sys.exit(0)

@@ -5,6 +5,7 @@ Every reader in the toolkit goes through these functions so that one place decid
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from lxml import etree
@@ -47,11 +48,29 @@ def _refuse_entities(tree: etree._ElementTree) -> None:
         raise etree.XMLSyntaxError(msg, None, 1, 0, "")
 
 
+_local = threading.local()
+
+# Each level of nesting takes at least 7 bytes ("<a>" + "</a>"), so shorter input cannot be too deep.
+_MIN_BYTES_PER_LEVEL = 7
+
+
+def _shared_parser() -> etree.XMLParser:
+    """One parser per thread: building a parser costs more than parsing a small OLX file."""
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = xml_parser()
+    return parser
+
+
 def parse_xml_bytes(data: bytes, where: str) -> etree._ElementTree:
     """Parse XML from bytes; raises ``etree.XMLSyntaxError`` (with a line) on bad or unsafe input."""
-    tree = etree.ElementTree(etree.fromstring(data, xml_parser(), base_url=where))
-    _refuse_entities(tree)
-    _check_depth(tree.getroot(), where)
+    tree = etree.ElementTree(etree.fromstring(data, _shared_parser(), base_url=where))
+    # Fast path for ASCII-compatible input without a DOCTYPE (nearly every file); anything else
+    # (UTF-16, EBCDIC, or a DOCTYPE) gets the full entity check.
+    if b"<!DOCTYPE" in data or not data[:1] or data[:1] not in b"<\xef \t\r\n":
+        _refuse_entities(tree)
+    if len(data) > _MIN_BYTES_PER_LEVEL * MAX_XML_DEPTH:
+        _check_depth(tree.getroot(), where)
     return tree
 
 

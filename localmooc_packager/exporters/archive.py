@@ -1,0 +1,165 @@
+"""Deterministic, atomic archive writing: the same inputs always give the same bytes.
+
+Members are added in sorted order with a fixed time (``SOURCE_DATE_EPOCH``, else the newest source
+mtime the exporter passes), uid/gid 0, modes 0644/0755 and a gzip header without a timestamp or name.
+Everything goes to a temporary file beside the target, renamed into place only when complete, so an
+interrupted build leaves the old archive or none. File contents are streamed in chunks.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from ..errors import BuildError
+
+CHUNK = 1 << 20
+ZIP_EPOCH = 315532800  # 1980-01-01, the earliest time a zip can store
+# Already-compressed media gain nothing from deflate; storing them saves build time.
+STORED_SUFFIXES = {
+    ".mp4",
+    ".webm",
+    ".m4a",
+    ".mp3",
+    ".ogg",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".webp",
+    ".zip",
+    ".woff",
+    ".woff2",
+    ".pdf",
+    ".gz",
+}
+
+
+def build_time(paths: list[Path] | None = None) -> int:
+    """``SOURCE_DATE_EPOCH`` when set, else the newest mtime of ``paths`` (the source), else 1980-01-01."""
+    env = os.environ.get("SOURCE_DATE_EPOCH")
+    if env and env.isdigit():
+        return max(int(env), ZIP_EPOCH)
+    newest = max((int(p.stat().st_mtime) for p in paths or [] if p.exists()), default=ZIP_EPOCH)
+    return max(newest, ZIP_EPOCH)
+
+
+@dataclass
+class _Member:
+    name: str
+    data: bytes | None = None
+    source: Path | None = None
+    size: int = 0
+
+
+class ArchiveWriter:
+    """Collect members (bytes or files on disk), then ``write`` them in sorted order."""
+
+    def __init__(self, mtime: int) -> None:
+        self.mtime = mtime
+        self.members: dict[str, _Member] = {}
+
+    def add_bytes(self, name: str, data: bytes | str) -> None:
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        self._add(_Member(name, data=raw, size=len(raw)))
+
+    def add_file(self, name: str, source: Path) -> None:
+        self._add(_Member(name, source=source, size=source.stat().st_size))
+
+    def _add(self, member: _Member) -> None:
+        if member.name in self.members:
+            raise BuildError(f"two files would be written as {member.name!r} in the archive")
+        if member.name.startswith("/") or ".." in member.name.split("/"):
+            raise BuildError(f"refusing archive member name {member.name!r}")
+        self.members[member.name] = member
+
+    def names(self) -> list[str]:
+        return sorted(self.members)
+
+    def _open(self, member: _Member) -> IO[bytes]:
+        if member.data is not None:
+            return io.BytesIO(member.data)
+        assert member.source is not None
+        return member.source.open("rb")
+
+    def write_zip(self, target: Path) -> None:
+        stamp = time.gmtime(self.mtime)[:6]
+        with (
+            atomic_target(target) as tmp,
+            zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf,
+        ):
+            for name in self.names():
+                member = self.members[name]
+                info = zipfile.ZipInfo(name, date_time=stamp)
+                info.external_attr = 0o100644 << 16
+                info.create_system = 3  # Unix, so that the mode above is read
+                suffix = Path(name).suffix.lower()
+                info.compress_type = zipfile.ZIP_STORED if suffix in STORED_SUFFIXES else zipfile.ZIP_DEFLATED
+                with (
+                    self._open(member) as src,
+                    zf.open(info, "w", force_zip64=member.size > 0x7FFF0000) as dst,
+                ):
+                    shutil.copyfileobj(src, dst, CHUNK)
+
+    def write_tar_gz(self, target: Path, top: str = "") -> None:
+        """A gzip'd tar; ``top`` is a folder every member goes under (Studio exports have one)."""
+        prefix = f"{top}/" if top else ""
+        # mtime=0 and no file name in the gzip header: the bytes depend only on the content.
+        with (
+            atomic_target(target) as tmp,
+            tmp.open("wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
+            for folder in self._folders(prefix):
+                tar.addfile(self._tarinfo(folder, 0, tarfile.DIRTYPE))
+            for name in self.names():
+                member = self.members[name]
+                with self._open(member) as src:
+                    tar.addfile(self._tarinfo(prefix + name, member.size, tarfile.REGTYPE), src)
+
+    def _folders(self, prefix: str) -> list[str]:
+        folders = {prefix.rstrip("/")} if prefix else set()
+        for name in self.members:
+            parts = (prefix + name).split("/")[:-1]
+            folders.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+        return sorted(f for f in folders if f)
+
+    def _tarinfo(self, name: str, size: int, kind: bytes) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(name)
+        info.size = size
+        info.type = kind
+        info.mtime = self.mtime
+        info.mode = 0o755 if kind == tarfile.DIRTYPE else 0o644
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        return info
+
+
+@contextmanager
+def atomic_target(target: Path) -> Iterator[Path]:
+    """A temporary path beside ``target``; renamed onto it on success, removed on any failure."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with tmp.open("rb") as f:  # the bytes reach the disk before the name does
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

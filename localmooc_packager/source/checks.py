@@ -1,0 +1,469 @@
+"""Semantic checks: what a schema cannot say. Each problem is located where the designer wrote it.
+
+The checks are written defensively: they also run on a tree that failed its schema, so that one run
+reports everything.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date, datetime, timedelta, timezone
+from functools import cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from xblock.core import XBlock
+from xblock.fields import Scope
+
+from ..errors import InvalidInputError, Location, Report, Severity, display_path
+from ..safe import read_text
+from . import markup
+from .outline import Node, outline
+from .reader import SourceTree, did_you_mean, path_text, resolve_inside
+
+BANGKOK = timezone(timedelta(hours=7))
+W = Severity.WARNING
+
+
+@cache
+def xblock_types() -> frozenset[str]:
+    """Entry point names of the installed XBlocks usable as `type:` (this toolkit's own lm-* are internal)."""
+    return frozenset(ep.name for ep in entry_points(group="xblock.v1") if not ep.name.startswith("lm-"))
+
+
+BUILTIN_BLOCKS = ("html", "video", "quiz", "olx")
+
+
+def parse_when(text: str) -> datetime | None:
+    """An ISO date or date-time; a date alone is midnight in Bangkok. None when unparsable."""
+    try:
+        value = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        try:
+            d = date.fromisoformat(text)
+        except (TypeError, ValueError):
+            return None
+        value = datetime(d.year, d.month, d.day)
+    return value if value.tzinfo else value.replace(tzinfo=BANGKOK)
+
+
+class Checker:
+    def __init__(self, tree: SourceTree, report: Report) -> None:
+        self.tree = tree
+        self.report = report
+        self.root = tree.root_dir
+
+    def add(
+        self,
+        obj: Any,
+        keys: tuple[str | int, ...],
+        message: str,
+        code: str,
+        severity: Severity = Severity.ERROR,
+        key: bool = False,
+    ) -> None:
+        where, path = self.tree.where(obj, *keys, key=key)
+        self.report.add(where, message, code, path, severity)
+
+    # ---- entry
+    def run(self) -> Node:
+        course = outline(self.tree)
+        self.course_settings(course)
+        self.unique_ids(course)
+        post_tests = []
+        for node in course.walk():
+            if node.kind in ("section", "subsection") and not node.derived and not node.children:
+                field = "subsections" if node.kind == "section" else "units"
+                self.add(node.data, (field,), f"the {node.kind} has no {field}", f"{node.kind}-empty")
+            elif node.kind == "unit" and not node.children and isinstance(node.data.get("blocks"), list):
+                self.add(node.data, ("blocks",), "the unit has no blocks", "unit-empty")
+            elif node.kind == "block":
+                self.block(node)
+                if node.data.get("type") == "quiz" and node.data.get("role") == "post-test":
+                    post_tests.append(node)
+        for extra in post_tests[1:]:
+            self.add(
+                extra.data,
+                ("role",),
+                f"a second post-test (the first is {post_tests[0].id!r}); "
+                "a course has one post-test that decides the result",
+                "quiz-post-test-many",
+            )
+        self.certificate(post_tests, course)
+        self.thai_text()
+        self.static_folder()
+        return course
+
+    # ---- course level
+    def course_settings(self, course: Node) -> None:
+        data = self.tree.data
+        dates = {}
+        for key in ("start", "end", "enrollment_start", "enrollment_end"):
+            if isinstance(data.get(key), str):
+                when = parse_when(data[key])
+                if when is None:
+                    self.add(data, (key,), f"{data[key]!r} is not a valid date", "date-invalid")
+                else:
+                    dates[key] = when
+        for first, second in (
+            ("start", "end"),
+            ("enrollment_start", "enrollment_end"),
+            ("enrollment_start", "end"),
+        ):
+            if first in dates and second in dates and dates[first] >= dates[second]:
+                self.add(
+                    data,
+                    (second,),
+                    f"{second} ({data[second]}) must be after {first} ({data[first]})",
+                    "dates-order",
+                )
+        if "start" in data and "end" not in data:
+            self.add(
+                data,
+                ("start",),
+                "no `end` date: Open edX needs one; packages will use start + 1 year",
+                "course-end-missing",
+                W,
+            )
+        if isinstance(data.get("image"), str):
+            self.asset(data, ("image",), data["image"])
+
+    def certificate(self, post_tests: list[Node], course: Node) -> None:
+        data = self.tree.data
+        cert = data.get("certificate")
+        if (
+            isinstance(cert, dict)
+            and isinstance(cert.get("requires"), list)
+            and "post-test" in cert["requires"]
+            and not post_tests
+        ):
+            self.add(
+                cert,
+                ("requires",),
+                "the certificate requires a post-test but no quiz has `role: post-test`",
+                "certificate-post-test-missing",
+            )
+
+    graded = [
+        n
+        for n in course.walk()
+        if n.kind == "block"
+        and n.data.get("type") == "quiz"
+        and n.data.get("role") in ("graded", "post-test")
+    ]
+    if "pass_threshold" in data and not graded:
+        self.add(
+            data,
+            ("pass_threshold",),
+            "pass_threshold is set but no quiz is graded or a post-test",
+            "grading-nothing-graded",
+            W,
+        )
+
+    def unique_ids(self, course: Node) -> None:
+        seen: dict[str, Node] = {}
+        for node in course.walk():
+            other = seen.get(node.id)
+            if other is None:
+                seen[node.id] = node
+                continue
+            where, _ = self.tree.where(other.data, "id")
+            key = ("id",) if "id" in node.data else ()
+            what = "derived from a unit id" if node.derived else "used"
+            self.add(node.data, key, f"id {node.id!r} {what} twice (first at {where})", "id-duplicate")
+
+    # ---- blocks
+    def block(self, node: Node) -> None:
+        data = node.data
+        kind = data.get("type")
+        if not isinstance(kind, str):
+            return
+        if kind == "html":
+            self.html(data)
+        elif kind == "video":
+            self.video(data)
+        elif kind == "quiz":
+            self.quiz(data)
+        elif kind == "olx":
+            self.raw(data)
+        elif kind not in xblock_types():
+            options = set(BUILTIN_BLOCKS) | xblock_types()
+            self.add(
+                data,
+                ("type",),
+                f"unknown block type {kind!r}{did_you_mean(kind, options)}",
+                "block-type-unknown",
+            )
+        else:
+            self.xblock_fields(data, kind)
+
+    def exactly_one(self, data: dict[str, Any], keys: tuple[str, ...], code: str) -> str | None:
+        present = [k for k in keys if k in data]
+        if len(present) == 1:
+            return present[0]
+        names = ", ".join(f"`{k}`" for k in keys)
+        if present:
+            self.add(data, (present[1],), f"give only one of {names}", code, key=True)
+        else:
+            self.add(data, ("type",), f"needs one of {names}", code)
+        return None
+
+    def html(self, data: dict[str, Any]) -> None:
+        which = self.exactly_one(data, ("body", "file"), "html-body")
+        if which == "body" and isinstance(data["body"], str):
+            self.body_refs(data, ("body",), data["body"], None)
+        elif which == "file" and isinstance(data["file"], str):
+            path = self.asset(data, ("file",), data["file"], folder=None)
+            if path is None:
+                return
+            if path.suffix.lower() not in (".md", ".markdown", ".html", ".htm"):
+                self.add(
+                    data,
+                    ("file",),
+                    f"{data['file']!r}: an html block reads .md or .html files",
+                    "html-file-type",
+                )
+                return
+            try:
+                text = self.tree_text(path)
+            except InvalidInputError as exc:
+                self.report.add(Location(display_path(path)), str(exc).split(": ", 1)[-1], "file-unreadable")
+                return
+            self.body_refs(data, ("file",), text, path)
+
+    def tree_text(self, path: Path) -> str:
+        if path not in self.tree.texts:
+            self.tree.texts[path] = read_text(path)
+        return self.tree.texts[path]
+
+    def body_refs(self, data: dict[str, Any], keys: tuple[str, ...], text: str, file: Path | None) -> None:
+        """Assets a body names must exist; network addresses only warn (offline packages lose them)."""
+        for line, url in markup.references(text):
+            if file is not None:
+                loc, path = Location(display_path(file), line), ""
+            else:
+                base, path = self.tree.where(data, *keys)
+                loc = Location(
+                    base.file, base.line + (line - 1 if base.line else 0), base.column if line == 1 else 0
+                )
+            name = markup.static_name(url)
+            if name is not None:
+                if resolve_inside(self.root, name) is None or not (self.root / name).is_file():
+                    self.report.add(loc, f"asset {name!r} not found", "asset-missing", path)
+            elif markup.is_network(url):
+                self.report.add(
+                    loc,
+                    f"{url} is on the network: offline packages (SCORM) cannot show it",
+                    "content-network-url",
+                    path,
+                    W,
+                )
+
+    def asset(
+        self, data: dict[str, Any], keys: tuple[str, ...], rel: str, folder: str | None = "static/"
+    ) -> Path | None:
+        """Check a file reference; assets (``folder``) must live under static/. Returns the path if it exists."""
+        if folder and not rel.startswith(folder):
+            self.add(
+                data,
+                keys,
+                f"{rel!r}: course assets live in {folder} (it is copied into every package)",
+                "asset-outside-static",
+            )
+            return None
+        target = resolve_inside(self.root, rel)
+        if target is None:
+            self.add(data, keys, f"{rel!r} points outside the course folder", "path-outside")
+            return None
+        if not target.is_file():
+            hint = ""
+            if target.parent.is_dir():
+                hint = did_you_mean(target.name, [p.name for p in target.parent.iterdir()])
+            self.add(
+                data, keys, f"file {rel!r} not found{hint}", "asset-missing" if folder else "file-missing"
+            )
+            return None
+        return target
+
+    def video(self, data: dict[str, Any]) -> None:
+        which = self.exactly_one(data, ("src", "url", "youtube"), "video-source")
+        if which == "src" and isinstance(data["src"], str):
+            self.asset(data, ("src",), data["src"])
+        elif which in ("url", "youtube"):
+            self.add(
+                data,
+                (which,),
+                "the video is on the network: offline packages (SCORM) will show a link instead",
+                "video-external",
+                W,
+            )
+        subtitles = data.get("subtitles")
+        if isinstance(subtitles, dict):
+            for lang, rel in subtitles.items():
+                if not isinstance(rel, str):
+                    continue
+                path = self.asset(subtitles, (lang,), rel)
+                if path is None:
+                    continue
+                if path.suffix.lower() != ".vtt":
+                    self.add(
+                        subtitles, (lang,), f"{rel!r}: subtitles must be WebVTT (.vtt)", "subtitles-format"
+                    )
+                elif not path.read_bytes()[:16].lstrip(b"\xef\xbb\xbf").startswith(b"WEBVTT"):
+                    self.add(subtitles, (lang,), f"{rel!r} does not start with 'WEBVTT'", "subtitles-format")
+        for key in ("poster", "transcript"):
+            if isinstance(data.get(key), str):
+                self.asset(data, (key,), data[key])
+
+    def raw(self, data: dict[str, Any]) -> None:
+        which = self.exactly_one(data, ("xml", "file"), "olx-body")
+        if which == "file" and isinstance(data["file"], str):
+            self.asset(data, ("file",), data["file"], folder=None)
+        for i, rel in enumerate(data.get("files") or []):
+            if isinstance(rel, str):
+                self.asset(data["files"], (i,), rel, folder=None)
+
+    def xblock_fields(self, data: dict[str, Any], kind: str) -> None:
+        try:
+            cls = XBlock.load_class(kind)
+        except Exception as exc:  # a broken third-party package must not stop validation
+            self.add(data, ("type",), f"XBlock {kind!r} cannot be loaded: {exc}", "xblock-broken")
+            return
+        fields = cls.fields
+        usable = {n for n, f in fields.items() if f.scope in (Scope.content, Scope.settings)}
+        for name, value in data.items():
+            if name in ("type", "id", "title", "policy"):
+                continue
+            if name not in fields:
+                self.add(
+                    data,
+                    (name,),
+                    f"{kind} has no field {name!r}{did_you_mean(name, usable)}",
+                    "xblock-field-unknown",
+                    key=True,
+                )
+            elif name not in usable:
+                self.add(
+                    data,
+                    (name,),
+                    f"field {name!r} of {kind} is learner state ({fields[name].scope}); "
+                    "only content and settings fields belong in a course",
+                    "xblock-field-scope",
+                    key=True,
+                )
+            else:
+                try:
+                    fields[name].from_json(value)
+                except (TypeError, ValueError) as exc:
+                    self.add(data, (name,), f"bad value for {kind}.{name}: {exc}", "xblock-field-value")
+
+    # ---- quizzes
+    def quiz(self, data: dict[str, Any]) -> None:
+        if data.get("role") in ("pre-test", "practice") and "weight" in data:
+            self.add(
+                data,
+                ("weight",),
+                f"weight is ignored: a {data['role']} quiz is never graded",
+                "quiz-weight-ignored",
+                W,
+            )
+        questions = data.get("questions")
+        if not isinstance(questions, list):
+            if "file" not in data:
+                self.add(
+                    data, ("type",), "the quiz has no questions (give `questions:` or `file:`)", "quiz-empty"
+                )
+            return
+        seen: dict[str, int] = {}
+        for i, q in enumerate(questions):
+            if not isinstance(q, dict):
+                continue
+            qid = q.get("id") if isinstance(q.get("id"), str) else f"q{i + 1}"
+            if qid in seen:
+                self.add(
+                    q,
+                    ("id",) if "id" in q else (),
+                    f"question id {qid!r} used twice in this quiz (also question {seen[qid] + 1})",
+                    "quiz-question-id-duplicate",
+                )
+            seen.setdefault(qid, i)
+            self.question(q)
+
+    def question(self, q: dict[str, Any]) -> None:
+        kind = q.get("type")
+        if kind not in ("single-choice", "multiple-choice"):
+            return
+        choices = q.get("choices")
+        if not isinstance(choices, dict):
+            return
+        ids = [str(c) for c in choices]
+        answer = q.get("answer")
+        picked = answer if isinstance(answer, list) else [answer]
+        if kind == "single-choice" and len(picked) != 1:
+            self.add(
+                q,
+                ("answer",),
+                f"a single-choice question has exactly one correct answer, not {len(picked)} "
+                "(use multiple-choice for several)",
+                "quiz-single-answer-count",
+            )
+        for j, a in enumerate(picked):
+            if isinstance(a, str | int) and str(a) not in ids:
+                keys = ("answer", j) if isinstance(answer, list) else ("answer",)
+                self.add(q, keys, f"{a!r} is not one of the choices {', '.join(ids)}", "quiz-answer-unknown")
+        for cid in (q.get("feedback") or {}) if isinstance(q.get("feedback"), dict) else {}:
+            if str(cid) not in ids:
+                self.add(
+                    q["feedback"],
+                    (cid,),
+                    f"feedback for {cid!r}, which is not one of the choices {', '.join(ids)}",
+                    "quiz-feedback-unknown",
+                    key=True,
+                )
+
+    # ---- whole files
+    def thai_text(self) -> None:
+        """Nikhahit + sara aa typed for sara am looks right but breaks search and answer matching."""
+        for doc in self.tree.docs:
+            stack: list[tuple[Any, tuple[str | int, ...]]] = [(doc.data, ())]
+            while stack:
+                value, path = stack.pop()
+                if isinstance(value, dict):
+                    stack.extend((v, (*path, k)) for k, v in value.items())
+                elif isinstance(value, list):
+                    stack.extend((v, (*path, i)) for i, v in enumerate(value))
+                elif isinstance(value, str) and "\u0e4d\u0e32" in value:
+                    line, col = doc.where(path)
+                    self.report.add(
+                        Location(doc.file, line, col),
+                        "Thai sara am typed as nikhahit + sara aa (ํ + า); retype it as ำ",
+                        "thai-sara-am",
+                        path_text(path),
+                        W,
+                    )
+
+    def static_folder(self) -> None:
+        static = self.root / "static"
+        if not static.is_dir():
+            return
+        for path in sorted(static.rglob("*")):
+            rel = path.relative_to(self.root).as_posix()
+            if path.is_symlink():
+                self.report.add(
+                    Location(display_path(path)), f"{rel}: symbolic links are not packaged", "asset-symlink"
+                )
+            elif not rel.isascii() or any(c in rel for c in " #?%&"):
+                self.report.add(
+                    Location(display_path(path)),
+                    f"{rel}: asset file names must be ASCII without "
+                    "spaces or #?%& (Open edX and LMSs break on them)",
+                    "asset-name",
+                )
+            elif unicodedata.normalize("NFC", rel) != rel:
+                self.report.add(Location(display_path(path)), f"{rel}: file name is not NFC", "asset-name")
+
+
+def check(tree: SourceTree, report: Report) -> Node:
+    """Run every semantic check; returns the outline the loader builds from."""
+    return Checker(tree, report).run()

@@ -1,0 +1,296 @@
+"""Course folder -> one data tree, checked against the JSON Schemas, with a location for every value.
+
+`course.yaml` may pull units, subsections, sections and quizzes from other files (`include:` and quiz
+`file:`); each file is validated against its own schema and spliced into the tree. ``SourceTree.loc`` maps
+any mapping of the tree back to the file, line and column it came from, so that later stages report
+problems where the designer wrote them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from localmooc_schemas import schema_dir
+from referencing import Registry, Resource
+
+from ..errors import InvalidInputError, Location, Report, UsageError, display_path
+from .yamlpos import DataPath, YamlDoc, load_yaml
+
+COURSE_FILE = "course.yaml"
+
+
+@cache
+def _registry() -> tuple[Registry, dict[str, dict[str, Any]]]:
+    roots: dict[str, dict[str, Any]] = {}
+    resources = []
+    for name in ("course", "unit", "quiz", "section", "subsection"):
+        schema = json.loads((schema_dir() / f"{name}.schema.json").read_text(encoding="utf-8"))
+        roots[name] = schema
+        resources.append((schema["$id"], Resource.from_contents(schema)))
+    return Registry().with_resources(resources), roots
+
+
+@cache
+def validator(kind: str) -> jsonschema.Draft202012Validator:
+    """A compiled validator for one kind of source file: course, unit, quiz, section or subsection."""
+    registry, roots = _registry()
+    return jsonschema.Draft202012Validator(roots[kind], registry=registry)
+
+
+def path_text(path: DataPath) -> str:
+    """('units', 2, 'blocks', 0) -> 'units[2].blocks[0]'."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def did_you_mean(word: str, options: list[str] | set[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+@dataclass
+class SourceTree:
+    """The whole course as plain data, plus where each mapping came from."""
+
+    root_dir: Path
+    data: dict[str, Any]
+    docs: list[YamlDoc] = field(default_factory=list)
+    # id(mapping) -> (the document it was read from, its path inside that document)
+    origin: dict[int, tuple[YamlDoc, DataPath]] = field(default_factory=dict)
+    texts: dict[Path, str] = field(
+        default_factory=dict
+    )  # body files read by the checks, reused by the loader
+
+    def where(self, obj: Any, *keys: str | int, key: bool = False) -> tuple[Location, str]:
+        """Location and data path of ``obj[keys...]`` (or of ``obj`` itself)."""
+        doc, base = self.origin.get(id(obj), (self.docs[0], ()))
+        path = (*base, *keys)
+        line, col = doc.where(path, key=key)
+        return Location(doc.file, line, col), path_text(path)
+
+    def shown(self, rel: str) -> str:
+        """A file inside the course as messages show it."""
+        return display_path(self.root_dir / rel)
+
+
+def _register(tree: SourceTree, doc: YamlDoc, value: Any, path: DataPath) -> None:
+    """Remember the origin of every mapping and list below ``value``."""
+    stack = [(value, path)]
+    while stack:
+        obj, p = stack.pop()
+        if isinstance(obj, dict):
+            tree.origin[id(obj)] = (doc, p)
+            stack.extend((v, (*p, k)) for k, v in obj.items())
+        elif isinstance(obj, list):
+            tree.origin[id(obj)] = (doc, p)
+            stack.extend((v, (*p, i)) for i, v in enumerate(obj))
+
+
+def schema_problems(doc: YamlDoc, kind: str, report: Report) -> None:
+    """Validate one document against its schema; every error becomes a located problem."""
+    for path in doc.duplicate_keys:
+        line, col = doc.key_pos[path]
+        report.add(
+            Location(doc.file, line, col),
+            f"key {path[-1]!r} appears twice",
+            "yaml-duplicate-key",
+            path_text(path),
+        )
+    if doc.data is None:
+        report.add(Location(doc.file, 1, 1), "the file is empty", "file-empty")
+        return
+    for error in validator(kind).iter_errors(doc.data):
+        _add_schema_error(doc, error, report)
+
+
+def _add_schema_error(doc: YamlDoc, error: jsonschema.ValidationError, report: Report) -> None:
+    path: DataPath = tuple(error.absolute_path)
+    line, col = doc.where(path)
+    code, message = "schema", error.message
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        for extra in sorted(set(error.instance) - allowed):
+            kline, kcol = doc.where((*path, extra), key=True)
+            report.add(
+                Location(doc.file, kline, kcol),
+                f"unknown key {extra!r}{did_you_mean(extra, allowed)}",
+                "unknown-key",
+                path_text((*path, extra)),
+            )
+        return
+    if error.validator == "enum" and isinstance(error.instance, str):
+        options = [str(o) for o in error.validator_value]
+        message = (
+            f"{error.instance!r} is not one of {', '.join(options)}{did_you_mean(error.instance, options)}"
+        )
+    elif error.validator == "oneOf" and not path and isinstance(error.instance, dict):
+        has = [k for k in ("units", "sections") if k in error.instance]
+        message = (
+            "use either `units:` (short form) or `sections:` (full form), not both"
+            if has
+            else "a course needs `units:` (short form) or `sections:` (full form)"
+        )
+        code = "course-structure"
+    elif error.validator == "pattern" and isinstance(error.instance, str):
+        message = f"{error.instance!r} is not allowed here: {_pattern_hint(error.validator_value)}"
+    elif error.validator == "required" and isinstance(error.instance, dict):
+        message = error.message.replace("a required property", "required")
+    report.add(Location(doc.file, line, col), message, code, path_text(path))
+
+
+def _pattern_hint(pattern: str) -> str:
+    if "_.-]{0,63}" in pattern:
+        return "use ASCII letters, digits, '_', '-' or '.', starting with a letter or digit (at most 64)"
+    if "(?!.*" in pattern:
+        return "use a relative path inside the course folder with ASCII letters, digits, '_', '-', '.', '/'"
+    return f"must match {pattern}"
+
+
+def read_source(course_dir: Path) -> tuple[SourceTree | None, Report]:
+    """Read a course folder: every file parsed and schema-checked, includes spliced in.
+
+    Raises ``UsageError`` when the folder or its course.yaml is missing; unreadable or invalid files of the
+    course become problems in the report (the tree is None when course.yaml itself cannot be read).
+    """
+    if not course_dir.exists():
+        raise UsageError(f"{display_path(course_dir)}: no such folder")
+    if not course_dir.is_dir():
+        raise UsageError(
+            f"{display_path(course_dir)}: not a folder (give the course folder holding {COURSE_FILE})"
+        )
+    course_file = course_dir / COURSE_FILE
+    if not course_file.is_file():
+        raise UsageError(
+            f"{display_path(course_dir)}: no {COURSE_FILE} in this folder; is it a course folder?"
+        )
+    report = Report()
+    try:
+        doc = load_yaml(course_file, display_path(course_file))
+    except InvalidInputError as exc:
+        add_unreadable(report, display_path(course_file), exc)
+        return None, report
+    tree = SourceTree(course_dir, doc.data if isinstance(doc.data, dict) else {}, [doc])
+    schema_problems(doc, "course", report)
+    if not isinstance(doc.data, dict):
+        if doc.data is not None:
+            report.add(Location(doc.file, 1, 1), "course.yaml must be a mapping of course settings", "schema")
+        return tree, report
+    _register(tree, doc, doc.data, ())
+    _Includer(tree, report).run()
+    return tree, report
+
+
+class _Includer:
+    """Splices `include:` items and quiz `file:`s into the tree, each file validated on its own."""
+
+    def __init__(self, tree: SourceTree, report: Report) -> None:
+        self.tree = tree
+        self.report = report
+        self.loaded: dict[Path, YamlDoc] = {}
+
+    def run(self) -> None:
+        data = self.tree.data
+        if isinstance(data.get("sections"), list):
+            for section in self.items(data, "sections", "section"):
+                for sub in self.items(section, "subsections", "subsection"):
+                    for unit in self.items(sub, "units", "unit"):
+                        self.blocks(unit)
+        if isinstance(data.get("units"), list):
+            for unit in self.items(data, "units", "unit"):
+                self.blocks(unit)
+
+    def items(self, parent: Any, key: str, kind: str) -> list[dict[str, Any]]:
+        if not isinstance(parent, dict) or not isinstance(parent.get(key), list):
+            return []
+        items = parent[key]
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and set(item) == {"include"} and isinstance(item["include"], str):
+                loaded = self.load(item, "include", kind)
+                if loaded is not None:
+                    items[i] = loaded
+        return [item for item in items if isinstance(item, dict) and "include" not in item]
+
+    def blocks(self, unit: dict[str, Any]) -> None:
+        for block in unit.get("blocks") or []:
+            if isinstance(block, dict) and block.get("type") == "quiz" and isinstance(block.get("file"), str):
+                if "questions" in block:
+                    where, path = self.tree.where(block, "questions", key=True)
+                    self.report.add(
+                        where, "give `questions:` or `file:`, not both", "quiz-questions-twice", path
+                    )
+                    continue
+                quiz = self.load(block, "file", "quiz")
+                if quiz is not None:
+                    # Settings written in the course file win over the quiz file's.
+                    block["questions"] = quiz.get("questions")
+                    for k, v in quiz.items():
+                        block.setdefault(k, v)
+
+    def load(self, holder: dict[str, Any], key: str, kind: str) -> dict[str, Any] | None:
+        rel = holder[key]
+        where, path = self.tree.where(holder, key)
+        target = resolve_inside(self.tree.root_dir, rel)
+        if target is None:
+            self.report.add(where, f"{rel!r} points outside the course folder", "path-outside", path)
+            return None
+        if not target.is_file():
+            self.report.add(where, f"file {rel!r} not found{_near_files(target)}", "file-missing", path)
+            return None
+        if target in self.loaded:
+            self.report.add(where, f"{rel!r} is included more than once", "include-repeated", path)
+            return None
+        try:
+            doc = load_yaml(target, display_path(target))
+        except InvalidInputError as exc:
+            add_unreadable(self.report, display_path(target), exc)
+            return None
+        self.loaded[target] = doc
+        self.tree.docs.append(doc)
+        schema_problems(doc, kind, self.report)
+        if not isinstance(doc.data, dict):
+            return None
+        _register(self.tree, doc, doc.data, ())
+        return doc.data
+
+
+def resolve_inside(root: Path, rel: str) -> Path | None:
+    """``root/rel`` if it stays inside ``root`` (symlinks resolved), else None."""
+    target = (root / rel).resolve()
+    try:
+        target.relative_to(root.resolve())
+    except ValueError:
+        return None
+    return target
+
+
+def _near_files(target: Path) -> str:
+    folder = target.parent
+    if not folder.is_dir():
+        return ""
+    hint = did_you_mean(target.name, [p.name for p in folder.iterdir()])
+    return hint.replace("; did you mean", " (did you mean") + ")" if hint else ""
+
+
+def add_unreadable(report: Report, shown: str, exc: InvalidInputError) -> None:
+    """A file that cannot be parsed at all: its message starts with `shown[:line[:col]]: `."""
+    message = str(exc)
+    line = col = 0
+    if message.startswith(shown):
+        where, _, message = message[len(shown) :].partition(": ")
+        nums = [int(p) for p in where.split(":") if p.isdigit()]
+        line, col = [*nums, 0, 0][:2]
+    if "UTF-8" in message or "binary" in message:
+        code = "file-encoding"
+    elif "not found" in message:
+        code = "file-missing"
+    else:
+        code = "yaml-invalid" if "YAML" in message or line else "file-unreadable"
+    report.add(Location(shown, line, col), message, code)
