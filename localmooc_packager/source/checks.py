@@ -145,21 +145,21 @@ class Checker:
                 "certificate-post-test-missing",
             )
 
-    graded = [
-        n
-        for n in course.walk()
-        if n.kind == "block"
-        and n.data.get("type") == "quiz"
-        and n.data.get("role") in ("graded", "post-test")
-    ]
-    if "pass_threshold" in data and not graded:
-        self.add(
-            data,
-            ("pass_threshold",),
-            "pass_threshold is set but no quiz is graded or a post-test",
-            "grading-nothing-graded",
-            W,
-        )
+        graded = [
+            n
+            for n in course.walk()
+            if n.kind == "block"
+            and n.data.get("type") == "quiz"
+            and n.data.get("role") in ("graded", "post-test")
+        ]
+        if "pass_threshold" in data and not graded:
+            self.add(
+                data,
+                ("pass_threshold",),
+                "pass_threshold is set but no quiz is graded or a post-test",
+                "grading-nothing-graded",
+                W,
+            )
 
     def unique_ids(self, course: Node) -> None:
         seen: dict[str, Node] = {}
