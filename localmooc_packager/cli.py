@@ -110,8 +110,11 @@ def build(course: Path, formats: tuple[str, ...], out: Path, olx_flavor: str) ->
 def samples(folder: Path, out: Path) -> None:
     """Validate every course in FOLDER and build each into every format (the quick-start job)."""
     from .build import build_course
+    from .exporters import broken
     from .validators import validate_path
 
+    for name, reason in broken().items():
+        click.echo(f"warning: format {name} skipped: its exporter cannot be loaded ({reason})", err=True)
     courses = sorted(p for p in folder.iterdir() if (p / "course.yaml").is_file()) if folder.is_dir() else []
     if not courses:
         raise click.UsageError(f"no course folders (with course.yaml) in {folder}")

@@ -79,7 +79,8 @@ class TreeRuntime(Runtime):
 
     def parse_xml_file(self, fileobj: Any) -> str:
         # XBlock's own parse uses lxml's default parser; ours refuses entities and network access.
-        root = parse_xml_bytes(fileobj.read() if hasattr(fileobj, "read") else fileobj, "<xml>").getroot()
+        data = fileobj.read() if hasattr(fileobj, "read") else fileobj
+        root = parse_xml_bytes(data.encode() if isinstance(data, str) else data, "<xml>").getroot()
         return self._usage_id_from_node(root, None)
 
 

@@ -17,7 +17,7 @@ DEFINITION_SCOPES = (Scope.content, Scope.settings)
 UI = {
     "th": {
         "submit": "ส่งคำตอบ",
-        "answer": "คำตอบ",
+        "answer_label": "คำตอบ",
         "correct": "ถูกต้อง",
         "incorrect": "ไม่ถูกต้อง",
         "score": "คะแนน",
@@ -43,7 +43,7 @@ UI = {
     },
     "en": {
         "submit": "Submit",
-        "answer": "Answer",
+        "answer_label": "Answer",
         "correct": "Correct",
         "incorrect": "Incorrect",
         "score": "Score",

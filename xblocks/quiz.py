@@ -196,7 +196,7 @@ class QuizBlock(DefinitionXmlMixin, DisplayNameMixin, XBlock):
         else:
             mode = ' inputmode="decimal"' if kind == "numeric" else ""
             out.append(
-                f'<div class="lm-input"><label for="{base}-input">{t["answer"]}</label> '
+                f'<div class="lm-input"><label for="{base}-input">{t["answer_label"]}</label> '
                 f'<input type="text" id="{base}-input" name="{base}" data-lm-input="{escape(qid)}"'
                 f'{mode} autocomplete="off"></div>'
             )

@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import UsageError
+from ..errors import BuildError, UsageError
 from ..tree import CourseTree
 
 
@@ -25,16 +25,32 @@ class Exporter(Protocol):
 
 
 @cache
-def available() -> dict[str, Exporter]:
-    """Installed exporters by name, in name order."""
+def _plugins() -> tuple[dict[str, Exporter], dict[str, str]]:
+    """(working exporters, broken ones with the reason), by entry point name."""
     found: dict[str, Exporter] = {}
+    broken: dict[str, str] = {}
     for ep in sorted(entry_points(group="localmooc.exporters"), key=lambda e: e.name):
-        found[ep.name] = ep.load()()
-    return found
+        try:
+            found[ep.name] = ep.load()()
+        except Exception as exc:  # a broken plug-in must not take the other formats down
+            broken[ep.name] = f"{ep.value}: {type(exc).__name__}: {exc}"
+    return found, broken
+
+
+def available() -> dict[str, Exporter]:
+    """Installed, loadable exporters by name, in name order."""
+    return _plugins()[0]
+
+
+def broken() -> dict[str, str]:
+    """Exporter plug-ins that are installed but fail to load, with the reason."""
+    return _plugins()[1]
 
 
 def get(name: str) -> Exporter:
-    exporters = available()
+    exporters, failed = _plugins()
+    if name in failed:
+        raise BuildError(f"the {name!r} exporter cannot be loaded ({failed[name]})")
     if name not in exporters:
         raise UsageError(f"unknown format {name!r}; available: {', '.join(exporters) or 'none'}")
     return exporters[name]

@@ -162,12 +162,16 @@ class Checker:
             )
 
     def unique_ids(self, course: Node) -> None:
+        """Ids are unique course-wide. Derived ids (short form) are checked after the written ones, and
+        not at all for a unit whose own id already collided: one message per mistake."""
         seen: dict[str, Node] = {}
-        for node in course.walk():
-            other = seen.get(node.id)
-            if other is None:
-                seen[node.id] = node
+        reported: set[int] = set()
+        nodes = course.walk()
+        for node in [n for n in nodes if not n.derived] + [n for n in nodes if n.derived]:
+            other = seen.setdefault(node.id, node)
+            if other is node or id(node.data) in reported:
                 continue
+            reported.add(id(node.data))
             where, _ = self.tree.where(other.data, "id")
             key = ("id",) if "id" in node.data else ()
             what = "derived from a unit id" if node.derived else "used"
@@ -274,7 +278,8 @@ class Checker:
             return None
         target = resolve_inside(self.root, rel)
         if target is None:
-            self.add(data, keys, f"{rel!r} points outside the course folder", "path-outside")
+            if ".." not in rel.split("/") and not rel.startswith("/"):  # else the schema said it already
+                self.add(data, keys, f"{rel!r} points outside the course folder", "path-outside")
             return None
         if not target.is_file():
             hint = ""
@@ -429,10 +434,12 @@ class Checker:
             stack: list[tuple[Any, tuple[str | int, ...]]] = [(doc.data, ())]
             while stack:
                 value, path = stack.pop()
-                if isinstance(value, dict):
-                    stack.extend((v, (*path, k)) for k, v in value.items())
-                elif isinstance(value, list):
-                    stack.extend((v, (*path, i)) for i, v in enumerate(value))
+                if isinstance(value, dict | list):
+                    origin = self.tree.origin.get(id(value))
+                    if origin is not None and origin[0] is not doc:
+                        continue  # spliced in from an included file: checked with that file
+                    items = value.items() if isinstance(value, dict) else enumerate(value)
+                    stack.extend((v, (*path, k)) for k, v in items)
                 elif isinstance(value, str) and "\u0e4d\u0e32" in value:
                     line, col = doc.where(path)
                     self.report.add(

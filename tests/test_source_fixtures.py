@@ -1,0 +1,92 @@
+"""Every bad source fixture under tests/fixtures/source/ with its exact messages, in the order printed.
+
+Paths in the expected lines are relative to the fixture folder; the test puts the prefix back."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import FIXTURES
+
+from localmooc_packager.cli import main
+
+CASES: dict[str, list[str]] = {
+    "bad-yaml": [
+        "course.yaml:4:6: invalid YAML: did not find expected ',' or ']' [yaml-invalid]",
+    ],
+    "dates-and-structure": [
+        "course.yaml:6:6: end: end (2022-03-31) must be after start (2022-10-01) [dates-order]",
+        "course.yaml:7:19: enrollment_start: '2022-13-01' is not a valid date [date-invalid]",
+        "course.yaml:8:17: warning: pass_threshold: pass_threshold is set but no quiz is graded or a post-test [grading-nothing-graded]",
+        "course.yaml:9:25: certificate.requires: the certificate requires a post-test but no quiz has `role: post-test` [certificate-post-test-missing]",
+        "course.yaml:19:21: sections[0].subsections[0].units[0].blocks: the unit has no blocks [unit-empty]",
+        "course.yaml:22:18: sections[1].subsections: the section has no subsections [section-empty]",
+    ],
+    "duplicate-ids": [
+        "course.yaml:13:13: units[0].blocks[1].id: id 'page' used twice (first at course.yaml:10:13) [id-duplicate]",
+        "course.yaml:15:9: units[1].id: id 'intro' used twice (first at course.yaml:6:9) [id-duplicate]",
+        "course.yaml:22:36: units[1].blocks[0].questions[1].id: question id 'a' used twice in this quiz (also question 1) [quiz-question-id-duplicate]",
+    ],
+    "included-bad": [
+        "units/binary.yaml:2: binary data (NUL byte) where text was expected [file-encoding]",
+        "units/latin1.yaml:2:11: not valid UTF-8 (byte 0xe9) [file-encoding]",
+        "units/u1.yaml:7:13: warning: blocks[0].weight: weight is ignored: a practice quiz is never graded [quiz-weight-ignored]",
+        "units/u1.yaml:12:18: warning: blocks[0].questions[0].explain: Thai sara am typed as nikhahit + sara aa (ํ + า); retype it as ำ [thai-sara-am]",
+    ],
+    "missing-files": [
+        "course.yaml:5:8: image: file 'static/card.png' not found [asset-missing]",
+        "course.yaml:7:14: units[0].include: file 'units/nowhere.yaml' not found [file-missing]",
+        "course.yaml:12:15: units[1].blocks[0].file: file 'units/intro.md' not found [file-missing]",
+        "course.yaml:16:14: units[1].blocks[2].src: file 'static/clip.mp4' not found [asset-missing]",
+        "course.yaml:19:14: units[1].blocks[3].src: 'media/clip.mp4': course assets live in static/ (it is copied into every package) [asset-outside-static]",
+        "course.yaml:22:15: units[1].blocks[4].file: '../outside.yaml' is not allowed here: use a relative path inside the course folder with ASCII letters, digits, '_', '-', '.', '/' [schema]",
+        "units/page.md:3: asset 'static/missing.png' not found [asset-missing]",
+        "units/page.md:5: warning: https://cdn.example.com/x.png is on the network: offline packages (SCORM) cannot show it [content-network-url]",
+    ],
+    "quiz-answer-unknown": [
+        "course.yaml:16:21: units[0].blocks[0].questions[0].answer: 'd' is not one of the choices a, b [quiz-answer-unknown]",
+        "course.yaml:20:21: units[0].blocks[0].questions[1].answer: a single-choice question has exactly one correct answer, not 2 (use multiple-choice for several) [quiz-single-answer-count]",
+        "course.yaml:24:25: units[0].blocks[0].questions[2].answer[1]: 'z' is not one of the choices a, b [quiz-answer-unknown]",
+        "course.yaml:25:24: units[0].blocks[0].questions[2].feedback.q: feedback for 'q', which is not one of the choices a, b [quiz-feedback-unknown]",
+    ],
+    "schema-values": [
+        "course.yaml:1:5: id: 'หลักสูตร' is not allowed here: use ASCII letters, digits, '_', '-' or '.', starting with a letter or digit (at most 64) [schema]",
+        "course.yaml:3:6: run: '2565 1' is not allowed here: use ASCII letters, digits, '_', '-' or '.', starting with a letter or digit (at most 64) [schema]",
+        "course.yaml:4:8: title: '' should be non-empty [schema]",
+        "course.yaml:5:11: category: 'finance' is not one of local-finance, local-personnel, public-services, local-law, local-knowledge, admin-techniques, dla-facts; did you mean 'local-finance'? [schema]",
+        "course.yaml:6:12: audience[0]: 'staff' is not one of dla-staff, local-staff, public; did you mean 'dla-staff'? [schema]",
+        "course.yaml:7:8: hours: 0 is less than or equal to the minimum of 0 [schema]",
+        "course.yaml:8:17: warning: pass_threshold: pass_threshold is set but no quiz is graded or a post-test [grading-nothing-graded]",
+        "course.yaml:8:17: pass_threshold: 1.5 is greater than the maximum of 1 [schema]",
+        "course.yaml:9:28: certificate.min_minutes: -5 is less than the minimum of 0 [schema]",
+        "course.yaml:16:17: units[0].blocks[0].weight: -1 is less than the minimum of 0 [schema]",
+        "course.yaml:17:19: units[0].blocks[0].attempts: 1.5 is not of type 'integer' [schema]",
+        "course.yaml:21:21: units[0].blocks[0].questions[0].answer: 'สี่' is not of type 'number' [schema]",
+        "course.yaml:22:24: units[0].blocks[0].questions[0].tolerance: '5 percent' is not allowed here: must match ^\\d+(\\.\\d+)?%$ [schema]",
+    ],
+    "units-and-sections": [
+        "course.yaml:1:1: use either `units:` (short form) or `sections:` (full form), not both [course-structure]",
+        "course.yaml:8:39: sections[0].subsections: the section has no subsections [section-empty]",
+    ],
+    "unknown-keys-and-types": [
+        "course.yaml:4:1: titel: unknown key 'titel'; did you mean 'title'? [unknown-key]",
+        "course.yaml:10:15: units[0].blocks[0].type: unknown block type 'vidoe'; did you mean 'video'? [block-type-unknown]",
+        "course.yaml:12:15: units[0].blocks[1].type: needs one of `body`, `file` [html-body]",
+        "course.yaml:13:9: units[0].blocks[1].bdy: unknown key 'bdy'; did you mean 'body'? [unknown-key]",
+        "course.yaml:16:15: units[0].blocks[2].role: 'post_test' is not one of pre-test, practice, graded, post-test; did you mean 'post-test'? [schema]",
+        "course.yaml:18:19: units[0].blocks[2].questions[0].type: 'singel-choice' is not one of single-choice, multiple-choice, true-false, numeric, short-text; did you mean 'single-choice'? [schema]",
+    ],
+    "yaml-unsafe": [
+        "course.yaml:4:8: YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed (only plain data) [yaml-invalid]",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_fixture_exact_messages(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = FIXTURES / "source" / name
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", str(folder.relative_to(FIXTURES.parent.parent))])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.splitlines()
+    prefix = f"tests/fixtures/source/{name}/"
+    assert [line.replace(prefix, "") for line in err] == CASES[name]
