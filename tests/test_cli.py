@@ -101,7 +101,7 @@ def test_bom_and_crlf_are_accepted(tmp_path: Path) -> None:
     course.mkdir()
     text = "id: c\norg: DLA\nrun: r1\ntitle: หลักสูตร\nunits:\n  - {id: u, title: ข, blocks: [{type: html, body: ค}]}\n"
     (course / "course.yaml").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
-    code, out, err = run(["validate", str(course)])
+    code, _, err = run(["validate", str(course)])
     assert code == 0, err
 
 
