@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, ROOT
 
 from localmooc_packager.cli import cli, main
+
+from conftest import FIXTURES, ROOT
 
 
 def run(args: list[str]) -> tuple[int, str, str]:

@@ -5,9 +5,10 @@ Paths in the expected lines are relative to the fixture folder; the test puts th
 from __future__ import annotations
 
 import pytest
-from conftest import FIXTURES
 
 from localmooc_packager.cli import main
+
+from conftest import FIXTURES
 
 CASES: dict[str, list[str]] = {
     "bad-yaml": [
