@@ -1,0 +1,374 @@
+"""The XBlock side of the runtime: courses loaded once per worker, and a per-request runtime for one learner.
+
+Content and settings fields come from the loaded ``CourseTree`` (its in-memory store, shared read-only by
+every request of the worker); user-scoped fields come from the SQL ``KeyValueStore`` of the request's
+transaction. ``publish`` collects grade and completion events, which the store writes in that same
+transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import webob
+from web_fragments.fragment import Fragment
+from xblock.core import XBlock
+from xblock.fields import Scope, ScopeIds
+from xblock.runtime import DictKeyValueStore, KeyValueStore, KvsFieldData, Runtime
+
+from ..errors import UsageError
+from ..grading import CourseGrading, course_grading
+from ..tree import CourseTree
+from .store import USER_SCOPES, Published, Store
+
+# Block types whose completion the runtime records when their unit is shown (Open edX does this for html).
+VIEW_COMPLETES = ("lm-html",)
+# Blocks that count toward completion %: content a learner must see, watch or answer.
+COMPLETABLE = ("lm-html", "lm-video", "lm-quiz")
+_STATIC_URL = re.compile(r'(\s(?:src|href|poster)=["\'])/static/')
+
+
+class ResourceRegistry:
+    """Fragment CSS/JS served from /assets/frag/HASH.EXT: the CSP forbids inline scripts and styles.
+
+    Names are content hashes, so every worker computes the same URL for the same text.
+    """
+
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[str, bytes]] = {}
+
+    def add(self, mimetype: str, text: str) -> str:
+        ext = "css" if mimetype == "text/css" else "js"
+        name = f"{hashlib.sha256(text.encode()).hexdigest()[:20]}.{ext}"
+        if name not in self.items:
+            self.items[name] = (mimetype, text.encode())
+        return f"/assets/frag/{name}"
+
+    def get(self, name: str) -> tuple[str, bytes] | None:
+        return self.items.get(name)
+
+
+RESOURCES = ResourceRegistry()
+
+
+@dataclass
+class UnitInfo:
+    id: str
+    title: str
+    section: str
+    index: int
+    blocks: list[str]  # content block ids, in order
+    view_completes: list[str]
+
+
+@dataclass
+class QuizInfo:
+    id: str
+    title: str
+    role: str
+    possible: float
+    unit: str
+
+
+@dataclass
+class LoadedCourse:
+    """A course parsed once per worker, plus what pages and grading need, precomputed."""
+
+    id: str
+    tree: CourseTree
+    kvs: KeyValueStore
+    meta: dict[str, Any]
+    units: list[UnitInfo]
+    grading: CourseGrading
+    quizzes: list[QuizInfo]
+    completable: list[str]
+    block_types: dict[str, str]
+    classes: dict[str, type[XBlock]]
+    summary_blocks: set[str] = field(default_factory=set)
+
+    @property
+    def unit_index(self) -> dict[str, UnitInfo]:
+        return self._unit_index
+
+    def __post_init__(self) -> None:
+        self._unit_index = {u.id: u for u in self.units}
+
+    def static_file(self, rel: str) -> Path | None:
+        """A file under the course's static/ folder, or None (no path escapes the folder)."""
+        base = (self.tree.source_dir / "static").resolve()
+        path = (base / rel).resolve()
+        if not path.is_relative_to(base) or not path.is_file():
+            return None
+        return path
+
+
+def load_course_dir(path: Path) -> LoadedCourse:
+    from ..source import load_course
+
+    return prepare(load_course(path))
+
+
+def prepare(tree: CourseTree) -> LoadedCourse:
+    """Index a loaded tree: units in course order, quizzes, completable blocks, block classes."""
+    course = tree.course
+    units: list[UnitInfo] = []
+    quizzes: list[QuizInfo] = []
+    completable: list[str] = []
+    types: dict[str, str] = {}
+    classes: dict[str, type[XBlock]] = {}
+    summary: set[str] = set()
+    section = ""
+    for block, _depth in tree.walk():
+        uid = str(block.scope_ids.usage_id)
+        kind = block.scope_ids.block_type
+        types[uid] = kind
+        classes.setdefault(kind, type(block))
+        if any(f.scope == Scope.user_state_summary for f in type(block).fields.values()):
+            summary.add(uid)
+        if kind == "lm-section":
+            section = block.display_name
+        elif kind == "lm-unit":
+            ids = [str(c) for c in block.children]
+            units.append(UnitInfo(uid, block.display_name, section, len(units), ids, []))
+        elif units and uid in units[-1].blocks:
+            if kind in VIEW_COMPLETES:
+                units[-1].view_completes.append(uid)
+            if kind in COMPLETABLE:
+                completable.append(uid)
+            if kind == "lm-quiz":
+                quizzes.append(QuizInfo(uid, block.display_name, block.role, block.max_score(), units[-1].id))
+    meta = {
+        "title": course.display_name,
+        "short_description": course.short_description,
+        "description": course.description,
+        "category": course.category,
+        "language": course.language,
+        "hours": course.hours,
+        "start": course.start,
+        "end": course.end,
+        "image": course.image,
+        "audience": list(course.audience),
+        "pass_threshold": course.pass_threshold,
+        "org": course.org,
+    }
+    kvs = tree.runtime.service(course, "field-data")._kvs
+    loaded = LoadedCourse(
+        str(tree.root_id),
+        tree,
+        kvs,
+        meta,
+        units,
+        course_grading(tree),
+        quizzes,
+        completable,
+        types,
+        classes,
+        summary,
+    )
+    # Register the fragments' CSS/JS now, so any worker can serve them before it renders a page.
+    for unit in units:
+        render_unit(loaded, None, unit.id, "th", DictKeyValueStore())
+    return loaded
+
+
+def load_courses(path: Path) -> dict[str, LoadedCourse]:
+    """One course folder, or a folder of course folders (those holding course.yaml)."""
+    if (path / "course.yaml").is_file():
+        dirs = [path]
+    elif path.is_dir():
+        dirs = sorted(p for p in path.iterdir() if (p / "course.yaml").is_file())
+    else:
+        dirs = []
+    if not dirs:
+        raise UsageError(f"{path}: no course folder (with course.yaml) found")
+    courses: dict[str, LoadedCourse] = {}
+    for d in dirs:
+        c = load_course_dir(d)
+        if c.id in courses:
+            raise UsageError(f"{d}: course id {c.id!r} is used twice")
+        courses[c.id] = c
+    return courses
+
+
+class RoutingKeyValueStore(KeyValueStore):
+    """Definition scopes from the course (read-only), user scopes from the learner store."""
+
+    def __init__(self, course_kvs: KeyValueStore, learner_kvs: KeyValueStore) -> None:
+        self.course_kvs = course_kvs
+        self.learner_kvs = learner_kvs
+
+    def _kvs(self, key: KeyValueStore.Key) -> KeyValueStore:
+        return self.learner_kvs if key.scope in USER_SCOPES else self.course_kvs
+
+    def get(self, key: KeyValueStore.Key) -> Any:
+        return self._kvs(key).get(key)
+
+    def has(self, key: KeyValueStore.Key) -> bool:
+        return self._kvs(key).has(key)
+
+    def set(self, key: KeyValueStore.Key, value: Any) -> None:
+        self.set_many({key: value})
+
+    def set_many(self, update_dict: dict[KeyValueStore.Key, Any]) -> None:
+        if any(k.scope not in USER_SCOPES for k in update_dict):
+            # Course content is shared by every request of the worker; a learner must never change it.
+            raise PermissionError("course content is read-only in the runtime")
+        self.learner_kvs.set_many(update_dict)
+
+    def delete(self, key: KeyValueStore.Key) -> None:
+        if key.scope not in USER_SCOPES:
+            raise PermissionError("course content is read-only in the runtime")
+        self.learner_kvs.delete(key)
+
+
+def _json_for_html(data: Any) -> str:
+    # Learner answers end up in init args: '<' must not be able to close the script element.
+    text = json.dumps(data, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+class LearnerRuntime(Runtime):
+    """Serves one learner for one request."""
+
+    def __init__(
+        self,
+        course: LoadedCourse,
+        learner_id: str | None,
+        learner_kvs: KeyValueStore,
+        published: Published | None = None,
+        lang: str = "th",
+    ) -> None:
+        ids = course.tree.runtime.ids
+        super().__init__(
+            id_reader=ids,
+            id_generator=ids,
+            services={"field-data": KvsFieldData(RoutingKeyValueStore(course.kvs, learner_kvs))},
+        )
+        self.course = course
+        self.learner_id = learner_id
+        self.published = published if published is not None else Published()
+        self.lang = lang
+
+    def get_block(self, usage_id: Any, for_parent: Any = None) -> XBlock:
+        uid = str(usage_id)
+        kind = self.course.block_types[uid]
+        keys = ScopeIds(self.learner_id, kind, f"def-{uid}", uid)
+        return self.construct_xblock_from_class(self.course.classes[kind], keys, for_parent=for_parent)
+
+    def handler_url(
+        self, block: XBlock, handler_name: str, suffix: str = "", query: str = "", thirdparty: bool = False
+    ) -> str:
+        url = f"/api/courses/{self.course.id}/blocks/{block.scope_ids.usage_id}/handler/{handler_name}"
+        if suffix:
+            url += "/" + suffix
+        return url + (f"?{query}" if query else "")
+
+    def resource_url(self, resource: str) -> str:
+        return f"/assets/{resource}"
+
+    def local_resource_url(self, block: XBlock, uri: str) -> str:
+        return f"/assets/xblock/{block.scope_ids.block_type}/{uri}"
+
+    def publish(self, block: XBlock, event_type: str, event_data: dict[str, Any]) -> None:
+        uid = str(block.scope_ids.usage_id)
+        if event_type == "grade":
+            self.published.grades.append(
+                (uid, float(event_data["value"]), float(event_data.get("max_value", 0) or 0))
+            )
+        elif event_type == "completion":
+            self.published.completions.append((uid, float(event_data["completion"])))
+
+    def wrap_xblock(self, block: XBlock, view: str, frag: Fragment, context: Any) -> Fragment:
+        """Each block in a div the page's JS runtime finds: init function and JSON args as data."""
+        uid = str(block.scope_ids.usage_id)
+        attrs = f' data-usage-id="{uid}" data-block-type="{block.scope_ids.block_type}"'
+        if frag.js_init_fn:
+            attrs += f' data-init="{frag.js_init_fn}"'
+        args = ""
+        if frag.json_init_args is not None:
+            args = f'<script type="application/json" class="xblock-args">{_json_for_html(frag.json_init_args)}</script>'
+        wrapped = Fragment(f'<div class="xblock"{attrs}>{args}{frag.body_html()}</div>')
+        wrapped.add_fragment_resources(frag)
+        return wrapped
+
+
+@dataclass
+class RenderedUnit:
+    html: str
+    css: list[str]
+    js: list[str]
+
+
+def render_unit(
+    course: LoadedCourse, learner_id: str | None, unit_id: str, lang: str, learner_kvs: KeyValueStore
+) -> RenderedUnit:
+    """A unit's student_view: body HTML with course asset URLs, and its CSS/JS as /assets URLs."""
+    runtime = LearnerRuntime(course, learner_id, learner_kvs, lang=lang)
+    unit = runtime.get_block(unit_id)
+    frag = runtime.render(unit, "student_view", {"lang": lang, "lm_heading": 2})
+    css: list[str] = []
+    js: list[str] = []
+    for res in frag.resources:
+        if res.kind == "text":
+            url = RESOURCES.add(res.mimetype, res.data)
+        elif res.kind == "url":
+            url = res.data
+        else:
+            continue
+        target = css if res.mimetype == "text/css" else js
+        if url not in target:
+            target.append(url)
+    # Course assets are /static/NAME in the blocks; several courses share one server, so prefix the course.
+    html = _STATIC_URL.sub(rf"\1/courses/{course.id}/static/", frag.body_html())
+    return RenderedUnit(html, css, js)
+
+
+def render_for_learner(
+    store: Store, course: LoadedCourse, learner_id: str, unit_id: str, lang: str
+) -> RenderedUnit:
+    kvs = store.load_state(course.id, learner_id, course.unit_index[unit_id].blocks)
+    return render_unit(course, learner_id, unit_id, lang, kvs)
+
+
+class HandlerRefused(Exception):
+    """The handler answered with an error status: nothing it changed is kept."""
+
+    def __init__(self, response: webob.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def call_handler(
+    store: Store, course: LoadedCourse, learner_id: str, block_id: str, handler: str, body: bytes, lang: str
+) -> tuple[int, bytes, str]:
+    """Run a block handler for one learner inside one transaction: state, grade and completion together."""
+    try:
+        with store.handler_transaction(
+            course.id, learner_id, block_id, lock_summary=block_id in course.summary_blocks
+        ) as (kvs, published):
+            runtime = LearnerRuntime(course, learner_id, kvs, published, lang)
+            block = runtime.get_block(block_id)
+            request = webob.Request.blank(
+                runtime.handler_url(block, handler),
+                method="POST",
+                body=body,
+                content_type="application/json",
+            )
+            response = runtime.handle(block, handler, request)
+            if response.status_code >= 400:
+                raise HandlerRefused(response)
+    except HandlerRefused as refused:
+        response = refused.response
+    return response.status_code, response.body, response.content_type or "application/json"
+
+
+def is_handler(course: LoadedCourse, block_id: str, name: str) -> bool:
+    kind = course.block_types.get(block_id)
+    if kind is None or kind not in course.classes:
+        return False
+    return bool(getattr(getattr(course.classes[kind], name, None), "_is_xblock_handler", False))

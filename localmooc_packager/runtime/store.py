@@ -1,0 +1,853 @@
+"""Learner data in SQL: identity apart from learner state (PDPA), sessions, enrolments, XBlock state, events.
+
+One ``Store`` per worker process wraps a SQLAlchemy engine (SQLite or PostgreSQL). Every write path is a
+single transaction; learner state is written with upserts (``INSERT ... ON CONFLICT DO UPDATE``), never
+read-modify-write. A handler transaction first takes a lock on (course, learner, block) - SQLite's
+``BEGIN IMMEDIATE``, PostgreSQL's transaction-scoped advisory lock - so two concurrent submissions of one
+learner to one quiz are serialised instead of one overwriting the other's attempt count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    case,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from xblock.fields import BlockScope, Scope
+from xblock.runtime import KeyValueStore
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# A random id that says nothing about the person; every learner-state row is keyed by it.
+learners = Table(
+    "learners",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("role", String(16), nullable=False, default="learner"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("erased_at", DateTime(timezone=True)),
+    Index("ix_learners_created", "created_at", "id"),
+)
+
+# Who the learner is. Erasure deletes this row and leaves the anonymous learner id and its state.
+identities = Table(
+    "identities",
+    metadata,
+    Column("learner_id", String(32), ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("national_id_hmac", String(64), unique=True),  # keyed HMAC-SHA256, never the raw id
+    Column("org_type", String(32), nullable=False),
+    Column("organisation", String(200), nullable=False, default=""),
+    Column("province", String(64), nullable=False, default=""),
+    Column("lawful_basis", String(16), nullable=False),  # public-task | consent
+    Column("consent_version", String(16)),
+    Column("consent_at", DateTime(timezone=True)),
+    Column("password_hash", String(200), nullable=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", DateTime(timezone=True)),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie: a leaked table opens nothing
+    Column("learner_id", String(32), ForeignKey("learners.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_sessions_learner", "learner_id"),
+)
+
+enrolments = Table(
+    "enrolments",
+    metadata,
+    Column("learner_id", String(32), ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True),
+    Column("course_id", String(100), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_unit", String(100)),
+    Column("last_seen", DateTime(timezone=True)),
+    Column("study_seconds", Integer, nullable=False, default=0),
+    Index("ix_enrolments_course", "course_id"),
+)
+
+# XBlock fields of the user scopes. course_id namespaces usage ids (two courses may both have a "post"
+# block); it is '' for type- and all-scoped fields, which XBlock shares across courses. user '' = all users.
+learner_state = Table(
+    "learner_state",
+    metadata,
+    Column("course_id", String(100), primary_key=True),
+    Column("scope", String(24), primary_key=True),
+    Column("learner_id", String(32), primary_key=True),
+    Column("block_id", String(100), primary_key=True),
+    Column("field", String(64), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_learner_state_learner", "learner_id", "course_id", "block_id"),
+)
+
+grades = Table(
+    "grades",
+    metadata,
+    Column("course_id", String(100), primary_key=True),
+    Column("learner_id", String(32), primary_key=True),
+    Column("block_id", String(100), primary_key=True),
+    Column("earned", Float, nullable=False),
+    Column("possible", Float, nullable=False),
+    Column("score", Float, nullable=False),  # best earned/possible so far
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_grades_learner", "learner_id", "course_id"),
+)
+
+completions = Table(
+    "completions",
+    metadata,
+    Column("course_id", String(100), primary_key=True),
+    Column("learner_id", String(32), primary_key=True),
+    Column("block_id", String(100), primary_key=True),
+    Column("completion", Float, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_completions_learner", "learner_id", "course_id"),
+)
+
+# Every grade event as it happened (append-only): evidence for HR reports and disputes.
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("course_id", String(100), nullable=False),
+    Column("learner_id", String(32), nullable=False),
+    Column("block_id", String(100), nullable=False),
+    Column("earned", Float, nullable=False),
+    Column("possible", Float, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_attempts_learner", "learner_id", "course_id", "block_id"),
+)
+
+course_settings = Table(
+    "course_settings",
+    metadata,
+    Column("course_id", String(100), primary_key=True),
+    Column("published", Boolean, nullable=False, default=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Who did what to whom; no names or national ids, only learner ids.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(32), nullable=False, default=""),
+    Column("action", String(48), nullable=False),
+    Column("target", String(200), nullable=False, default=""),
+    Column("detail", Text, nullable=False, default="{}"),
+    Index("ix_audit_actor", "actor", "at"),
+)
+
+USER_SCOPES = (Scope.user_state, Scope.user_state_summary, Scope.preferences, Scope.user_info)
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; they were stored as UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def new_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class DuplicateError(Exception):
+    """A unique value (username, national id) is taken."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    learner_id: str
+    role: str
+    expires_at: datetime
+
+
+@dataclass
+class Published:
+    """Events a block published during one request; written in the request's transaction."""
+
+    grades: list[tuple[str, float, float]] = field(default_factory=list)
+    completions: list[tuple[str, float]] = field(default_factory=list)
+
+
+def engine_for(url: str) -> Engine:
+    """An engine with the settings this store relies on (SQLite: WAL, busy timeout, foreign keys)."""
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:":
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, pool_size=8, max_overflow=24, pool_timeout=30)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" event issue BEGIN, so writers can ask for BEGIN IMMEDIATE.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            # WAL + NORMAL is durable against application crashes; an OS crash may lose the last commits.
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # A deferred transaction that later writes can fail with SQLITE_BUSY without waiting;
+            # IMMEDIATE takes the write lock up front and honours busy_timeout.
+            immediate = conn.get_execution_options().get("lm_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=30, pool_pre_ping=True)
+
+
+def _lock_key(*parts: str) -> int:
+    """A signed 64-bit key for pg_advisory_xact_lock."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class SqlKeyValueStore(KeyValueStore):
+    """XBlock's KeyValueStore over ``learner_state``, bound to one connection (one transaction).
+
+    ``preload`` reads all rows of the blocks a request touches in one query; later ``get``s are served
+    from that snapshot, which is exact because writes go through this object too. Writes are upserts.
+    """
+
+    def __init__(self, store: Store, conn: Connection, course_id: str) -> None:
+        self.store = store
+        self.conn = conn
+        self.course_id = course_id
+        self._cache: dict[tuple[str, str, str, str, str], Any] = {}
+        self._loaded: set[tuple[str, str]] = set()  # (learner, block) pairs fully loaded
+
+    def _row_key(self, key: KeyValueStore.Key) -> tuple[str, str, str, str, str]:
+        if key.scope not in USER_SCOPES:
+            raise ValueError(f"{key.scope} is not learner state")
+        shared = key.scope.block in (BlockScope.TYPE, BlockScope.ALL)
+        return (
+            "" if shared else self.course_id,
+            key.scope.name,
+            str(key.user_id) if key.user_id is not None else "",
+            str(key.block_scope_id) if key.block_scope_id is not None else "",
+            key.field_name,
+        )
+
+    def preload(self, learner_ids: Iterable[str], block_ids: Iterable[str]) -> None:
+        learners_ = list(dict.fromkeys(learner_ids))
+        blocks = [b for b in dict.fromkeys(block_ids) if all((u, b) not in self._loaded for u in learners_)]
+        if not blocks:
+            return
+        t = learner_state
+        rows = self.conn.execute(
+            select(t.c.course_id, t.c.scope, t.c.learner_id, t.c.block_id, t.c.field, t.c.value).where(
+                t.c.course_id == self.course_id,
+                t.c.learner_id.in_(learners_),
+                t.c.block_id.in_(blocks),
+            )
+        )
+        for row in rows:
+            self._cache[(row[0], row[1], row[2], row[3], row[4])] = json.loads(row[5])
+        self._loaded.update((u, b) for u in learners_ for b in blocks)
+
+    def _known(self, rk: tuple[str, str, str, str, str]) -> bool:
+        return rk[0] == self.course_id and (rk[2], rk[3]) in self._loaded
+
+    def get(self, key: KeyValueStore.Key) -> Any:
+        rk = self._row_key(key)
+        if rk in self._cache:
+            return self._cache[rk]
+        if self._known(rk):
+            raise KeyError(key)
+        t = learner_state
+        value = self.conn.execute(
+            select(t.c.value).where(
+                t.c.course_id == rk[0],
+                t.c.scope == rk[1],
+                t.c.learner_id == rk[2],
+                t.c.block_id == rk[3],
+                t.c.field == rk[4],
+            )
+        ).scalar()
+        if value is None:
+            raise KeyError(key)
+        self._cache[rk] = json.loads(value)
+        return self._cache[rk]
+
+    def has(self, key: KeyValueStore.Key) -> bool:
+        try:
+            self.get(key)
+        except KeyError:
+            return False
+        return True
+
+    def set(self, key: KeyValueStore.Key, value: Any) -> None:
+        self.set_many({key: value})
+
+    def set_many(self, update_dict: dict[KeyValueStore.Key, Any]) -> None:
+        if not update_dict:
+            return
+        if self.conn is None:
+            raise RuntimeError("a read-only snapshot of learner state cannot be written")
+        at = now()
+        rows = []
+        for key, value in update_dict.items():
+            rk = self._row_key(key)
+            rows.append(
+                {
+                    "course_id": rk[0],
+                    "scope": rk[1],
+                    "learner_id": rk[2],
+                    "block_id": rk[3],
+                    "field": rk[4],
+                    "value": json.dumps(value, ensure_ascii=False, separators=(",", ":")),
+                    "updated_at": at,
+                }
+            )
+            self._cache[rk] = value
+        self.conn.execute(self.store.state_upsert, rows)
+
+    def delete(self, key: KeyValueStore.Key) -> None:
+        rk = self._row_key(key)
+        if self.conn is None:
+            raise RuntimeError("a read-only snapshot of learner state cannot be written")
+        self._cache.pop(rk, None)
+        t = learner_state
+        self.conn.execute(
+            delete(t).where(
+                t.c.course_id == rk[0],
+                t.c.scope == rk[1],
+                t.c.learner_id == rk[2],
+                t.c.block_id == rk[3],
+                t.c.field == rk[4],
+            )
+        )
+
+
+class Store:
+    """All SQL of the runtime. Thread-safe (one connection per call from the pool)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = engine_for(url)
+        self.dialect = self.engine.dialect.name
+        self.is_sqlite = self.dialect == "sqlite"
+        ins = sqlite.insert if self.is_sqlite else postgresql.insert
+        greatest = func.max if self.is_sqlite else func.greatest  # SQLite's 2-arg max() is scalar
+
+        s = ins(learner_state)
+        self.state_upsert = s.on_conflict_do_update(
+            index_elements=[c.name for c in learner_state.primary_key],
+            set_={"value": s.excluded.value, "updated_at": s.excluded.updated_at},
+        )
+        g = ins(grades)
+        better = g.excluded.score > grades.c.score
+        self.grade_upsert = g.on_conflict_do_update(
+            index_elements=["course_id", "learner_id", "block_id"],
+            set_={
+                "earned": case((better, g.excluded.earned), else_=grades.c.earned),
+                "possible": case((better, g.excluded.possible), else_=grades.c.possible),
+                "score": greatest(grades.c.score, g.excluded.score),
+                "updated_at": g.excluded.updated_at,
+            },
+        )
+        c = ins(completions)
+        self.completion_upsert = c.on_conflict_do_update(
+            index_elements=["course_id", "learner_id", "block_id"],
+            set_={"completion": c.excluded.completion, "updated_at": c.excluded.updated_at},
+        )
+        self.enrol_insert = ins(enrolments).on_conflict_do_nothing(index_elements=["learner_id", "course_id"])
+        cs = ins(course_settings)
+        self.course_settings_upsert = cs.on_conflict_do_update(
+            index_elements=["course_id"],
+            set_={"published": cs.excluded.published, "updated_at": cs.excluded.updated_at},
+        )
+
+    # ---- schema
+    def upgrade(self) -> str:
+        """Bring the schema to the newest migration; returns the revision."""
+        from alembic import command
+        from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision() or ""
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction (SQLite: BEGIN IMMEDIATE)."""
+        with self.engine.connect().execution_options(lm_write=True) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ---- learners and identity
+    def create_learner(self, identity: dict[str, Any], role: str = "learner") -> str:
+        """Insert a learner and their identity in one transaction; DuplicateError on a taken username/id."""
+        learner_id = new_id()
+        at = now()
+        with self.write() as conn:
+            i = identities.c
+            taken = conn.execute(
+                select(i.username, i.national_id_hmac).where(
+                    (i.username == identity["username"])
+                    | (
+                        (i.national_id_hmac == identity["national_id_hmac"])
+                        if identity.get("national_id_hmac")
+                        else False
+                    )
+                )
+            ).first()
+            if taken is not None:
+                raise DuplicateError("username" if taken[0] == identity["username"] else "national_id")
+            conn.execute(learners.insert().values(id=learner_id, role=role, created_at=at))
+            conn.execute(identities.insert().values(learner_id=learner_id, failed_logins=0, **identity))
+            self.audit(conn, learner_id, "register", learner_id, {"lawful_basis": identity["lawful_basis"]})
+        return learner_id
+
+    def identity_for_login(self, username: str) -> dict[str, Any] | None:
+        with self.read() as conn:
+            row = conn.execute(
+                select(
+                    identities.c.learner_id,
+                    identities.c.password_hash,
+                    identities.c.failed_logins,
+                    identities.c.locked_until,
+                    learners.c.role,
+                )
+                .join(learners, learners.c.id == identities.c.learner_id)
+                .where(identities.c.username == username)
+            ).first()
+        if row is None:
+            return None
+        out = dict(row._mapping)
+        out["locked_until"] = aware(out["locked_until"])
+        return out
+
+    def login_failed(self, learner_id: str, max_failures: int, lock_for: timedelta) -> datetime | None:
+        """Count a failed login atomically; at ``max_failures`` lock the account. Returns the lock end."""
+        with self.write() as conn:
+            i = identities.c
+            count = conn.execute(
+                update(identities)
+                .where(i.learner_id == learner_id)
+                .values(failed_logins=i.failed_logins + 1)
+                .returning(i.failed_logins)
+            ).scalar_one()
+            until = None
+            if count >= max_failures:
+                until = now() + lock_for
+                conn.execute(
+                    update(identities)
+                    .where(i.learner_id == learner_id)
+                    .values(failed_logins=0, locked_until=until)
+                )
+                self.audit(conn, learner_id, "account-locked", learner_id, {"until": until.isoformat()})
+            else:
+                self.audit(conn, learner_id, "login-failed", learner_id, {"count": count})
+        return until
+
+    def login_succeeded(self, learner_id: str, ttl: timedelta) -> str:
+        """Reset the failure count and open a session; returns the session token (cookie value)."""
+        token = secrets.token_urlsafe(32)
+        at = now()
+        with self.write() as conn:
+            conn.execute(
+                update(identities)
+                .where(identities.c.learner_id == learner_id)
+                .values(failed_logins=0, locked_until=None)
+            )
+            conn.execute(
+                sessions.insert().values(
+                    token_hash=token_hash(token), learner_id=learner_id, created_at=at, expires_at=at + ttl
+                )
+            )
+            self.audit(conn, learner_id, "login", learner_id, {})
+        return token
+
+    def session(self, token: str) -> SessionInfo | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(sessions.c.learner_id, learners.c.role, sessions.c.expires_at)
+                .join(learners, learners.c.id == sessions.c.learner_id)
+                .where(sessions.c.token_hash == token_hash(token))
+            ).first()
+            conn.rollback()
+        if row is None:
+            return None
+        expires = aware(row[2])
+        assert expires is not None
+        return SessionInfo(row[0], row[1], expires) if expires > now() else None
+
+    def logout(self, token: str) -> None:
+        with self.write() as conn:
+            learner_id = conn.execute(
+                delete(sessions)
+                .where(sessions.c.token_hash == token_hash(token))
+                .returning(sessions.c.learner_id)
+            ).scalar()
+            if learner_id:
+                self.audit(conn, learner_id, "logout", learner_id, {})
+
+    def set_role(self, username: str, role: str) -> str | None:
+        with self.write() as conn:
+            learner_id = conn.execute(
+                select(identities.c.learner_id).where(identities.c.username == username)
+            ).scalar()
+            if learner_id:
+                conn.execute(update(learners).where(learners.c.id == learner_id).values(role=role))
+                self.audit(conn, "", "set-role", learner_id, {"role": role})
+        return learner_id
+
+    def profile(self, learner_id: str) -> dict[str, Any] | None:
+        with self.read() as conn:
+            row = conn.execute(
+                select(
+                    learners.c.id,
+                    learners.c.role,
+                    learners.c.created_at,
+                    identities.c.username,
+                    identities.c.name,
+                    identities.c.org_type,
+                    identities.c.organisation,
+                    identities.c.province,
+                    identities.c.lawful_basis,
+                    identities.c.consent_version,
+                    identities.c.consent_at,
+                    (identities.c.national_id_hmac.is_not(None)).label("has_national_id"),
+                )
+                .join(identities, identities.c.learner_id == learners.c.id)
+                .where(learners.c.id == learner_id)
+            ).first()
+        return dict(row._mapping) if row is not None else None
+
+    def export(self, learner_id: str) -> dict[str, Any]:
+        """Everything held about one learner (PDPA right of access)."""
+        out: dict[str, Any] = {"profile": self.profile(learner_id)}
+        with self.read() as conn:
+            for name, table in (
+                ("enrolments", enrolments),
+                ("state", learner_state),
+                ("grades", grades),
+                ("completions", completions),
+                ("attempts", attempts),
+            ):
+                rows = conn.execute(select(table).where(table.c.learner_id == learner_id)).mappings()
+                out[name] = [dict(r) for r in rows]
+            out["audit"] = [
+                dict(r)
+                for r in conn.execute(
+                    select(audit_log).where(audit_log.c.actor == learner_id).order_by(audit_log.c.at)
+                ).mappings()
+            ]
+        for rows in out.values():
+            for r in rows if isinstance(rows, list) else []:
+                for k, v in r.items():
+                    if isinstance(v, datetime):
+                        r[k] = aware(v).isoformat()  # type: ignore[union-attr]
+                if "value" in r and isinstance(r["value"], str):
+                    r["value"] = json.loads(r["value"])
+        return out
+
+    def erase(self, learner_id: str) -> None:
+        """PDPA erasure: identity and sessions go; the random id's learning records stay, anonymous."""
+        with self.write() as conn:
+            conn.execute(delete(identities).where(identities.c.learner_id == learner_id))
+            conn.execute(delete(sessions).where(sessions.c.learner_id == learner_id))
+            conn.execute(
+                update(learners).where(learners.c.id == learner_id).values(erased_at=now(), role="erased")
+            )
+            self.audit(conn, learner_id, "erase", learner_id, {})
+
+    # ---- enrolment, navigation, progress
+    def enrol(self, learner_id: str, course_id: str) -> bool:
+        with self.write() as conn:
+            created = conn.execute(
+                self.enrol_insert,
+                {"learner_id": learner_id, "course_id": course_id, "created_at": now(), "study_seconds": 0},
+            ).rowcount
+            if created:
+                self.audit(conn, learner_id, "enrol", course_id, {})
+        return bool(created)
+
+    def enrolment(self, learner_id: str, course_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(enrolments).where(
+                    enrolments.c.learner_id == learner_id, enrolments.c.course_id == course_id
+                )
+            ).first()
+            conn.rollback()
+        return dict(row._mapping) if row is not None else None
+
+    def enrolled_courses(self, learner_id: str) -> list[str]:
+        with self.read() as conn:
+            return list(
+                conn.execute(
+                    select(enrolments.c.course_id).where(enrolments.c.learner_id == learner_id)
+                ).scalars()
+            )
+
+    def record_view(
+        self,
+        learner_id: str,
+        course_id: str,
+        unit_id: str,
+        viewed_blocks: list[str],
+        max_gap: timedelta = timedelta(minutes=5),
+    ) -> None:
+        """A unit was shown: remember it for resume, add study time, complete its html blocks."""
+        at = now()
+        with self.write() as conn:
+            e = enrolments.c
+            last = conn.execute(
+                select(e.last_seen).where(e.learner_id == learner_id, e.course_id == course_id)
+            ).scalar()
+            # Time between two page views counts as study time, capped so an idle tab adds little.
+            gap = int(min((at - aware(last)).total_seconds(), max_gap.total_seconds())) if last else 0
+            conn.execute(
+                update(enrolments)
+                .where(e.learner_id == learner_id, e.course_id == course_id)
+                .values(last_unit=unit_id, last_seen=at, study_seconds=e.study_seconds + max(gap, 0))
+            )
+            if viewed_blocks:
+                conn.execute(
+                    self.completion_upsert,
+                    [
+                        {
+                            "course_id": course_id,
+                            "learner_id": learner_id,
+                            "block_id": b,
+                            "completion": 1.0,
+                            "updated_at": at,
+                        }
+                        for b in viewed_blocks
+                    ],
+                )
+
+    def load_state(self, course_id: str, learner_id: str, block_ids: list[str]) -> SqlKeyValueStore:
+        """A read-only snapshot of one learner's state for the blocks of a page (one query)."""
+        with self.engine.connect() as conn:
+            kvs = SqlKeyValueStore(self, conn, course_id)
+            kvs.preload([learner_id, ""], block_ids)
+            conn.rollback()
+        kvs.conn = None  # type: ignore[assignment]  # a snapshot: writing through it is a bug
+        return kvs
+
+    @contextmanager
+    def handler_transaction(
+        self, course_id: str, learner_id: str, block_id: str, lock_summary: bool = False
+    ) -> Iterator[tuple[SqlKeyValueStore, Published]]:
+        """The one transaction of a handler call: lock, state, then grade/completion events, commit."""
+        with self.write() as conn:
+            if not self.is_sqlite:  # SQLite's BEGIN IMMEDIATE already serialises writers
+                conn.execute(select(func.pg_advisory_xact_lock(_lock_key(course_id, learner_id, block_id))))
+                if lock_summary:
+                    conn.execute(select(func.pg_advisory_xact_lock(_lock_key(course_id, "", block_id))))
+            kvs = SqlKeyValueStore(self, conn, course_id)
+            kvs.preload([learner_id, ""] if lock_summary else [learner_id], [block_id])
+            published = Published()
+            yield kvs, published
+            self.write_events(conn, course_id, learner_id, published)
+
+    def write_events(self, conn: Connection, course_id: str, learner_id: str, published: Published) -> None:
+        at = now()
+        if published.grades:
+            rows = [
+                {
+                    "course_id": course_id,
+                    "learner_id": learner_id,
+                    "block_id": b,
+                    "earned": earned,
+                    "possible": possible,
+                    "score": (earned / possible) if possible else 0.0,
+                    "updated_at": at,
+                }
+                for b, earned, possible in published.grades
+            ]
+            conn.execute(self.grade_upsert, rows)
+            conn.execute(
+                attempts.insert(),
+                [
+                    {
+                        "course_id": r["course_id"],
+                        "learner_id": r["learner_id"],
+                        "block_id": r["block_id"],
+                        "earned": r["earned"],
+                        "possible": r["possible"],
+                        "created_at": at,
+                    }
+                    for r in rows
+                ],
+            )
+        if published.completions:
+            conn.execute(
+                self.completion_upsert,
+                [
+                    {
+                        "course_id": course_id,
+                        "learner_id": learner_id,
+                        "block_id": b,
+                        "completion": c,
+                        "updated_at": at,
+                    }
+                    for b, c in published.completions
+                ],
+            )
+
+    def progress(
+        self, learner_id: str, course_id: str
+    ) -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
+        """(best (earned, possible) per graded block, completion per block) of one learner in one course."""
+        with self.read() as conn:
+            g = conn.execute(
+                select(grades.c.block_id, grades.c.earned, grades.c.possible).where(
+                    grades.c.learner_id == learner_id, grades.c.course_id == course_id
+                )
+            )
+            best = {r[0]: (r[1], r[2]) for r in g}
+            c = conn.execute(
+                select(completions.c.block_id, completions.c.completion).where(
+                    completions.c.learner_id == learner_id, completions.c.course_id == course_id
+                )
+            )
+            done = {r[0]: r[1] for r in c}
+        return best, done
+
+    def attempt_count(self, learner_id: str, course_id: str, block_id: str) -> int:
+        with self.read() as conn:
+            return conn.execute(
+                select(func.count())
+                .select_from(attempts)
+                .where(
+                    and_(
+                        attempts.c.learner_id == learner_id,
+                        attempts.c.course_id == course_id,
+                        attempts.c.block_id == block_id,
+                    )
+                )
+            ).scalar_one()
+
+    # ---- admin
+    def published_map(self) -> dict[str, bool]:
+        with self.read() as conn:
+            return {r[0]: bool(r[1]) for r in conn.execute(select(course_settings))}
+
+    def set_published(self, actor: str, course_id: str, published: bool) -> None:
+        with self.write() as conn:
+            conn.execute(
+                self.course_settings_upsert,
+                {"course_id": course_id, "published": published, "updated_at": now()},
+            )
+            self.audit(conn, actor, "course-published" if published else "course-hidden", course_id, {})
+
+    def list_learners(self, offset: int, limit: int) -> tuple[bool, list[dict[str, Any]]]:
+        """A page of learners (and whether more follow), with identity and enrolment count."""
+        with self.read() as conn:
+            n_enrol = (
+                select(func.count())
+                .select_from(enrolments)
+                .where(enrolments.c.learner_id == learners.c.id)
+                .scalar_subquery()
+            )
+            rows = conn.execute(
+                select(
+                    learners.c.id,
+                    learners.c.role,
+                    learners.c.created_at,
+                    identities.c.username,
+                    identities.c.name,
+                    identities.c.org_type,
+                    identities.c.organisation,
+                    identities.c.province,
+                    n_enrol.label("enrolments"),
+                )
+                .outerjoin(identities, identities.c.learner_id == learners.c.id)
+                .order_by(learners.c.created_at, learners.c.id)
+                .offset(offset)
+                .limit(limit + 1)
+            ).mappings()
+            page = [dict(r) for r in rows]
+            return len(page) > limit, page[:limit]
+
+    # ---- audit
+    def audit(self, conn: Connection, actor: str, action: str, target: str, detail: dict[str, Any]) -> None:
+        conn.execute(
+            audit_log.insert().values(
+                at=now(),
+                actor=actor,
+                action=action,
+                target=target,
+                detail=json.dumps(detail, ensure_ascii=False),
+            )
+        )
