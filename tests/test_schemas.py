@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
+from localmooc_packager.source import reader
+from localmooc_packager.source.reader import read_source
 from localmooc_schemas import schema_dir
 
 from conftest import ROOT
@@ -56,3 +59,22 @@ def test_docs_reference_is_generated_from_the_schema() -> None:
         [sys.executable, "tools/format_reference.py", "--check"], cwd=ROOT, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
+
+
+class _NeverValid:
+    def is_valid(self, _data: object) -> bool:
+        return False
+
+
+@pytest.mark.parametrize(
+    "folder",
+    sorted(p for p in (ROOT / "tests" / "fixtures" / "source").iterdir() if (p / "course.yaml").is_file())
+    + sorted(p for p in (ROOT / "sample_courses").iterdir() if p.is_dir()),
+    ids=lambda p: p.name,
+)
+def test_fast_and_reference_validators_agree(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """jsonschema-rs passes valid documents quickly; it must never pass one that jsonschema rejects."""
+    fast = read_source(folder)[1].sorted()
+    monkeypatch.setattr(reader, "fast_validator", lambda kind: _NeverValid())
+    reference = read_source(folder)[1].sorted()
+    assert fast == reference

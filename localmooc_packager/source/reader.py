@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from localmooc_schemas import schema_dir
+import jsonschema_rs
 from referencing import Registry, Resource
+
+from localmooc_schemas import schema_dir
 
 from ..errors import InvalidInputError, Location, Report, UsageError, display_path
 from .yamlpos import DataPath, YamlDoc, load_yaml
@@ -94,6 +96,18 @@ def _register(tree: SourceTree, doc: YamlDoc, value: Any, path: DataPath) -> Non
             stack.extend((v, (*p, i)) for i, v in enumerate(obj))
 
 
+@cache
+def fast_validator(kind: str) -> jsonschema_rs.Draft202012Validator:
+    """The same schema compiled by jsonschema-rs: ~300x faster, used to pass valid documents quickly.
+
+    Only documents it rejects go through ``jsonschema`` (pure Python), whose errors we turn into messages;
+    the suite checks that both libraries agree on every fixture.
+    """
+    _, roots = _registry()
+    registry = jsonschema_rs.Registry([(schema["$id"], schema) for schema in roots.values()])
+    return jsonschema_rs.Draft202012Validator(roots[kind], registry=registry)
+
+
 def schema_problems(doc: YamlDoc, kind: str, report: Report) -> None:
     """Validate one document against its schema; every error becomes a located problem."""
     for path in doc.duplicate_keys:
@@ -106,6 +120,8 @@ def schema_problems(doc: YamlDoc, kind: str, report: Report) -> None:
         )
     if doc.data is None:
         report.add(Location(doc.file, 1, 1), "the file is empty", "file-empty")
+        return
+    if fast_validator(kind).is_valid(doc.data):
         return
     for error in validator(kind).iter_errors(doc.data):
         _add_schema_error(doc, error, report)
