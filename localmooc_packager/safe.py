@@ -5,8 +5,11 @@ Every reader in the toolkit goes through these functions so that one place decid
 
 from __future__ import annotations
 
+import json
+import math
 import threading
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -64,14 +67,19 @@ def _shared_parser() -> etree.XMLParser:
 
 def parse_xml_bytes(data: bytes, where: str) -> etree._ElementTree:
     """Parse XML from bytes; raises ``etree.XMLSyntaxError`` (with a line) on bad or unsafe input."""
-    tree = etree.ElementTree(etree.fromstring(data, _shared_parser(), base_url=where))
+    return etree.ElementTree(parse_xml_root(data, where))
+
+
+def parse_xml_root(data: bytes, where: str) -> etree._Element:
+    """Like :func:`parse_xml_bytes` but returns the root element (for readers that parse thousands of files)."""
+    root = etree.fromstring(data, _shared_parser(), base_url=where)
     # Fast path for ASCII-compatible input without a DOCTYPE (nearly every file); anything else
     # (UTF-16, EBCDIC, or a DOCTYPE) gets the full entity check.
     if b"<!DOCTYPE" in data or not data[:1] or data[:1] not in b"<\xef \t\r\n":
-        _refuse_entities(tree)
+        _refuse_entities(root.getroottree())
     if len(data) > _MIN_BYTES_PER_LEVEL * MAX_XML_DEPTH:
-        _check_depth(tree.getroot(), where)
-    return tree
+        _check_depth(root, where)
+    return root
 
 
 def parse_xml_file(path: Path, report: Report, shown: str | None = None) -> etree._ElementTree | None:
@@ -117,3 +125,51 @@ def decode_text(data: bytes, shown: str) -> str:
         msg = f"{shown}:{line}:{col}: not valid UTF-8 (byte 0x{data[exc.start]:02x})"
         raise InvalidInputError(msg) from None
     return text.replace("\r\n", "\n")
+
+
+MAX_JSON_DEPTH = 64
+MAX_JSON_NUMBER_DIGITS = 64
+
+
+def _json_number(text: str) -> int | float:
+    if len(text) > MAX_JSON_NUMBER_DIGITS:
+        raise ValueError(f"number with {len(text)} digits")
+    if text.lstrip("-").isdigit():
+        return int(text)
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"number {text} is out of range")
+    return number
+
+
+def _json_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(text: str, shown: str) -> Any:
+    """JSON from an untrusted file: no NaN/Infinity, numbers of at most 64 digits, nesting of at most 64.
+
+    Raises ``InvalidInputError`` with ``file:line:col`` on anything else.
+    """
+    depth = 0
+    in_string = escaped = False
+    for ch in text:  # a cheap scan first: json.loads would recurse on deep nesting
+        if in_string:
+            escaped = not escaped and ch == "\\"
+            in_string = escaped or ch != '"'
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise InvalidInputError(f"{shown}: JSON nested deeper than {MAX_JSON_DEPTH} levels; refused")
+        elif ch in "]}":
+            depth -= 1
+    try:
+        return json.loads(
+            text, parse_int=_json_number, parse_float=_json_number, parse_constant=_json_constant
+        )
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{shown}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except ValueError as exc:
+        raise InvalidInputError(f"{shown}: invalid JSON: {exc}") from None
