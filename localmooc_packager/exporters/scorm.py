@@ -1,0 +1,385 @@
+"""SCORM 1.2 and SCORM 2004 4th edition packages: the whole course as one SCO played by ``player.js``.
+
+Pipeline: block tree -> course data (units, answer key, grading rules) -> index.html (every unit rendered
+from the blocks' own ``student_view`` markup, so the automation hooks are the runtime's) -> manifest ->
+deterministic zip. The player (``exporters/player/``) navigates units, grades quizzes locally with the
+rules of ``xblocks/grading.py`` and reports to the LMS; see docs/export-scorm.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from html import escape
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from lxml import etree
+from xblock.core import XBlock
+
+from localmooc_xblocks.base import ui as block_ui
+
+from ..grading import course_grading
+from ..tree import CourseTree
+from . import package_stem
+from .archive import ArchiveWriter, build_time
+
+PLAYER_FILES = ("player.js", "player.css")
+BLOCKS_CSS = "lm.css"
+
+# The player's own strings; the blocks bring theirs (xblocks/base.py UI), passed to the player too.
+PLAYER_UI = {
+    "th": {
+        "contents": "สารบัญ",
+        "prev": "ก่อนหน้า",
+        "next": "ถัดไป",
+        "unit_of": "หน่วยที่ {n} จาก {total}",
+        "visited": "เข้าชมแล้ว",
+        "current": "หน่วยปัจจุบัน",
+        "progress": "เรียนแล้ว {n} จาก {total} หน่วย",
+        "standalone": "ไม่พบระบบจัดการการเรียนรู้ (LMS): เปิดบทเรียนได้ แต่ความคืบหน้าและคะแนนจะไม่ถูกบันทึก",
+        "course_passed": "ผลการเรียน: ผ่าน",
+        "course_failed": "ผลการเรียน: ยังไม่ผ่าน",
+        "course_done": "เรียนครบทุกหน่วยแล้ว",
+        "correct_answer": "คำตอบที่ถูก",
+        "skip": "ข้ามไปยังเนื้อหา",
+    },
+    "en": {
+        "contents": "Contents",
+        "prev": "Previous",
+        "next": "Next",
+        "unit_of": "Unit {n} of {total}",
+        "visited": "visited",
+        "current": "current unit",
+        "progress": "{n} of {total} units visited",
+        "standalone": "No learning management system (LMS) found: the course works, but progress and scores "
+        "are not saved",
+        "course_passed": "Course result: passed",
+        "course_failed": "Course result: not passed yet",
+        "course_done": "All units visited",
+        "correct_answer": "Correct answer",
+        "skip": "Skip to content",
+    },
+}
+
+# `/static/NAME` in rendered markup (src, href, poster, ...) -> the package's relative `static/NAME`.
+_STATIC_ATTR = re.compile(r"""(\s(?:src|href|poster|data|srcset)\s*=\s*["'])/static/""")
+# The XBlock runtime's init-argument blobs: the player initialises quizzes itself, so they are dead weight.
+_INIT_ARGS = re.compile(r'<script type="json/xblock-args" class="xblock_json_init_args">.*?</script>', re.S)
+_ID_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+@dataclass(frozen=True)
+class ScormVersion:
+    name: str  # exporter name and archive suffix
+    schemaversion: str
+    description: str
+
+
+class _ScormExporter:
+    version: ScormVersion
+
+    @property
+    def name(self) -> str:
+        return self.version.name
+
+    @property
+    def description(self) -> str:
+        return self.version.description
+
+    def export(self, tree: CourseTree, out_dir: Path, **options: Any) -> Path:
+        """Write ``<org>-<course>-<run>.<name>.zip`` into ``out_dir``; other options are other formats'."""
+        course = tree.course
+        lang = course.language if course.language in PLAYER_UI else "th"
+        units = _units(tree)
+        data = course_data(tree, units, self.version.schemaversion, lang)
+        rendered = _render_units(tree, units, lang)
+        writer = ArchiveWriter(build_time(_source_files(tree)))
+        writer.add_bytes("index.html", _index_html(tree, units, rendered, data, lang))
+        player = files(__package__) / "player"
+        for name in PLAYER_FILES:
+            writer.add_bytes(name, (player / name).read_bytes())
+        writer.add_bytes(BLOCKS_CSS, _blocks_css(rendered))
+        for rel in sorted(tree.assets):
+            writer.add_file(rel, tree.asset_path(rel))
+        manifest = build_manifest(tree, self.version.schemaversion, writer.names())
+        writer.add_bytes("imsmanifest.xml", manifest)
+        target = out_dir / f"{package_stem(tree)}.{self.name}.zip"
+        writer.write_zip(target)
+        return target
+
+
+class Scorm12Exporter(_ScormExporter):
+    version = ScormVersion("scorm12", "1.2", "SCORM 1.2 package (one SCO, any SCORM 1.2 LMS)")
+
+
+class Scorm2004Exporter(_ScormExporter):
+    version = ScormVersion(
+        "scorm2004", "2004 4th Edition", "SCORM 2004 4th edition package (one SCO, any SCORM 2004 LMS)"
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Course data for the player
+
+
+def _units(tree: CourseTree) -> list[XBlock]:
+    return [b for b, _depth in tree.walk() if b.scope_ids.block_type == "lm-unit"]
+
+
+def _uid(block: XBlock) -> str:
+    return str(block.scope_ids.usage_id)
+
+
+def _source_files(tree: CourseTree) -> list[Path]:
+    return sorted(p for p in tree.source_dir.rglob("*") if p.is_file())
+
+
+def _plain(html: str, limit: int) -> str:
+    """Visible text of a prompt, for interaction descriptions (LMS reports show plain text)."""
+    text = re.sub(r"<[^>]+>", " ", html)
+    text = re.sub(r"\s+", " ", text).strip()
+    return text[:limit]
+
+
+def _question_data(q: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": q["id"],
+        "type": q["type"],
+        "points": float(q.get("points", 1)),
+        "answer": q["answer"],
+        "text": _plain(q.get("prompt", ""), 250),
+    }
+    if q["type"] in ("single-choice", "multiple-choice"):
+        # Canonical (unshuffled) order: suspend_data stores choices by their index in this list.
+        out["choices"] = [str(c["id"]) for c in q.get("choices", [])]
+        out["choice_text"] = {str(c["id"]): str(c["text"]) for c in q.get("choices", [])}
+    if q["type"] == "true-false":
+        out["answer"] = bool(q["answer"])
+    if q.get("tolerance") not in (None, 0, ""):
+        out["tolerance"] = q["tolerance"]
+    if q.get("case_sensitive"):
+        out["case_sensitive"] = True
+    if q.get("feedback"):
+        out["feedback"] = q["feedback"]
+    if q.get("explain"):
+        out["explain"] = q["explain"]
+    return out
+
+
+def course_data(tree: CourseTree, units: list[XBlock], schemaversion: str, lang: str) -> dict[str, Any]:
+    """Everything the player needs besides the markup: units, quizzes with their answer key, grading rules.
+
+    The answer key has to reach the browser: a SCO grades locally, there is no server to ask.
+    """
+    grading = course_grading(tree)
+    unit_index = {_uid(u): i for i, u in enumerate(units)}
+    quizzes = []
+    for i, unit in enumerate(units):
+        for block, _depth in tree.walk(unit):
+            if block.scope_ids.block_type != "lm-quiz":
+                continue
+            quizzes.append(
+                {
+                    "id": _uid(block),
+                    "unit": i,
+                    "role": block.role,
+                    "attempts": int(block.attempts),
+                    "show_answers": block.show_answers,
+                    "pass_threshold": float(block.pass_threshold),
+                    "questions": [_question_data(q) for q in block.questions],
+                }
+            )
+    structure = json.dumps(
+        [
+            list(unit_index),
+            [
+                [q["id"], [(x["id"], x["type"], len(x.get("choices", []))) for x in q["questions"]]]
+                for q in quizzes
+            ],
+        ]
+    )
+    return {
+        "scorm": schemaversion,
+        # Guards suspend_data: state saved by another build of the course is index-based and must not apply.
+        "fingerprint": hashlib.sha256(structure.encode()).hexdigest()[:6],
+        "lang": lang,
+        "title": tree.course.display_name,
+        "units": [{"id": _uid(u), "title": u.display_name} for u in units],
+        "quizzes": quizzes,
+        "grading": {
+            "threshold": grading.pass_threshold,
+            "post_test": grading.post_test.id if grading.post_test else None,
+            "weights": {q.id: q.weight for q in grading.quizzes},
+        },
+        "ui": {**block_ui({"lang": lang}), **PLAYER_UI[lang]},
+    }
+
+
+# --------------------------------------------------------------------------------------------------------
+# The player page
+
+
+@dataclass
+class _Rendered:
+    html: str
+    css: list[str]
+
+
+def _render_units(tree: CourseTree, units: list[XBlock], lang: str) -> list[_Rendered]:
+    out = []
+    for unit in units:
+        # lm_heading 2: the page's h1 is the course title, each unit's title an h2.
+        frag = tree.runtime.render(unit, "student_view", {"lang": lang, "lm_heading": 2})
+        html = _STATIC_ATTR.sub(r"\1static/", _INIT_ARGS.sub("", frag.body_html()))
+        css = [r.data for r in frag.resources if r.kind == "text" and r.mimetype == "text/css"]
+        out.append(_Rendered(html, css))
+    return out
+
+
+def _blocks_css(rendered: list[_Rendered]) -> str:
+    """The blocks' own stylesheets, each once, in order of first use."""
+    seen: list[str] = []
+    for r in rendered:
+        for css in r.css:
+            if css not in seen:
+                seen.append(css)
+    return "\n".join(seen)
+
+
+def _json_for_script(data: dict[str, Any]) -> str:
+    # "</" would end the <script> element early; "<\/" is the same string to JSON.parse.
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return text.replace("</", "<\\/")
+
+
+def _index_html(
+    tree: CourseTree, units: list[XBlock], rendered: list[_Rendered], data: dict[str, Any], lang: str
+) -> str:
+    t = data["ui"]
+    title = escape(tree.course.display_name)
+    toc = []
+    sections = []
+    total = len(units)
+    for i, (unit, r) in enumerate(zip(units, rendered, strict=True)):
+        uid = escape(_uid(unit))
+        toc.append(
+            f'<li><a href="#unit-{uid}" data-lm-goto="{uid}"><span class="lm-toc-num">{i + 1}.</span> '
+            f'<span class="lm-toc-title">{escape(unit.display_name)}</span>'
+            f'<span class="lm-toc-mark" data-lm-visited hidden aria-hidden="true">✓</span>'
+            f'<span class="lm-sr" data-lm-visited-text hidden>({escape(t["visited"])})</span></a></li>'
+        )
+        sections.append(
+            f'<div class="lm-player-unit" id="unit-{uid}" data-lm-unit="{uid}" data-lm-unit-index="{i}">'
+            f"{r.html}</div>"
+        )
+    position = escape(t["unit_of"].format(n=1, total=total))
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="{escape(lang)}" data-lm-scorm="{escape(data["scorm"])}">\n<head>\n'
+        '<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{title}</title>\n"
+        f'<link rel="stylesheet" href="{BLOCKS_CSS}">\n'
+        '<link rel="stylesheet" href="player.css">\n'
+        "</head>\n<body>\n"
+        f'<a class="lm-skip" href="#lm-main">{escape(t["skip"])}</a>\n'
+        '<header class="lm-header">\n'
+        f'<h1 class="lm-course-title">{title}</h1>\n'
+        f'<p class="lm-progress" data-lm-progress>{escape(t["progress"].format(n=0, total=total))}</p>\n'
+        f'<p class="lm-course-status" data-lm-course-status role="status" aria-live="polite"></p>\n'
+        "</header>\n"
+        f'<p class="lm-notice lm-standalone" data-lm-standalone role="status" hidden>{escape(t["standalone"])}</p>\n'
+        '<div class="lm-layout">\n'
+        '<nav class="lm-toc" aria-labelledby="lm-toc-title">\n'
+        f'<details class="lm-toc-details" data-lm-toc><summary id="lm-toc-title">{escape(t["contents"])}</summary>\n'
+        f'<ol class="lm-toc-list">{"".join(toc)}</ol>\n</details>\n</nav>\n'
+        '<main id="lm-main" class="lm-main" tabindex="-1">\n'
+        + "\n".join(sections)
+        + '\n<nav class="lm-pager" aria-label="'
+        + escape(t["contents"])
+        + '">\n'
+        f'<button type="button" class="lm-button lm-pager-prev" data-lm="prev">← {escape(t["prev"])}</button>\n'
+        f'<span class="lm-position" data-lm-position>{position}</span>\n'
+        f'<button type="button" class="lm-button lm-pager-next" data-lm="next">{escape(t["next"])} →</button>\n'
+        "</nav>\n</main>\n</div>\n"
+        f'<script type="application/json" id="lm-data">{_json_for_script(data)}</script>\n'
+        '<script src="player.js"></script>\n'
+        "</body>\n</html>\n"
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# The manifest
+
+NS_12 = {
+    None: "http://www.imsproject.org/xsd/imscp_rootv1p1p2",
+    "adlcp": "http://www.adlnet.org/xsd/adlcp_rootv1p2",
+}
+NS_2004 = {
+    None: "http://www.imsglobal.org/xsd/imscp_v1p1",
+    "adlcp": "http://www.adlnet.org/xsd/adlcp_v1p3",
+    "imsss": "http://www.imsglobal.org/xsd/imsss",
+}
+
+
+def _num(value: float) -> str:
+    """A number as XML schema decimals want it: 70, 72.5 (never 70.0 or 1e-05)."""
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _ident(prefix: str, text: str) -> str:
+    """An xs:ID: starts with a letter, no characters outside [A-Za-z0-9_.-]."""
+    return f"{prefix}-{_ID_CHARS.sub('_', text)}"
+
+
+def build_manifest(tree: CourseTree, schemaversion: str, members: list[str]) -> bytes:
+    """imsmanifest.xml: one organization, one item, one SCO resource listing every file of the package."""
+    is12 = schemaversion == "1.2"
+    ns = NS_12 if is12 else NS_2004
+    cp = ns[None]
+    adlcp = ns["adlcp"]
+    course = tree.course
+    stem = package_stem(tree)
+    threshold = min(max(float(course.pass_threshold), 0.0), 1.0)
+
+    root = etree.Element(f"{{{cp}}}manifest", nsmap=ns)
+    root.set("identifier", _ident("MANIFEST", stem))
+    root.set("version", "1")
+    metadata = etree.SubElement(root, f"{{{cp}}}metadata")
+    etree.SubElement(metadata, f"{{{cp}}}schema").text = "ADL SCORM"
+    etree.SubElement(metadata, f"{{{cp}}}schemaversion").text = schemaversion
+
+    orgs = etree.SubElement(root, f"{{{cp}}}organizations", default="ORG-1")
+    org = etree.SubElement(orgs, f"{{{cp}}}organization", identifier="ORG-1")
+    etree.SubElement(org, f"{{{cp}}}title").text = course.display_name
+    item = etree.SubElement(org, f"{{{cp}}}item", identifier="ITEM-1", identifierref="RES-SCO")
+    etree.SubElement(item, f"{{{cp}}}title").text = course.display_name
+    if is12:
+        etree.SubElement(item, f"{{{adlcp}}}masteryscore").text = _num(threshold * 100)
+    else:
+        ss = ns["imsss"]
+        seq = etree.SubElement(item, f"{{{ss}}}sequencing")
+        objectives = etree.SubElement(seq, f"{{{ss}}}objectives")
+        primary = etree.SubElement(
+            objectives, f"{{{ss}}}primaryObjective", objectiveID="PRIMARY", satisfiedByMeasure="true"
+        )
+        etree.SubElement(primary, f"{{{ss}}}minNormalizedMeasure").text = _num(threshold)
+        # The player sets completion and success itself; the LMS must not assume them on exit.
+        etree.SubElement(
+            seq, f"{{{ss}}}deliveryControls", completionSetByContent="true", objectiveSetByContent="true"
+        )
+
+    resources = etree.SubElement(root, f"{{{cp}}}resources")
+    # The launch resource is the only one, hence first: Open edX's player launches the first href.
+    res = etree.SubElement(resources, f"{{{cp}}}resource", identifier="RES-SCO", type="webcontent")
+    res.set(f"{{{adlcp}}}scormtype" if is12 else f"{{{adlcp}}}scormType", "sco")
+    res.set("href", "index.html")
+    for name in ["index.html", *(m for m in members if m not in ("index.html", "imsmanifest.xml"))]:
+        etree.SubElement(res, f"{{{cp}}}file", href=quote(name, safe="/"))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
