@@ -197,3 +197,51 @@ class Lms:
 
     def assert_no_network(self) -> None:
         assert not self.guard.blocked, f"the package tried to reach the network: {self.guard.blocked}"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# A long generated course: the worst case for SCORM 1.2's 4096-character suspend_data
+
+
+def write_long_course(folder: Path, units: int = 200, quizzes: int = 50, questions: int = 20) -> Path:
+    """A valid course source of ``units`` units, ``quizzes`` of them ending with a graded quiz (the last a
+    post-test) of ``questions`` questions cycling through all five types, with Thai text."""
+    import yaml
+
+    every = max(units // quizzes, 1)
+    unit_list: list[dict[str, Any]] = []
+    n_quiz = 0
+    for u in range(units):
+        blocks: list[dict[str, Any]] = [
+            {"type": "html", "body": f"## บทที่ {u + 1}\n\nเนื้อหาเรื่องงบประมาณท้องถิ่น ตอนที่ {u + 1}"}
+        ]
+        if (u + 1) % every == 0 and n_quiz < quizzes:
+            n_quiz += 1
+            qs: list[dict[str, Any]] = []
+            for k in range(questions):
+                kind = k % 5
+                if kind == 0:
+                    qs.append(
+                        {"type": "single-choice", "prompt": f"ข้อ {k}", "choices": {"a": "ก", "b": "ข", "c": "ค"},
+                         "answer": "b"}
+                    )
+                elif kind == 1:
+                    choices = {c: f"ตัวเลือก {c}" for c in "abcdefgh"}  # 8 choices: a two-character mask
+                    qs.append({"type": "multiple-choice", "prompt": f"ข้อ {k}", "choices": choices,
+                               "answer": ["a", "c", "h"]})
+                elif kind == 2:
+                    qs.append({"type": "true-false", "prompt": f"ข้อ {k}", "answer": True})
+                elif kind == 3:
+                    qs.append({"type": "numeric", "prompt": f"ข้อ {k}", "answer": 1234.5, "tolerance": "1%"})
+                else:
+                    qs.append({"type": "short-text", "prompt": f"ข้อ {k}",
+                               "answer": ["องค์การบริหารส่วนตำบล", "อบต."]})
+            role = "post-test" if n_quiz == quizzes else "graded"
+            blocks.append({"type": "quiz", "id": f"quiz{n_quiz:02d}", "title": f"แบบทดสอบ {n_quiz}",
+                           "role": role, "attempts": 3, "questions": qs})
+        unit_list.append({"id": f"u{u + 1:03d}", "title": f"หน่วยที่ {u + 1}", "blocks": blocks})
+    course = {"id": "long-course", "org": "DLA", "run": "2567_1", "title": "หลักสูตรยาวสำหรับทดสอบ",
+              "language": "th", "pass_threshold": 0.6, "units": unit_list}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "course.yaml").write_text(yaml.safe_dump(course, allow_unicode=True, sort_keys=False), "utf-8")
+    return folder
