@@ -145,6 +145,71 @@ def new(path: Path, course_id: str | None, title: str, org: str) -> None:
     click.echo(f"created {display_path(created)}; check it with: localmooc validate {display_path(created)}")
 
 
+_DB_OPTION = click.option(
+    "--db",
+    "db_url",
+    default="sqlite:///./localmooc.db",
+    show_default=True,
+    help="SQLAlchemy URL: sqlite:///FILE or postgresql+psycopg://USER@HOST/DB.",
+)
+
+
+@cli.command()
+@click.argument("courses", type=click.Path(path_type=Path, exists=True))
+@_DB_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--secure-cookies", is_flag=True, help="Mark cookies Secure (behind an HTTPS proxy).")
+def serve(courses: Path, db_url: str, host: str, port: int, workers: int, secure_cookies: bool) -> None:
+    """Run the reference runtime for COURSES (one course folder or a folder of course folders)."""
+    from .runtime.server import serve as run_server
+
+    run_server(courses, db_url, host, port, workers, secure_cookies)
+
+
+@cli.group()
+def db() -> None:
+    """The runtime's database."""
+
+
+@db.command("upgrade")
+@_DB_OPTION
+def db_upgrade(db_url: str) -> None:
+    """Create or migrate the runtime's tables to the newest schema."""
+    from .runtime.server import describe_db, upgrade
+
+    click.echo(f"{describe_db(db_url)}: schema at revision {upgrade(db_url)}")
+
+
+@cli.group()
+def admin() -> None:
+    """Runtime administrators."""
+
+
+@admin.command("create")
+@click.argument("username")
+@_DB_OPTION
+@click.option("--name", default="ผู้ดูแลระบบ", show_default=True, help="Display name.")
+@click.option(
+    "--password-env",
+    default=None,
+    help="Read the password from this environment variable (default: prompt).",
+)
+def admin_create(username: str, db_url: str, name: str, password_env: str | None) -> None:
+    """Create an administrator USERNAME, or make an existing user one."""
+    import os
+
+    from .runtime.server import create_admin
+
+    if password_env:
+        password = os.environ.get(password_env, "")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    learner_id, created = create_admin(db_url, username, name, password)
+    click.echo(f"{'created' if created else 'promoted'} admin {username} ({learner_id})")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the click group and maps every error to a message and an exit code."""
     started = time.perf_counter()
