@@ -1,0 +1,654 @@
+"""Open edX course export (OLX in a .tar.gz), the format Studio's "Import course" takes.
+
+Two flavours share the outline (course, chapter, sequential, vertical are always stock Open edX):
+
+- ``stock`` (default): only blocks every Open edX has (html, video, CAPA problems), so a platform imports
+  the course with nothing extra installed. A quiz becomes one CAPA problem per question.
+- ``native``: this toolkit's own XBlocks written inline in the verticals through their own
+  ``add_xml_to_node``; the platform needs the localmooc XBlocks installed.
+
+Kept OLX (lm-raw) is written back verbatim and third-party XBlocks inline in both flavours: Open edX only
+imports external blocks reliably inline (openedx-platform#36390). Only content and settings fields are
+ever written: learner state must never leave the runtime. See docs/export-olx.md.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import mimetypes
+import re
+import unicodedata
+from datetime import UTC, date, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import lxml.html
+from lxml import etree
+from xblock.core import XBlock
+from xblock.fields import Scope
+
+from localmooc_xblocks.base import ui
+
+from ..errors import BuildError, UsageError
+from ..grading import CourseGrading, course_grading
+from ..safe import parse_xml_bytes, read_text
+from ..tree import CourseTree
+from . import package_stem
+from .archive import ArchiveWriter, build_time
+
+FLAVORS = ("stock", "native")
+DEFINITION_SCOPES = (Scope.content, Scope.settings)
+# Block types every Open edX installation has; anything else must be listed in advanced_modules
+# or Studio will neither show nor let authors add it.
+STOCK_TYPES = frozenset(
+    {
+        "course",
+        "chapter",
+        "sequential",
+        "vertical",
+        "html",
+        "problem",
+        "video",
+        "discussion",
+        "library_content",
+        "split_test",
+        "conditional",
+        "wiki",
+    }
+)
+SHOWANSWER = {"always": "always", "after-last-attempt": "finished", "never": "never"}
+SHORT_LABELS = {"Post-test": "Post", "Graded": "Quiz"}
+NATIVE_TYPES = ("lm-html", "lm-video", "lm-quiz")
+OPTION_NS = "http://code.edx.org/xblock/option"
+# Thai sara am (U+0E33) is often typed as nikhahit + sara aa; our grader accepts both, CAPA needs both listed.
+SARA_AM, SARA_AM_TYPED = "\u0e33", "\u0e4d\u0e32"
+
+
+class OlxExporter:
+    """Open edX OLX course archive for Studio import."""
+
+    name = "olx"
+    description = "Open edX course (OLX .tar.gz for Studio import; --olx-flavor stock|native)"
+
+    def export(self, tree: CourseTree, out_dir: Path, olx_flavor: str = "stock", **options: Any) -> Path:
+        if olx_flavor not in FLAVORS:
+            raise UsageError(f"unknown OLX flavour {olx_flavor!r}; choose one of {', '.join(FLAVORS)}")
+        out_dir = Path(out_dir)
+        stem = package_stem(tree)
+        writer = ArchiveWriter(build_time(_source_files(tree.source_dir, out_dir)))
+        _OlxBuilder(tree, writer, olx_flavor).build()
+        suffix = "-native" if olx_flavor == "native" else ""
+        target = out_dir / f"{stem}{suffix}.olx.tar.gz"
+        # One top-level folder, like Studio's own exports: the importer takes the first course.xml it finds.
+        writer.write_tar_gz(target, top=stem)
+        return target
+
+
+def _source_files(source_dir: Path, out_dir: Path) -> list[Path]:
+    """Every file of the course folder except hidden ones and earlier builds written inside it."""
+    out = out_dir.resolve()
+    found = []
+    for path in source_dir.rglob("*"):
+        rel = path.relative_to(source_dir)
+        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        if path.resolve().is_relative_to(out):
+            continue
+        found.append(path)
+    return found
+
+
+class _OlxBuilder:
+    def __init__(self, tree: CourseTree, writer: ArchiveWriter, flavor: str) -> None:
+        self.tree = tree
+        self.writer = writer
+        self.native = flavor == "native"
+        self.course = tree.course
+        self.run = self.course.run
+        self.policy: dict[str, dict[str, Any]] = {}
+        self.advanced: set[str] = set()
+        self.used_names: set[str] = {str(b.scope_ids.usage_id) for b, _ in tree.walk()}
+        self.used_names.add(self.run)
+        self.transcripts: dict[str, str] = {}  # static/X.vtt -> file name of its SRT under static/
+        self.copied: set[str] = set()
+        self.grading = course_grading(tree)  # walks the whole tree: once per export
+        self.words = _ui_words(self.course.language)
+
+    # ---- pipeline
+    def build(self) -> None:
+        chapters = []
+        for section in self.tree.children(self.course):
+            chapters.append(self.chapter(section))
+        course_xml = etree.Element("course")
+        for url_name in chapters:
+            etree.SubElement(course_xml, "chapter", url_name=url_name)
+        # Settings live in policy.json only: stating them in the XML too makes the platform ignore one
+        # copy silently and olxcleaner warn (SettingOverride).
+        self.add_xml(f"course/{self.run}.xml", course_xml)
+        pointer = etree.Element("course")
+        for key, value in (("course", self.course.course), ("org", self.course.org), ("url_name", self.run)):
+            pointer.set(key, value)
+        self.add_xml("course.xml", pointer)
+        self.about()
+        self.static()
+        self.policy[f"course/{self.run}"] = self.course_settings()
+        self.add_json(f"policies/{self.run}/policy.json", self.policy)
+        self.add_json(f"policies/{self.run}/grading_policy.json", grading_policy(self.tree, self.grading))
+
+    # ---- outline
+    def chapter(self, section: XBlock) -> str:
+        name = _id(section)
+        el = etree.Element("chapter", display_name=section.display_name)
+        if section.start:
+            el.set("start", iso_datetime(section.start))
+        for sub in self.tree.children(section):
+            etree.SubElement(el, "sequential", url_name=self.sequential(sub))
+        self.add_block_xml("chapter", name, el, section)
+        return name
+
+    def sequential(self, sub: XBlock) -> str:
+        name = _id(sub)
+        el = etree.Element("sequential", display_name=sub.display_name)
+        if sub.graded:
+            el.set("graded", "true")
+            el.set("format", sub.format or "Graded")
+        for key in ("start", "due"):
+            if getattr(sub, key):
+                el.set(key, iso_datetime(getattr(sub, key), end_of_day=key == "due"))
+        for unit in self.tree.children(sub):
+            etree.SubElement(el, "vertical", url_name=self.vertical(unit, bool(sub.graded)))
+        self.add_block_xml("sequential", name, el, sub)
+        return name
+
+    def vertical(self, unit: XBlock, graded: bool) -> str:
+        name = _id(unit)
+        el = etree.Element("vertical", display_name=unit.display_name)
+        verbatim: list[etree._Element] = []
+        for block in self.tree.children(unit):
+            kind = block.scope_ids.block_type
+            if kind == "lm-raw":
+                raw = self.raw(block)
+                el.append(raw)
+                verbatim.append(raw)
+            elif self.native and kind in NATIVE_TYPES:
+                el.append(self.native_element(block))
+                self.advanced.add(kind)
+            elif kind == "lm-html":
+                etree.SubElement(el, "html", url_name=self.html(block, unit))
+            elif kind == "lm-video":
+                etree.SubElement(el, "video", url_name=self.video(block, unit))
+            elif kind == "lm-quiz":
+                for problem in self.problems(block, graded):
+                    etree.SubElement(el, "problem", url_name=problem)
+            else:
+                el.append(self.xblock_element(block))
+        self.add_block_xml("vertical", name, el, unit, verbatim)
+        return name
+
+    # ---- stock content
+    def html(self, block: XBlock, unit: XBlock) -> str:
+        name = _id(block)
+        # Byte-stable body: exactly the block's HTML; /static/ links stay for Open edX to rewrite.
+        self.writer.add_bytes(f"html/{name}.html", block.data.rstrip("\n") + "\n")
+        el = etree.Element("html", filename=name, display_name=block.display_name or _title(block.data, unit))
+        self.add_block_xml("html", name, el, block)
+        return name
+
+    def video(self, block: XBlock, unit: XBlock) -> str:
+        name = _id(block)
+        el = etree.Element("video", display_name=block.display_name or unit.display_name)
+        # An empty youtube_id_1_0 matters: without it Open edX plays its demo YouTube video.
+        el.set("youtube_id_1_0", block.youtube_id)
+        sources = [block.src] if block.src else []
+        el.set("html5_sources", json.dumps(sources, ensure_ascii=False))
+        for src in sources:  # the form the platform's own export writes (parse_video_xml reads both)
+            etree.SubElement(el, "source", src=src)
+        transcripts = {lang: self.transcript(path) for lang, path in sorted(block.subtitles.items())}
+        transcripts = {lang: name for lang, name in transcripts.items() if name}
+        if transcripts:
+            el.set("transcripts", json.dumps(transcripts, ensure_ascii=False, sort_keys=True))
+            for lang, file_name in transcripts.items():
+                etree.SubElement(el, "transcript", language=lang, src=file_name)
+        if block.transcript:
+            etree.SubElement(el, "handout", src=block.transcript)
+        self.add_block_xml("video", name, el, block)
+        return name
+
+    def transcript(self, path: str) -> str:
+        """The SRT file name (relative to static/) for a subtitle: Open edX imports SRT or SJSON only."""
+        rel = path.removeprefix("/")
+        if not rel.startswith("static/"):
+            return ""  # a network URL: Open edX cannot import it as a transcript
+        if rel.lower().endswith(".srt"):
+            return rel.removeprefix("static/")
+        if rel in self.transcripts:
+            return self.transcripts[rel]
+        srt = str(PurePosixPath(rel).with_suffix(".srt"))
+        if srt not in self.tree.assets:  # an SRT the author ships beside the VTT is used as it is
+            vtt = read_text(self.tree.asset_path(rel))
+            self.writer.add_bytes(srt, vtt_to_srt(vtt))
+        self.transcripts[rel] = srt.removeprefix("static/")
+        return self.transcripts[rel]
+
+    def problems(self, quiz: XBlock, graded_subsection: bool) -> list[str]:
+        """One CAPA problem per question; returns their url_names in order."""
+        names = []
+        counts = quiz.role in ("graded", "post-test")
+        for n, q in enumerate(quiz.questions, 1):
+            name = f"{_id(quiz)}-{q['id']}"
+            if name in self.used_names:
+                raise BuildError(
+                    f"problem id {name!r} (quiz {_id(quiz)!r}, question {q['id']!r}) is also a block id; "
+                    "rename one of them"
+                )
+            self.used_names.add(name)
+            title = f"{quiz.display_name or self.words[quiz.role]} ({self.words['question']} {n})"
+            el = etree.Element("problem", display_name=title)
+            el.set("max_attempts", str(quiz.attempts) if quiz.attempts else "")
+            # A pre-test or practice question sharing a graded subsection must not count: weight 0.
+            points = float(q.get("points", 1)) if counts or not graded_subsection else 0.0
+            el.set("weight", _num(points))
+            el.set("showanswer", SHOWANSWER.get(quiz.show_answers, "finished"))
+            capa_question(el, q, shuffle=bool(quiz.shuffle), words=self.words)
+            self.add_xml(f"problem/{name}.xml", el)
+            self.block_policy("problem", name, quiz, el)
+            names.append(name)
+        return names
+
+    # ---- inline blocks
+    def native_element(self, block: XBlock) -> etree._Element:
+        node = etree.Element(block.scope_ids.block_type)
+        block.add_xml_to_node(node)  # our blocks write content and settings only (DefinitionXmlMixin)
+        node.set("url_name", _id(block))
+        return node
+
+    def xblock_element(self, block: XBlock) -> etree._Element:
+        """A third-party XBlock inline, like XBlock's own add_xml_to_node but without learner state."""
+        kind = block.scope_ids.block_type
+        self.advanced.add(kind)
+        node = etree.Element(kind, url_name=_id(block))
+        for name, field in sorted(block.fields.items()):
+            if name in ("children", "parent") or field.scope not in DEFINITION_SCOPES:
+                continue
+            if not field.is_set_on(block):
+                continue
+            value = field.read_from(block)
+            if name == "content" and field.scope == Scope.content:
+                if value:
+                    node.text = value  # XBlock's parse_xml reads text content into `content`
+                continue
+            text = field.to_string(value)
+            if getattr(field, "xml_node", False) or text is None:
+                option = etree.SubElement(node, etree.QName(OPTION_NS, name))
+                if text is None:
+                    option.set("none", "true")
+                else:
+                    option.text = text
+            else:
+                node.set(name, text)
+        for child in self.tree.children(block):
+            node.append(self.xblock_element(child))
+        return node
+
+    def raw(self, block: XBlock) -> etree._Element:
+        """Kept OLX, element and files exactly as they were imported."""
+        element = parse_xml_bytes(block.xml.encode("utf-8"), f"{_id(block)}.xml").getroot()
+        tag = etree.QName(element).localname
+        if tag not in STOCK_TYPES:
+            self.advanced.add(tag)
+        self.copy_source_files(block.files)
+        return element
+
+    def copy_source_files(self, files: list[str]) -> None:
+        root = self.tree.source_dir.resolve()
+        for rel in files:
+            path = (root / rel).resolve()
+            if not path.is_relative_to(root) or not path.is_file():
+                raise BuildError(f"{rel!r}: kept OLX file missing or outside the course folder")
+            member = path.relative_to(root).as_posix()
+            if member not in self.copied:
+                self.copied.add(member)
+                self.writer.add_file(member, path)
+
+    # ---- course level
+    def course_settings(self) -> dict[str, Any]:
+        c = self.course
+        start = iso_datetime(c.start) if c.start else DEFAULT_START
+        settings: dict[str, Any] = dict(c.policy or {})
+        settings.update(
+            {
+                "display_name": c.display_name,
+                "start": start,
+                "end": iso_datetime(c.end, end_of_day=True) if c.end else one_year_after(start),
+                "language": c.language,
+                # "" makes the platform show its default card image (olxcleaner requires the key).
+                "course_image": c.image.removeprefix("/static/") if c.image else "",
+                "advanced_modules": sorted(self.advanced | set(settings.get("advanced_modules") or [])),
+            }
+        )
+        for key in ("enrollment_start", "enrollment_end"):
+            if getattr(c, key):
+                settings[key] = iso_datetime(getattr(c, key), end_of_day=key == "enrollment_end")
+        cert = c.certificate or {}
+        settings["cert_html_view_enabled"] = bool(cert)
+        if cert:
+            # Local MOOC certificates are available as soon as they are earned.
+            settings["certificates_display_behavior"] = "early_no_info"
+            settings["cert_name_long"] = cert.get("title") or c.display_name
+        return settings
+
+    def about(self) -> None:
+        c = self.course
+        kept = dict((c.olx or {}).get("about") or {})
+        if c.description:
+            self.writer.add_bytes("about/overview.html", c.description.rstrip("\n") + "\n")
+            kept.pop("overview", None)
+        if c.short_description:
+            self.writer.add_bytes("about/short_description.html", html.escape(c.short_description) + "\n")
+            kept.pop("short_description", None)
+        root = self.tree.source_dir.resolve()
+        for name, rel in sorted(kept.items()):
+            path = (root / rel).resolve()
+            if not path.is_relative_to(root) or not path.is_file():
+                raise BuildError(f"{rel!r}: kept about page missing or outside the course folder")
+            self.writer.add_file(f"about/{name}.html", path)
+        self.copy_source_files(list((c.olx or {}).get("files") or []))
+
+    def static(self) -> None:
+        assets: dict[str, dict[str, Any]] = {}
+        for rel in self.tree.assets:
+            self.writer.add_file(rel, self.tree.asset_path(rel))  # streamed by the writer, never read here
+            name = rel.removeprefix("static/")
+            # Open edX names an asset by its path under static/ with "/" flattened to "_".
+            assets[name.replace("/", "_")] = {
+                "contentType": mimetypes.guess_type(name)[0] or "application/octet-stream",
+                "displayname": PurePosixPath(name).name,
+                "import_path": name,
+                "locked": False,
+            }
+        for name in sorted(self.transcripts.values()):
+            if f"static/{name}" not in self.tree.assets:
+                assets[name.replace("/", "_")] = {
+                    "contentType": "application/x-subrip",
+                    "displayname": PurePosixPath(name).name,
+                    "import_path": name,
+                    "locked": False,
+                }
+        self.add_json("policies/assets.json", assets)
+
+    # ---- writing
+    def add_block_xml(
+        self,
+        kind: str,
+        name: str,
+        el: etree._Element,
+        block: XBlock,
+        verbatim: list[etree._Element] | None = None,
+    ) -> None:
+        self.add_xml(f"{kind}/{name}.xml", el, verbatim)
+        self.block_policy(kind, name, block, el)
+
+    def block_policy(self, kind: str, name: str, block: XBlock, el: etree._Element) -> None:
+        """A block's kept Open edX settings go to policy.json, except what the XML already states."""
+        kept = {k: v for k, v in (getattr(block, "policy", None) or {}).items() if k not in el.attrib}
+        if kept:
+            self.policy.setdefault(f"{kind}/{name}", {}).update(kept)
+
+    def add_xml(self, name: str, el: etree._Element, verbatim: list[etree._Element] | None = None) -> None:
+        self.writer.add_bytes(name, xml_bytes(el, verbatim))
+
+    def add_json(self, name: str, data: Any) -> None:
+        self.writer.add_bytes(name, json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+
+
+# ---- CAPA
+def capa_question(problem: etree._Element, q: dict[str, Any], shuffle: bool, words: dict[str, str]) -> None:
+    """Append the response element (label, inputs, hints) and the solution of question ``q``."""
+    kind = q["type"]
+    notes = q.get("feedback") or {}
+    if kind in ("single-choice", "true-false"):
+        resp = etree.SubElement(problem, "multiplechoiceresponse")
+        _label(resp, q["prompt"])
+        group = etree.SubElement(resp, "choicegroup", type="MultipleChoice")
+        if kind == "true-false":
+            labels = q.get("labels") or {}
+            choices = [
+                ("true", labels.get("true", words["true"]), q["answer"] is True),
+                ("false", labels.get("false", words["false"]), q["answer"] is False),
+            ]
+        else:
+            if shuffle:
+                group.set("shuffle", "true")
+            choices = [(str(c["id"]), str(c["text"]), c["id"] in q["answer"]) for c in q["choices"]]
+        for cid, text, correct in choices:
+            choice = etree.SubElement(group, "choice", correct="true" if correct else "false", name=cid)
+            choice.text = text
+            if notes.get(cid):
+                etree.SubElement(choice, "choicehint").text = notes[cid]
+    elif kind == "multiple-choice":
+        resp = etree.SubElement(problem, "choiceresponse")
+        _label(resp, q["prompt"])
+        group = etree.SubElement(resp, "checkboxgroup")
+        for c in q["choices"]:
+            cid = str(c["id"])
+            choice = etree.SubElement(group, "choice", correct="true" if cid in q["answer"] else "false")
+            choice.set("name", cid)
+            choice.text = str(c["text"])
+            if notes.get(cid):
+                # Checkbox hints need `selected`: ours are shown when the learner ticked the choice.
+                etree.SubElement(choice, "choicehint", selected="true").text = notes[cid]
+    elif kind == "numeric":
+        resp = etree.SubElement(problem, "numericalresponse", answer=_num(q["answer"]))
+        _label(resp, q["prompt"])
+        tol = q.get("tolerance")
+        if tol:
+            tol_text = tol if isinstance(tol, str) else _num(tol)
+            etree.SubElement(resp, "responseparam", type="tolerance", default=tol_text)
+        etree.SubElement(resp, "formulaequationinput")
+    elif kind == "short-text":
+        answers = list(q["answer"])
+        for a in list(answers):
+            if SARA_AM in a and a.replace(SARA_AM, SARA_AM_TYPED) not in answers:
+                answers.append(a.replace(SARA_AM, SARA_AM_TYPED))
+        resp = etree.SubElement(problem, "stringresponse", answer=answers[0])
+        if not q.get("case_sensitive"):
+            resp.set("type", "ci")
+        _label(resp, q["prompt"])
+        for extra in answers[1:]:
+            etree.SubElement(resp, "additional_answer", answer=extra)
+        etree.SubElement(resp, "textline", size="40")
+    else:
+        raise BuildError(f"question {q['id']!r}: type {kind!r} has no CAPA form")
+    if q.get("explain"):
+        solution = etree.SubElement(problem, "solution")
+        div = etree.SubElement(solution, "div")
+        div.set("class", "detailed-solution")
+        etree.SubElement(div, "p").text = words["explain"]
+        _append_html(div, q["explain"])
+
+
+def _label(resp: etree._Element, prompt_html: str) -> None:
+    label = etree.SubElement(resp, "label")
+    _append_html(label, prompt_html)
+
+
+def _append_html(parent: etree._Element, fragment: str) -> None:
+    """Markdown's HTML (void tags unclosed, entities) as well-formed XML children of ``parent``."""
+    parts = lxml.html.fragments_fromstring(fragment) if fragment.strip() else []
+    last: etree._Element | None = None
+    for part in parts:
+        if isinstance(part, str):
+            if last is None:
+                parent.text = (parent.text or "") + part
+            else:
+                last.tail = (last.tail or "") + part
+            continue
+        part = _plain_copy(part)
+        parent.append(part)
+        last = part
+
+
+def _plain_copy(el: Any) -> etree._Element:
+    """An lxml.html element as a plain etree element (HtmlElement classes do not serialise as XML)."""
+    out = etree.Element(el.tag, {k: v for k, v in el.attrib.items()})
+    out.text = el.text
+    out.tail = el.tail
+    for child in el:
+        if isinstance(child.tag, str):
+            out.append(_plain_copy(child))
+        elif child.tail:  # a comment: keep only the text after it
+            prev = out[-1] if len(out) else None
+            if prev is None:
+                out.text = (out.text or "") + child.tail
+            else:
+                prev.tail = (prev.tail or "") + child.tail
+    return out
+
+
+# ---- grading
+def grading_policy(tree: CourseTree, grading: CourseGrading | None = None) -> dict[str, Any]:
+    """grading_policy.json from grading.course_grading: one GRADER entry per assignment type.
+
+    A type's weight is the share of the graded quizzes in subsections of that format. With nothing
+    graded, one "Graded" entry that no subsection uses keeps the course ungradable (nobody passes),
+    as our rule does, and keeps the file valid (Studio and olxcleaner reject an empty GRADER).
+    """
+    grading = grading or course_grading(tree)
+    formats: dict[str, str] = {}
+    for block, _depth in tree.walk():
+        if block.scope_ids.block_type == "lm-subsection" and block.graded:
+            formats[_id(block)] = block.format or "Graded"
+    weights: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for sub_format in formats.values():
+        counts[sub_format] = counts.get(sub_format, 0) + 1
+        weights.setdefault(sub_format, 0.0)
+    for quiz in grading.quizzes:
+        if quiz.subsection in formats:
+            weights[formats[quiz.subsection]] += quiz.weight
+    total = sum(weights.values())
+    grader = [
+        {
+            "type": kind,
+            "min_count": counts[kind],
+            "drop_count": 0,
+            "short_label": SHORT_LABELS.get(kind, kind[:8]),
+            # A graded subsection without a graded quiz still needs a weight; renormalise over what counts.
+            "weight": round(weights[kind] / total, 12) if total else round(1 / len(weights), 12),
+        }
+        for kind in sorted(weights)
+    ]
+    if not grader:
+        grader = [{"type": "Graded", "min_count": 1, "drop_count": 0, "short_label": "Quiz", "weight": 1.0}]
+    return {"GRADER": grader, "GRADE_CUTOFFS": {"Pass": grading.pass_threshold}}
+
+
+# ---- helpers
+DEFAULT_START = "2030-01-01T00:00:00Z"  # Open edX's own default: not open until someone sets a date
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def iso_datetime(value: str | date, end_of_day: bool = False) -> str:
+    """A source date (``2021-03-19``, ``2021-03-19 08:00``, with or without zone) as ISO 8601; no zone = UTC.
+
+    A bare date means the start of that day, or its last second for closing dates (``end_of_day``):
+    "ends 31 March" keeps a due time on 31 March inside the course.
+    """
+    day_time = "T23:59:59" if end_of_day else "T00:00:00"
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.fromisoformat(value.isoformat() + day_time)
+    else:
+        text = value.strip()
+        if _DATE_ONLY.match(text):
+            text += day_time
+        moment = datetime.fromisoformat(text.replace(" ", "T", 1))
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def one_year_after(iso: str) -> str:
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    try:
+        later = moment.replace(year=moment.year + 1)
+    except ValueError:  # 29 February
+        later = moment.replace(year=moment.year + 1, day=28)
+    return later.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if later.tzinfo else later.isoformat()
+
+
+_VTT_TIME = re.compile(r"(?:(\d+):)?(\d{2}):(\d{2})[.,](\d{3})")
+_VTT_TAG = re.compile(r"<(?!/?(?:b|i|u)>)[^>]*>")
+
+
+def _srt_time(match: re.Match[str]) -> str:
+    h, m, s, ms = match.groups()
+    return f"{int(h or 0):02d}:{m}:{s},{ms}"
+
+
+def vtt_to_srt(vtt: str) -> str:
+    """WebVTT -> SubRip: Open edX (edx-val) reads SRT or SJSON transcripts, never VTT.
+
+    Cues are numbered from 1, times get a comma, cue settings, NOTE/STYLE/REGION blocks and voice or
+    class tags are dropped (SRT only knows b, i, u). Text, Thai included, is kept as it is.
+    """
+    blocks = re.split(r"\n\s*\n", vtt.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n"))
+    cues = []
+    for block in blocks:
+        lines = [line for line in block.split("\n") if line.strip()]
+        timing = next((i for i, line in enumerate(lines) if "-->" in line), None)
+        if timing is None:
+            continue  # the WEBVTT header, NOTE, STYLE, REGION
+        start, _, rest = lines[timing].partition("-->")
+        start_m, end_m = _VTT_TIME.search(start), _VTT_TIME.search(rest)
+        if start_m is None or end_m is None:
+            continue
+        text = [html.unescape(_VTT_TAG.sub("", line)) for line in lines[timing + 1 :]]
+        if not any(t.strip() for t in text):
+            continue
+        cues.append(f"{len(cues) + 1}\n{_srt_time(start_m)} --> {_srt_time(end_m)}\n" + "\n".join(text))
+    return "\n\n".join(cues) + "\n" if cues else ""
+
+
+def xml_bytes(el: etree._Element, verbatim: list[etree._Element] | None = None) -> bytes:
+    """UTF-8 with a declaration, pretty-printed, attributes sorted (kept OLX in ``verbatim`` untouched)."""
+    keep = set(verbatim or [])
+    stack = [el]
+    while stack:
+        node = stack.pop()
+        if node in keep or not isinstance(node.tag, str):
+            continue
+        items = sorted(node.attrib.items())
+        node.attrib.clear()
+        for key, value in items:
+            node.set(key, value)
+        stack.extend(node)
+    # libxml2 indents only elements without text children, so HTML, CDATA and kept OLX stay as they are.
+    return etree.tostring(el, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _ui_words(lang: str) -> dict[str, str]:
+    return ui({"lang": lang})  # the blocks' own UI strings, so OLX and the runtime say the same
+
+
+def _title(body: str, unit: XBlock) -> str:
+    """A display name for an untitled html block: its first heading, else its unit's name."""
+    m = re.search(r"<h[1-6][^>]*>(.*?)</h[1-6]>", body, re.S)
+    if m:
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", m.group(1))).split())
+        if text:
+            return unicodedata.normalize("NFC", text)
+    return unit.display_name
+
+
+def _id(block: XBlock) -> str:
+    return str(block.scope_ids.usage_id)
+
+
+def _num(value: float | int) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+__all__ = ["OlxExporter", "grading_policy", "iso_datetime", "vtt_to_srt"]

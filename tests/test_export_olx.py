@@ -1,0 +1,642 @@
+"""The OLX exporter on real courses: archive members, determinism, olxcleaner, CAPA content, grading, state."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import tarfile
+import textwrap
+import unicodedata
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import olxcleaner
+import pytest
+from lxml import etree
+
+from localmooc_packager import grading
+from localmooc_packager.exporters import get
+from localmooc_packager.exporters.olx import OlxExporter, iso_datetime, vtt_to_srt
+from localmooc_packager.source import load_course
+from localmooc_packager.tree import TreeRuntime
+
+from conftest import sample_courses
+
+STEM = "DLA-local-budget-basics-2564_2"
+STATE_FIELDS = ("responses", "attempts_used", "earned", "best_earned", "results", "watched", "value")
+OUTLINE = [
+    "about/overview.html",
+    "about/short_description.html",
+    "chapter/final_ch.xml",
+    "chapter/intro_ch.xml",
+    "chapter/process_ch.xml",
+    "chapter/revenue_ch.xml",
+    "course.xml",
+    "course/2564_2.xml",
+]
+POLICIES_AND_STATIC = [
+    "policies/2564_2/grading_policy.json",
+    "policies/2564_2/policy.json",
+    "policies/assets.json",
+    "sequential/final_seq.xml",
+    "sequential/intro_seq.xml",
+    "sequential/process_seq.xml",
+    "sequential/revenue_seq.xml",
+    "static/course-card.png",
+    "static/fiscal-year.png",
+    "static/intro.mp4",
+]
+VERTICALS = ["vertical/final.xml", "vertical/intro.xml", "vertical/process.xml", "vertical/revenue.xml"]
+STOCK_ONLY = [
+    "html/intro-html1.html",
+    "html/intro-html1.xml",
+    "html/process-html1.html",
+    "html/process-html1.xml",
+    "html/revenue-html1.html",
+    "html/revenue-html1.xml",
+    *(f"problem/post-q{i}.xml" for i in range(1, 6)),
+    "problem/pre-q1.xml",
+    "problem/pre-q2.xml",
+    "problem/process-quiz-q1.xml",
+    "problem/revenue-check-q1.xml",
+    "static/intro.th.srt",
+    "video/intro-video.xml",
+]
+
+
+def build(course: Path, out: Path, flavor: str = "stock") -> Path:
+    return OlxExporter().export(load_course(course), out, olx_flavor=flavor)
+
+
+def members(archive: Path) -> dict[str, bytes]:
+    """Regular files by name relative to the single top folder (which the test also checks)."""
+    with tarfile.open(archive) as tar:
+        tops = {m.name.split("/")[0] for m in tar.getmembers()}
+        assert tops == {STEM} or len(tops) == 1
+        top = tops.pop()
+        out = {}
+        for m in tar.getmembers():
+            if m.isfile():
+                f = tar.extractfile(m)
+                assert f is not None
+                out[m.name.removeprefix(top + "/")] = f.read()
+        return out
+
+
+def extract(archive: Path, dest: Path) -> Path:
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+    (root,) = list(dest.iterdir())
+    return root
+
+
+def xml(data: bytes) -> etree._Element:
+    assert data.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
+    return etree.fromstring(data)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def olxcleaner_findings(root: Path) -> list[str]:
+    allowed = sorted({ep.name for ep in entry_points(group="xblock.v1")} | {"wiki"})
+    course, errors, _url_names = olxcleaner.validate(str(root), steps=8, ignore=[], allowed_xblocks=allowed)
+    assert course is not None
+    return [f"{type(e).__name__} {e.filename}: {e.description}" for e in errors.errors]
+
+
+# ---- a generated course exercising every mapping
+def write_course(root: Path, *, end: bool = True, big_asset: int = 0) -> Path:
+    """A short-form course with every question type, a YouTube video, kept OLX and a third-party block."""
+    (root / "static").mkdir(parents=True)
+    (root / "problem").mkdir(parents=True)
+    (root / "static" / "card.png").write_bytes(b"\x89PNG\r\n\x1a\n fixture")
+    (root / "static" / "sub.th.vtt").write_text(
+        "WEBVTT\n\nNOTE ทดสอบ\n\ncue-1\n00:01.500 --> 00:00:04.000 align:start\n<v ผู้สอน>สวัสดี</v> &amp; <b>ยินดีต้อนรับ</b>\n",
+        encoding="utf-8",
+    )
+    (root / "problem" / "kept-problem.xml").write_text(
+        '<problem display_name="ข้อที่นำเข้า"><stringresponse answer="ก"><label>ตอบ ก</label>'
+        "<textline/></stringresponse></problem>\n",
+        encoding="utf-8",
+    )
+    if big_asset:
+        with (root / "static" / "big.mp4").open("wb") as f:
+            f.truncate(big_asset)  # sparse: costs no disk, still read in full by the build
+    course = f"""\
+        id: gen
+        org: DLA
+        run: T1
+        title: หลักสูตรทดสอบ
+        description: คำอธิบาย **หลักสูตร**
+        start: 2024-02-29
+        {"end: 2024-12-31" if end else ""}
+        pass_threshold: 0.5
+        image: static/card.png
+        policy: {{days_early_for_beta: 3}}
+        units:
+          - id: u1
+            title: หน่วยที่ 1
+            policy: {{visible_to_staff_only: false}}
+            blocks:
+              - type: html
+                id: h1
+                body: "สวัสดี ![ภาพ](static/card.png)"
+              - type: video
+                id: yt
+                title: วิดีโอ YouTube
+                youtube: dQw4w9WgXcQ
+              - type: video
+                id: local
+                title: วิดีโอพร้อมคำบรรยาย
+                url: https://example.org/v.mp4
+                subtitles: {{th: static/sub.th.vtt}}
+              - type: olx
+                id: kept
+                xml: '<problem url_name="kept-problem"/>'
+                files: [problem/kept-problem.xml]
+              - type: olx
+                id: kept2
+                xml: '<discussion url_name="talk" display_name="กระดานสนทนา" discussion_category="ทั่วไป" discussion_target="หน่วย 1" discussion_id="d1"/>'
+              - type: slider_demo
+                id: slider
+                min_value: 3
+                max_value: 9
+              - type: quiz
+                id: practice
+                title: แบบฝึกหัด
+                role: practice
+                show_answers: always
+                questions:
+                  - type: single-choice
+                    prompt: เลือก ข
+                    choices: {{a: ก, b: ข}}
+                    answer: b
+          - id: u2
+            title: แบบทดสอบหลังเรียน
+            blocks:
+              - type: quiz
+                id: final
+                title: แบบทดสอบหลังเรียน
+                role: post-test
+                attempts: 2
+                show_answers: never
+                shuffle: true
+                questions:
+                  - type: numeric
+                    prompt: สองบวกสอง
+                    answer: 4
+                    tolerance: 5%
+                    points: 2
+                  - type: numeric
+                    prompt: ค่าพาย
+                    answer: 3.14
+                    tolerance: 0.01
+                  - type: short-text
+                    prompt: น้ำในภาษาอังกฤษ
+                    answer: [Water, H2O]
+                  - type: short-text
+                    prompt: คำที่มีสระอำ
+                    answer: [กำนัน]
+                    case_sensitive: true
+                  - type: true-false
+                    prompt: ข้อนี้จริง
+                    answer: false
+                    labels: {{"true": ใช่, "false": ไม่ใช่}}
+                  - type: single-choice
+                    prompt: ข้อใด *ถูก*
+                    choices: {{a: ผิด, b: ถูก}}
+                    answer: b
+                    feedback: {{a: ลองอีกครั้ง}}
+                    explain: เพราะ **ถูก**
+        """
+    (root / "course.yaml").write_text(textwrap.dedent(course), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def gen_course(tmp_path: Path) -> Path:
+    return write_course(tmp_path / "gen")
+
+
+# ---- archive layout
+def test_registered_as_entry_point() -> None:
+    assert isinstance(get("olx"), OlxExporter)
+
+
+def test_sample_member_list_stock(sample_course: Path, tmp_path: Path) -> None:
+    archive = build(sample_course, tmp_path)
+    assert archive.name == f"{STEM}.olx.tar.gz"
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    files = sorted(members(archive))
+    assert files == sorted(OUTLINE + POLICIES_AND_STATIC + VERTICALS + STOCK_ONLY + ["static/intro.th.vtt"])
+    assert all(n == STEM or n.startswith(STEM + "/") for n in names)
+
+
+def test_sample_member_list_native(sample_course: Path, tmp_path: Path) -> None:
+    archive = build(sample_course, tmp_path, "native")
+    assert archive.name == f"{STEM}-native.olx.tar.gz"
+    assert sorted(members(archive)) == sorted(
+        OUTLINE + POLICIES_AND_STATIC + VERTICALS + ["static/intro.th.vtt"]
+    )
+
+
+def test_course_pointer_and_outline(sample_course: Path, tmp_path: Path) -> None:
+    files = members(build(sample_course, tmp_path))
+    pointer = xml(files["course.xml"])
+    assert dict(pointer.attrib) == {"url_name": "2564_2", "org": "DLA", "course": "local-budget-basics"}
+    assert [c.get("url_name") for c in xml(files["course/2564_2.xml"])] == [
+        "intro_ch",
+        "revenue_ch",
+        "process_ch",
+        "final_ch",
+    ]
+    final = xml(files["sequential/final_seq.xml"])
+    assert (final.get("graded"), final.get("format")) == ("true", "Post-test")
+    process = xml(files["sequential/process_seq.xml"])
+    assert (process.get("graded"), process.get("format")) == ("true", "Graded")
+    intro = xml(files["sequential/intro_seq.xml"])
+    assert intro.get("graded") is None and intro.get("format") is None
+    assert [(c.tag, c.get("url_name")) for c in xml(files["vertical/intro.xml"])] == [
+        ("problem", "pre-q1"),
+        ("problem", "pre-q2"),
+        ("html", "intro-html1"),
+        ("video", "intro-video"),
+    ]
+    # Every XML member: UTF-8 declaration, attributes in sorted order.
+    for name, data in files.items():
+        if name.endswith(".xml"):
+            for el in xml(data).iter():
+                if isinstance(el.tag, str):
+                    assert list(el.attrib) == sorted(el.attrib), name
+
+
+def test_html_body_byte_stable_and_static_links_kept(sample_course: Path, tmp_path: Path) -> None:
+    tree = load_course(sample_course)
+    files = members(OlxExporter().export(tree, tmp_path))
+    body = tree.block("intro-html1").data
+    assert files["html/intro-html1.html"] == (body + "\n").encode("utf-8")
+    assert b'src="/static/fiscal-year.png"' in files["html/intro-html1.html"]
+    pointer = xml(files["html/intro-html1.xml"])
+    assert dict(pointer.attrib) == {"filename": "intro-html1", "display_name": "ปีงบประมาณคืออะไร"}
+
+
+def test_video_stock_form(sample_course: Path, gen_course: Path, tmp_path: Path) -> None:
+    video = xml(members(build(sample_course, tmp_path / "a"))["video/intro-video.xml"])
+    assert video.get("youtube_id_1_0") == ""
+    assert json.loads(video.get("html5_sources")) == ["/static/intro.mp4"]
+    assert json.loads(video.get("transcripts")) == {"th": "intro.th.srt"}
+    assert [(t.get("language"), t.get("src")) for t in video.iter("transcript")] == [("th", "intro.th.srt")]
+    files = members(build(gen_course, tmp_path / "b"))
+    yt = xml(files["video/yt.xml"])
+    assert (yt.get("youtube_id_1_0"), json.loads(yt.get("html5_sources"))) == ("dQw4w9WgXcQ", [])
+    local = xml(files["video/local.xml"])
+    assert json.loads(local.get("html5_sources")) == ["https://example.org/v.mp4"]
+    assert files["static/sub.th.srt"].decode() == "1\n00:00:01,500 --> 00:00:04,000\nสวัสดี & <b>ยินดีต้อนรับ</b>\n"
+
+
+def test_vtt_to_srt_sample_subtitles(sample_course: Path) -> None:
+    vtt = (sample_course / "static" / "intro.th.vtt").read_text(encoding="utf-8")
+    assert vtt_to_srt(vtt) == (
+        "1\n00:00:00,000 --> 00:00:03,000\nยินดีต้อนรับสู่หลักสูตรงบประมาณท้องถิ่นเบื้องต้น\n\n"
+        "2\n00:00:03,000 --> 00:00:06,000\nหลักสูตรนี้ใช้เวลาเรียนประมาณ 3 ชั่วโมง\n"
+    )
+
+
+# ---- determinism
+def test_two_builds_identical(sample_course: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for flavor in ("stock", "native"):
+        a = sha256(build(sample_course, tmp_path / f"a-{flavor}", flavor))
+        b = sha256(build(sample_course, tmp_path / f"b-{flavor}", flavor))
+        assert a == b
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    c = build(sample_course, tmp_path / "c")
+    d = build(sample_course, tmp_path / "d")
+    assert sha256(c) == sha256(d)
+    with tarfile.open(c) as tar:
+        assert {m.mtime for m in tar.getmembers()} == {1700000000}
+
+
+def test_build_time_is_newest_source_mtime(gen_course: Path, tmp_path: Path) -> None:
+    import os
+
+    os.utime(gen_course / "course.yaml", (1_650_000_000, 1_650_000_000))
+    for p in gen_course.rglob("*"):
+        if p.is_file() and p.name != "course.yaml":
+            os.utime(p, (1_600_000_000, 1_600_000_000))
+    # An earlier build inside the course folder must not move the time.
+    first = build(gen_course, gen_course / "build")
+    second = build(gen_course, gen_course / "build")
+    with tarfile.open(second) as tar:
+        assert {m.mtime for m in tar.getmembers()} == {1_650_000_000}
+    assert first == second
+
+
+# ---- olxcleaner as a real client
+@pytest.mark.parametrize("flavor", ["stock", "native"])
+@pytest.mark.parametrize("course", sample_courses(), ids=lambda p: p.name)
+def test_olxcleaner_clean_on_every_sample(course: Path, flavor: str, tmp_path: Path) -> None:
+    root = extract(build(course, tmp_path / "out", flavor), tmp_path / "x")
+    assert olxcleaner_findings(root) == []
+
+
+@pytest.mark.parametrize("flavor", ["stock", "native"])
+def test_olxcleaner_clean_on_generated_course(gen_course: Path, flavor: str, tmp_path: Path) -> None:
+    root = extract(build(gen_course, tmp_path / "out", flavor), tmp_path / "x")
+    assert olxcleaner_findings(root) == []
+
+
+def test_olxcleaner_sees_what_we_break(sample_course: Path, tmp_path: Path) -> None:
+    """The check above can fail: a missing end date is an olxcleaner error."""
+    root = extract(build(sample_course, tmp_path / "out"), tmp_path / "x")
+    policy_path = root / "policies" / "2564_2" / "policy.json"
+    policy = json.loads(policy_path.read_text(encoding="utf-8"))
+    del policy["course/2564_2"]["end"]
+    policy_path.write_text(json.dumps(policy), encoding="utf-8")
+    assert any(f.startswith("InvalidSetting") for f in olxcleaner_findings(root))
+
+
+# ---- learner state never leaves
+def test_no_learner_state_in_archive(gen_course: Path, sample_course: Path, tmp_path: Path) -> None:
+    pattern = re.compile(rb"\b(" + b"|".join(f.encode() for f in STATE_FIELDS) + rb")\b")
+    for course in (sample_course, gen_course):
+        tree = load_course(course)
+        for block, _depth in tree.walk():
+            kind = block.scope_ids.block_type
+            if kind == "lm-quiz":
+                block.responses = {"q1": "a"}
+                block.results = {"q1": True}
+                block.attempts_used = 2
+                block.earned = 1.0
+                block.best_earned = 1.0
+            elif kind == "lm-video":
+                block.watched = True
+            elif kind == "slider_demo":
+                block.value = 7
+            block.save()
+        assert tree.block("post" if course == sample_course else "final").attempts_used == 2
+        for flavor in ("stock", "native"):
+            files = members(
+                OlxExporter().export(tree, tmp_path / f"{course.name}-{flavor}", olx_flavor=flavor)
+            )
+            for name, data in files.items():
+                if name.endswith((".xml", ".json", ".html")):
+                    assert not pattern.search(data), (name, pattern.search(data))
+
+
+# ---- CAPA
+def test_capa_problems(gen_course: Path, tmp_path: Path) -> None:
+    files = members(build(gen_course, tmp_path))
+    names = [c.get("url_name") for c in xml(files["vertical/u2.xml"])]
+    assert names == [f"final-q{i}" for i in range(1, 7)]
+    p = {i: xml(files[f"problem/final-q{i}.xml"]) for i in range(1, 7)}
+    for el in p.values():
+        assert (el.get("max_attempts"), el.get("showanswer")) == ("2", "never")
+    # numeric: tolerance as a percentage, absolute tolerance as a number, weight = points
+    assert p[1].get("weight") == "2"
+    resp = p[1].find("numericalresponse")
+    assert resp.get("answer") == "4"
+    assert resp.find("responseparam").attrib == {"default": "5%", "type": "tolerance"}
+    assert resp.find("label").text == "สองบวกสอง"
+    assert resp.find("formulaequationinput") is not None
+    assert p[2].find("numericalresponse/responseparam").get("default") == "0.01"
+    # short text: case-insensitive, extra answers; sara am also as typed (nikhahit + sara aa)
+    s = p[3].find("stringresponse")
+    assert (s.get("answer"), s.get("type")) == ("Water", "ci")
+    assert [a.get("answer") for a in s.iter("additional_answer")] == ["H2O"]
+    s = p[4].find("stringresponse")
+    assert s.get("type") is None
+    assert s.get("answer") == "กำนัน"
+    assert unicodedata.normalize("NFC", s.get("answer")) == s.get("answer")
+    assert unicodedata.normalize("NFKC", s.get("answer")) != s.get("answer")  # NFKC would split sara am
+    assert [a.get("answer") for a in s.iter("additional_answer")] == ["ก\u0e4d\u0e32นัน"]
+    # true-false: two choices with the course's labels, the right one flagged
+    tf = p[5].find("multiplechoiceresponse/choicegroup")
+    assert [(c.get("name"), c.text, c.get("correct")) for c in tf] == [
+        ("true", "ใช่", "false"),
+        ("false", "ไม่ใช่", "true"),
+    ]
+    assert tf.get("shuffle") is None
+    # single choice: shuffle, choicehint, prompt HTML, solution
+    sc = p[6].find("multiplechoiceresponse")
+    assert (
+        etree.tostring(sc.find("label"), encoding="unicode", with_tail=False)
+        == "<label>ข้อใด <em>ถูก</em></label>"
+    )
+    group = sc.find("choicegroup")
+    assert (group.get("type"), group.get("shuffle")) == ("MultipleChoice", "true")
+    assert [(c.get("correct"), c.text) for c in group] == [("false", "ผิด"), ("true", "ถูก")]
+    assert group[0].find("choicehint").text == "ลองอีกครั้ง"
+    solution = p[6].find("solution/div")
+    assert solution.get("class") == "detailed-solution"
+    assert (
+        etree.tostring(solution[1], encoding="unicode", with_tail=False) == "<p>เพราะ <strong>ถูก</strong></p>"
+    )
+
+
+def test_capa_sample_choices_and_thai_text(sample_course: Path, tmp_path: Path) -> None:
+    tree = load_course(sample_course)
+    files = members(OlxExporter().export(tree, tmp_path))
+    quiz = tree.block("post")
+    for n, q in enumerate(quiz.questions, 1):
+        problem = xml(files[f"problem/post-q{n}.xml"])
+        label = problem.find(".//label")
+        assert label.text == q["prompt"]
+        assert problem.get("display_name") == f"แบบทดสอบหลังเรียน (ข้อ {n})"
+        for text in problem.itertext():
+            assert unicodedata.normalize("NFC", text) == text
+        if q["type"] in ("single-choice", "multiple-choice"):
+            flags = {c.get("name"): c.get("correct") == "true" for c in problem.iter("choice")}
+            assert flags == {c["id"]: c["id"] in q["answer"] for c in q["choices"]}
+            assert [c.text for c in problem.iter("choice")] == [c["text"] for c in q["choices"]]
+    mc = xml(files["problem/post-q3.xml"])
+    assert mc.find("choiceresponse/checkboxgroup") is not None
+    hint = mc.find(".//choice[@name='c']/choicehint")
+    assert (hint.get("selected"), hint.text) == ("true", quiz.questions[2]["feedback"]["c"])
+    pre = xml(files["problem/pre-q1.xml"])
+    assert (pre.get("max_attempts"), pre.get("showanswer")) == ("", "finished")
+
+
+def test_practice_in_graded_subsection_weighs_nothing(tmp_path: Path) -> None:
+    tree = load_course(write_course(tmp_path / "c"))
+    files = members(OlxExporter().export(tree, tmp_path / "before"))
+    assert xml(files["problem/practice-q1.xml"]).get("weight") == "1"  # ungraded subsection: as written
+    # Move the practice quiz into the post-test's unit (a graded subsection): there it must not count.
+    u1, u2 = tree.block("u1"), tree.block("u2")
+    u1.children = [c for c in u1.children if c != "practice"]
+    u2.children = [*u2.children, "practice"]
+    u1.save()
+    u2.save()
+    files = members(OlxExporter().export(tree, tmp_path / "after"))
+    assert [c.get("url_name") for c in xml(files["vertical/u2.xml"])][-1] == "practice-q1"
+    assert xml(files["problem/practice-q1.xml"]).get("weight") == "0"
+    assert xml(files["problem/final-q1.xml"]).get("weight") == "2"
+
+
+# ---- kept OLX and third-party XBlocks
+def test_raw_olx_and_third_party_inline(gen_course: Path, tmp_path: Path) -> None:
+    for flavor in ("stock", "native"):
+        files = members(build(gen_course, tmp_path / flavor, flavor))
+        unit = xml(files["vertical/u1.xml"])
+        kept = unit.find("problem[@url_name='kept-problem']")
+        assert kept is not None and dict(kept.attrib) == {"url_name": "kept-problem"}
+        talk = unit.find("discussion")
+        assert talk.get("display_name") == "กระดานสนทนา"
+        assert files["problem/kept-problem.xml"] == (gen_course / "problem/kept-problem.xml").read_bytes()
+        slider = unit.find("slider_demo")
+        assert dict(slider.attrib) == {"url_name": "slider", "min_value": "3", "max_value": "9"}
+        policy = json.loads(files["policies/T1/policy.json"])
+        modules = policy["course/T1"]["advanced_modules"]
+        expected = ["slider_demo"] + (["lm-html", "lm-quiz", "lm-video"] if flavor == "native" else [])
+        assert modules == sorted(expected)
+
+
+def test_native_quiz_parses_back_equal(sample_course: Path, tmp_path: Path) -> None:
+    tree = load_course(sample_course)
+    files = members(OlxExporter().export(tree, tmp_path, olx_flavor="native"))
+    for unit, quiz_id in (("final", "post"), ("intro", "pre"), ("process", "process-quiz")):
+        (quiz_el,) = xml(files[f"vertical/{unit}.xml"]).findall("lm-quiz")
+        assert quiz_el.get("url_name") == quiz_id
+        runtime = TreeRuntime()
+        usage = runtime.parse_xml_string(etree.tostring(quiz_el))
+        parsed = runtime.get_block(usage)
+        original = tree.block(quiz_id)
+        assert parsed.questions == original.questions
+        for field in ("role", "attempts", "shuffle", "show_answers", "weight", "display_name"):
+            assert getattr(parsed, field) == getattr(original, field), field
+    (html_el,) = xml(files["vertical/intro.xml"]).findall("lm-html")
+    runtime = TreeRuntime()
+    assert (
+        runtime.get_block(runtime.parse_xml_string(etree.tostring(html_el))).data
+        == tree.block("intro-html1").data
+    )
+
+
+# ---- policies
+def test_grading_policy_matches_grading_rules(sample_course: Path, tmp_path: Path) -> None:
+    tree = load_course(sample_course)
+    files = members(OlxExporter().export(tree, tmp_path))
+    policy = json.loads(files["policies/2564_2/grading_policy.json"])
+    rules = grading.course_grading(tree)
+    assert policy["GRADE_CUTOFFS"] == {"Pass": rules.pass_threshold} == {"Pass": 0.7}
+    graders = {g["type"]: g for g in policy["GRADER"]}
+    assert sum(g["weight"] for g in policy["GRADER"]) == pytest.approx(1, abs=1e-9)
+    by_role = {q.role: q.weight for q in rules.quizzes}
+    assert graders["Post-test"]["weight"] == pytest.approx(by_role["post-test"]) == pytest.approx(1 / 1.3)
+    assert graders["Graded"]["weight"] == pytest.approx(by_role["graded"])
+    for g in graders.values():
+        assert (g["min_count"], g["drop_count"]) == (1, 0)
+    assert {g["short_label"] for g in graders.values()} == {"Post", "Quiz"}
+
+
+def test_grading_policy_without_graded_quiz(tmp_path: Path) -> None:
+    course = write_course(tmp_path / "c")
+    text = (course / "course.yaml").read_text(encoding="utf-8").replace("role: post-test", "role: practice")
+    (course / "course.yaml").write_text(text.replace("pass_threshold: 0.5\n", ""), encoding="utf-8")
+    root = extract(build(course, tmp_path / "out"), tmp_path / "x")
+    policy = json.loads((root / "policies/T1/grading_policy.json").read_text(encoding="utf-8"))
+    assert policy["GRADER"] == [
+        {"type": "Graded", "min_count": 1, "drop_count": 0, "short_label": "Quiz", "weight": 1.0}
+    ]
+    assert olxcleaner_findings(root) == []
+
+
+def test_policy_json(sample_course: Path, gen_course: Path, tmp_path: Path) -> None:
+    settings = json.loads(members(build(sample_course, tmp_path / "a"))["policies/2564_2/policy.json"])
+    assert settings == {
+        "course/2564_2": {
+            "advanced_modules": [],
+            "cert_html_view_enabled": True,
+            "cert_name_long": "งบประมาณท้องถิ่นเบื้องต้น",
+            "certificates_display_behavior": "early_no_info",
+            "course_image": "course-card.png",
+            "display_name": "งบประมาณท้องถิ่นเบื้องต้น",
+            "end": "2021-09-30T23:59:59Z",
+            "language": "th",
+            "start": "2021-03-19T00:00:00Z",
+        }
+    }
+    files = members(build(gen_course, tmp_path / "b"))
+    settings = json.loads(files["policies/T1/policy.json"])
+    assert settings["course/T1"]["days_early_for_beta"] == 3  # the course's kept policy
+    assert settings["vertical/u1"] == {"visible_to_staff_only": False}  # a block's kept policy
+    assert settings["course/T1"]["cert_html_view_enabled"] is False
+    assets = json.loads(files["policies/assets.json"])
+    assert assets["card.png"] == {
+        "contentType": "image/png",
+        "displayname": "card.png",
+        "import_path": "card.png",
+        "locked": False,
+    }
+    about = files["about/overview.html"].decode()
+    assert about == "<p>คำอธิบาย <strong>หลักสูตร</strong></p>\n"
+
+
+def test_end_date_defaults_to_a_year_after_start(tmp_path: Path) -> None:
+    course = write_course(tmp_path / "c", end=False)
+    settings = json.loads(members(build(course, tmp_path / "out"))["policies/T1/policy.json"])["course/T1"]
+    assert (settings["start"], settings["end"]) == ("2024-02-29T00:00:00Z", "2025-02-28T00:00:00Z")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("2021-03-19", "2021-03-19T00:00:00Z"),
+        ("2021-03-19 08:30", "2021-03-19T08:30:00Z"),
+        ("2021-03-19T08:30:00+07:00", "2021-03-19T08:30:00+07:00"),
+        ("2021-03-19T08:30:00Z", "2021-03-19T08:30:00Z"),
+        ("2021-03-19T08:30+0700", "2021-03-19T08:30:00+07:00"),
+    ],
+)
+def test_iso_datetime(given: str, expected: str) -> None:
+    assert iso_datetime(given) == expected
+    # Closing dates given as a bare day include that whole day.
+    assert iso_datetime(given, end_of_day=True) == (
+        expected.replace("T00:00:00", "T23:59:59") if len(given) == 10 else expected
+    )
+
+
+def test_unknown_flavour_is_a_usage_error(sample_course: Path, tmp_path: Path) -> None:
+    from localmooc_packager.errors import UsageError
+
+    with pytest.raises(UsageError, match="unknown OLX flavour 'mongo'"):
+        build(sample_course, tmp_path, "mongo")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_builds_both_flavours(sample_course: Path, tmp_path: Path) -> None:
+    for extra in ([], ["--olx-flavor", "native"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "localmooc_packager", "build", str(sample_course), "--format", "olx",
+             "-o", str(tmp_path), *extra],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{STEM}-native.olx.tar.gz", f"{STEM}.olx.tar.gz"]
+
+
+# ---- streaming
+@pytest.mark.slow
+def test_peak_memory_does_not_grow_with_asset_size(tmp_path: Path) -> None:
+    size = 200 * 1024 * 1024
+    course = write_course(tmp_path / "big", big_asset=size)
+    script = textwrap.dedent(
+        f"""
+        import resource, sys
+        from pathlib import Path
+        from localmooc_packager.exporters.olx import OlxExporter
+        from localmooc_packager.source import load_course
+        path = OlxExporter().export(load_course(Path({str(course)!r})), Path({str(tmp_path / "out")!r}))
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, path)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    peak_kib, archive = done.stdout.split()
+    assert int(peak_kib) < 150 * 1024, f"peak RSS {int(peak_kib) // 1024} MiB"
+    with tarfile.open(archive) as tar:
+        assert tar.getmember("DLA-gen-T1/static/big.mp4").size == size
