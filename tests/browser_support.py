@@ -245,3 +245,34 @@ def write_long_course(folder: Path, units: int = 200, quizzes: int = 50, questio
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "course.yaml").write_text(yaml.safe_dump(course, allow_unicode=True, sort_keys=False), "utf-8")
     return folder
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Fixtures (import them into a test module; they are not in conftest.py)
+
+
+@pytest.fixture(scope="module")
+def scorm_server() -> Iterator[LocalServer]:
+    require_tools()
+    server = LocalServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def scorm_browser(scorm_server: LocalServer) -> Iterator[Any]:
+    with chromium_context(viewport={"width": 1280, "height": 900}) as context:
+        yield context
+
+
+@pytest.fixture
+def lms(scorm_browser: Any, scorm_server: LocalServer) -> Iterator[Lms]:
+    page = scorm_browser.new_page()
+    guard = NetworkGuard()
+    guard.attach(page)
+    page_errors: list[str] = []
+    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+    yield Lms(page, scorm_server, guard)
+    page.close()
+    assert not page_errors, f"JavaScript errors: {page_errors}"
+    assert not guard.blocked, f"the package tried to reach the network: {guard.blocked}"
