@@ -87,7 +87,8 @@ _KINDS: dict[str, _Kind] = {
     "html": _Kind(content=True),
     "problem": _Kind(content=True),
     "video": _Kind(content=True, can_be_empty=True),
-    "wiki": _Kind(content=True, can_be_empty=True),
+    # Studio writes <wiki slug=.../> with neither display_name nor url_name.
+    "wiki": _Kind(content=True, can_be_empty=True, display_name=None, needs_url_name=False),
     "openassessment": _Kind(content=True, can_be_pointer=False, display_name=False),
     "discussion": _Kind(can_be_empty=True, display_name=None, needs_url_name=False),
     "lti": _Kind(can_be_empty=True),
@@ -314,11 +315,10 @@ def _non_ascii(text: str) -> bool:
 
 
 class _Validator:
-    def __init__(self, root: Path, report: Report, prefix: str = "") -> None:
+    def __init__(self, root: Path, report: Report) -> None:
         self.root = root
         self.root_s = os.fspath(root)
         self.report = report
-        self.prefix = prefix  # shown before relative names (the course folder as the user named it)
         self.files: set[str] = set()
         self.xblocks = xblock_names()
         self.vertical_children = _COMPONENTS | _CORE_OPAQUE | self.xblocks | {"wiki"}
@@ -332,8 +332,6 @@ class _Validator:
 
     # -- reporting
     def add(self, loc: Location, message: str, code: str, severity: Severity = Severity.ERROR) -> None:
-        if self.prefix and loc.file:
-            loc = Location(f"{self.prefix}/{loc.file}", loc.line, loc.column)
         self.report.add(loc, message, code, severity=severity)
 
     # -- files
