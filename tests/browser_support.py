@@ -222,26 +222,52 @@ def write_long_course(folder: Path, units: int = 200, quizzes: int = 50, questio
                 kind = k % 5
                 if kind == 0:
                     qs.append(
-                        {"type": "single-choice", "prompt": f"ข้อ {k}", "choices": {"a": "ก", "b": "ข", "c": "ค"},
-                         "answer": "b"}
+                        {
+                            "type": "single-choice",
+                            "prompt": f"ข้อ {k}",
+                            "choices": {"a": "ก", "b": "ข", "c": "ค"},
+                            "answer": "b",
+                        }
                     )
                 elif kind == 1:
                     choices = {c: f"ตัวเลือก {c}" for c in "abcdefgh"}  # 8 choices: a two-character mask
-                    qs.append({"type": "multiple-choice", "prompt": f"ข้อ {k}", "choices": choices,
-                               "answer": ["a", "c", "h"]})
+                    qs.append(
+                        {
+                            "type": "multiple-choice",
+                            "prompt": f"ข้อ {k}",
+                            "choices": choices,
+                            "answer": ["a", "c", "h"],
+                        }
+                    )
                 elif kind == 2:
                     qs.append({"type": "true-false", "prompt": f"ข้อ {k}", "answer": True})
                 elif kind == 3:
                     qs.append({"type": "numeric", "prompt": f"ข้อ {k}", "answer": 1234.5, "tolerance": "1%"})
                 else:
-                    qs.append({"type": "short-text", "prompt": f"ข้อ {k}",
-                               "answer": ["องค์การบริหารส่วนตำบล", "อบต."]})
+                    qs.append(
+                        {"type": "short-text", "prompt": f"ข้อ {k}", "answer": ["องค์การบริหารส่วนตำบล", "อบต."]}
+                    )
             role = "post-test" if n_quiz == quizzes else "graded"
-            blocks.append({"type": "quiz", "id": f"quiz{n_quiz:02d}", "title": f"แบบทดสอบ {n_quiz}",
-                           "role": role, "attempts": 3, "questions": qs})
+            blocks.append(
+                {
+                    "type": "quiz",
+                    "id": f"quiz{n_quiz:02d}",
+                    "title": f"แบบทดสอบ {n_quiz}",
+                    "role": role,
+                    "attempts": 3,
+                    "questions": qs,
+                }
+            )
         unit_list.append({"id": f"u{u + 1:03d}", "title": f"หน่วยที่ {u + 1}", "blocks": blocks})
-    course = {"id": "long-course", "org": "DLA", "run": "2567_1", "title": "หลักสูตรยาวสำหรับทดสอบ",
-              "language": "th", "pass_threshold": 0.6, "units": unit_list}
+    course = {
+        "id": "long-course",
+        "org": "DLA",
+        "run": "2567_1",
+        "title": "หลักสูตรยาวสำหรับทดสอบ",
+        "language": "th",
+        "pass_threshold": 0.6,
+        "units": unit_list,
+    }
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "course.yaml").write_text(yaml.safe_dump(course, allow_unicode=True, sort_keys=False), "utf-8")
     return folder
