@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import shutil
 import sys
 import tarfile
@@ -319,3 +320,35 @@ def test_much_faster_than_olxcleaner_on_a_large_course(tmp_path: Path) -> None:
     assert validate_olx(root).errors == []
     # docs/validate-olx.md records ~3x on an idle machine; 2x here keeps the test steady on a busy one.
     assert theirs / ours > 2.0, f"validate_olx {ours:.3f}s vs olxcleaner {theirs:.3f}s"
+
+
+def test_policy_values_of_any_json_type_are_reported_not_crashed_on(tmp_path: Path) -> None:
+    # policy.json is untrusted: lists, objects, numbers and booleans where strings belong.
+    course = tmp_path / "course"
+    shutil.copytree(FIXTURES / "valid", course)
+    weird: list[object] = [["x"], {"a": 1}, 7, True, None]
+    settings = [
+        "start",
+        "end",
+        "due",
+        "format",
+        "showanswer",
+        "rerandomize",
+        "attempts",
+        "weight",
+        "graceperiod",
+    ]
+    policy = {
+        "course/2026_T1": {"advanced_modules": {"not": "a list"}, "lti_passports": 5, "course_image": ["x"]},
+        "sequential/seq1": {name: weird[i % len(weird)] for i, name in enumerate(settings)},
+        "problem/p1": {name: weird[(i + 1) % len(weird)] for i, name in enumerate(settings)},
+    }
+    (course / POLICY).write_text(json.dumps(policy, indent=2))
+    report = validate_olx(course)
+    codes = {p.code for p in report.errors}
+    assert codes == {"olx-date-invalid", "olx-setting-invalid", "olx-grading-format-unknown"}
+    assert {p.location.file for p in report.errors} == {POLICY}
+    invalid = [p.message for p in report.errors if p.code == "olx-setting-invalid"]
+    assert any("course_image ['x'] is not a file name" in m for m in invalid)
+    assert any("'advanced_modules' {'not': 'a list'} is not a list" in m for m in invalid)
+    assert any("'lti_passports' 5 is not a list" in m for m in invalid)

@@ -910,6 +910,16 @@ class _Validator:
                 "olx-static-missing",
                 WARNING,
             )
+        if image is not None and not isinstance(image, str):
+            self.add(
+                course.where("course_image"),
+                f"course_image {image!r} is not a file name",
+                "olx-setting-invalid",
+            )
+        for name in ("advanced_modules", "lti_passports"):
+            value = course.attrs.get(name)
+            if value is not None and not _as_list(value) and value not in ([], "[]"):
+                self.add(course.where(name), f"'{name}' {value!r} is not a list", "olx-setting-invalid")
         grace = course.attrs.get("graceperiod")
         if grace is not None and not (isinstance(grace, str) and _GRACEPERIOD.match(grace)):
             self.add(
@@ -929,7 +939,7 @@ class _Validator:
             if attrs.keys() & _ENUM_NAMES:
                 for name, allowed in _ENUMS:
                     value = attrs.get(name)
-                    if value is not None and value not in allowed:
+                    if value is not None and (not isinstance(value, str) or value not in allowed):
                         self.add(
                             block.where(name),
                             f"{block} has an invalid setting {name}={value!r}",
@@ -979,7 +989,7 @@ class _Validator:
                         "olx-setting-invalid",
                     )
                 fmt = attrs.get("format")
-                if fmt not in (None, "") and fmt not in self.graders:
+                if fmt not in (None, "") and (not isinstance(fmt, str) or fmt not in self.graders):
                     self.add(
                         block.where("format"),
                         f"{block} has format {fmt!r}, which names no grader type in "
