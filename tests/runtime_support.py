@@ -1,0 +1,215 @@
+"""Shared fixtures of the runtime tests: databases (SQLite and a fresh PostgreSQL database), the sample
+course loaded once, API clients and a live server for the browser. Imported by the test modules (there is
+no conftest.py on purpose)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from localmooc_packager.runtime.blocks import LoadedCourse, load_course_dir
+from localmooc_packager.runtime.security import Secrets
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_courses" / "local-budget-basics"
+COURSE_ID = "local-budget-basics"
+PG_URL = os.environ.get("LOCALMOOC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PASSWORD = "a long pass phrase 1"
+VALID_NID = "1101700230708"  # check digit 8 is right
+BAD_NID = "1101700230705"
+
+# Right answers of the sample course's post-test (question ids are assigned by the loader in order).
+POST_RIGHT = {"q1": "b", "q2": "2", "q3": ["a", "b"], "q4": True, "q5": "สภาเทศบาล"}
+POST_WRONG = {"q1": "a", "q2": "5", "q3": ["c"], "q4": False, "q5": "สภาตำบล"}
+
+_course_cache: dict[str, LoadedCourse] = {}
+
+
+def sample_courses() -> dict[str, LoadedCourse]:
+    """The sample course, parsed once per test session (as a worker does)."""
+    if COURSE_ID not in _course_cache:
+        _course_cache[COURSE_ID] = load_course_dir(SAMPLE)
+    return dict(_course_cache)
+
+
+def _pg_reachable() -> str | None:
+    """None when the server answers, else why not."""
+    u = make_url(PG_URL)
+    try:
+        with socket.create_connection((u.host or "127.0.0.1", u.port or 5432), timeout=2):
+            pass
+    except OSError as exc:
+        return f"no PostgreSQL server at {u.host}:{u.port} ({exc}); set LOCALMOOC_TEST_PG_URL"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    why = _pg_reachable()
+    if why:
+        pytest.skip(why)
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"lm_test_{secrets.token_hex(6)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _reset_pg(url: str) -> None:
+    """Empty every table between tests (the schema stays)."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = conn.execute(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        ).scalars()
+        names = ", ".join(f'"{t}"' for t in tables)
+        if names:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test runs on SQLite (a new file) and on PostgreSQL (the session's database, emptied)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'runtime.db'}"
+    url: str = request.getfixturevalue("pg_database")
+    from localmooc_packager.runtime.store import Store
+
+    store = Store(url)
+    store.upgrade()
+    store.dispose()
+    _reset_pg(url)
+    return url
+
+
+def test_secrets() -> Secrets:
+    return Secrets(b"test-key-not-secret")
+
+
+test_secrets.__test__ = False  # type: ignore[attr-defined]
+
+
+def make_app(db_url: str) -> Any:
+    from localmooc_packager.runtime.app import create_app
+
+    return create_app(sample_courses(), db_url, secrets=test_secrets())
+
+
+class Api:
+    """A learner's API client: CSRF header handled, helpers for the common calls."""
+
+    def __init__(self, app: Any) -> None:
+        from fastapi.testclient import TestClient
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.client = TestClient(app)
+        self.client.get("/api/csrf")
+
+    @property
+    def csrf(self) -> dict[str, str]:
+        return {"X-CSRFToken": self.client.cookies.get("lm_csrf") or ""}
+
+    def get(self, url: str, **kw: Any) -> Any:
+        return self.client.get(url, **kw)
+
+    def post(self, url: str, **kw: Any) -> Any:
+        headers = {**self.csrf, **kw.pop("headers", {})}
+        return self.client.post(url, headers=headers, **kw)
+
+    def delete(self, url: str, **kw: Any) -> Any:
+        return self.client.delete(url, headers=self.csrf, **kw)
+
+    def register(self, username: str, **over: Any) -> Any:
+        data = {
+            "username": username,
+            "password": PASSWORD,
+            "name": "สมหญิง รักเรียน",
+            "org_type": "public",
+            "organisation": "",
+            "province": "เชียงใหม่",
+            "consent": True,
+            **over,
+        }
+        return self.post("/api/register", json=data)
+
+    def login(self, username: str, password: str = PASSWORD) -> Any:
+        return self.post("/api/login", json={"username": username, "password": password})
+
+    def learner(self, username: str) -> dict[str, Any]:
+        r = self.register(username)
+        assert r.status_code == 201, r.text
+        r = self.login(username)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def submit(self, block: str, responses: dict[str, Any], course: str = COURSE_ID) -> Any:
+        return self.post(
+            f"/api/courses/{course}/blocks/{block}/handler/submit", json={"responses": responses}
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """uvicorn in a thread on 127.0.0.1 with a free port."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start within 20 s")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
