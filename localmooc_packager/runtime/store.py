@@ -611,7 +611,7 @@ class Store:
                 ).mappings()
             ]
         for rows in out.values():
-            for r in rows if isinstance(rows, list) else []:
+            for r in rows if isinstance(rows, list) else [rows] if rows else []:
                 for k, v in r.items():
                     if isinstance(v, datetime):
                         r[k] = aware(v).isoformat()  # type: ignore[union-attr]
