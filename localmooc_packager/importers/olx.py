@@ -1,0 +1,1495 @@
+"""Open edX OLX (a Studio export: .tar.gz, .zip or a folder) -> this toolkit's course source.
+
+The import maps what it can map without losing anything and keeps everything else verbatim:
+
+* chapter -> section, sequential -> subsection (graded/format/start/due), vertical -> unit;
+* html -> html block (body kept as HTML in ``html/<id>.html``), video -> video block when one source,
+  WebVTT subtitles and a downloadable track say all there is to say, CAPA problems of the four simple
+  response types -> a quiz of one question;
+* every other block (other CAPA, scripts, LTI, discussion, third-party XBlocks, ...) -> an ``olx`` block
+  holding the element as text, with copies of the definition files a pointer needs under ``olx/``;
+* policy.json wins over XML attributes exactly as the platform applies it; settings not mapped onto a
+  field go into the block's ``policy:`` dict (written back to policy.json on OLX export);
+* about/ pages and other OLX files are copied under ``olx/`` and listed in the course's ``olx:``.
+
+Nothing is dropped without a line in the ``ImportReport``. The output is written into a temporary folder
+beside the target and renamed into place when complete. See docs/import-olx.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+import time
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from lxml import etree
+
+from ..archive import extract_archive, is_archive
+from ..errors import (
+    InvalidInputError,
+    Location,
+    Problem,
+    Report,
+    Severity,
+    UnsafeInputError,
+    UsageError,
+    display_path,
+)
+from ..safe import decode_text, parse_xml_bytes
+from ..source import markup
+
+__all__ = ["ImportReport", "KeptRaw", "Renamed", "import_olx"]
+
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+PATH_RE = re.compile(r"^(?![/\\])(?!.*\.\.)[A-Za-z0-9_./-]+$")
+LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:?\d{2})?)?$")
+YOUTUBE_RE = re.compile(r"^[A-Za-z0-9_-]{11}$")
+TOLERANCE_RE = re.compile(r"^\d+(\.\d+)?%$")
+
+# A course with more units than this gets one YAML file per section (sections/<id>.yaml): course.yaml stays
+# a readable table of contents, and a change to one chapter is a diff in one file.
+SPLIT_UNITS = 20
+
+# Open edX's own names for blocks without a display_name, so that an export shows what Studio showed.
+DEFAULT_TITLES = {"chapter": "Section", "sequential": "Subsection", "vertical": "Unit"}
+
+# CAPA elements that are not HTML: a problem holding any other than the four mapped ones stays raw.
+CAPA_TAGS = frozenset(
+    {
+        "multiplechoiceresponse",
+        "choiceresponse",
+        "numericalresponse",
+        "stringresponse",
+        "optionresponse",
+        "formularesponse",
+        "customresponse",
+        "coderesponse",
+        "symbolicresponse",
+        "imageresponse",
+        "jsmeresponse",
+        "schematicresponse",
+        "annotationresponse",
+        "choicetextresponse",
+        "truefalseresponse",
+        "script",
+        "solution",
+        "demandhint",
+        "label",
+        "description",
+        "responseparam",
+        "text",
+        "startouttext",
+        "endouttext",
+        "answer",
+    }
+)
+MAPPED_RESPONSES = ("multiplechoiceresponse", "choiceresponse", "numericalresponse", "stringresponse")
+# CAPA showanswer values with an exact quiz equivalent; any other value is kept in the quiz's policy.
+SHOW_ANSWERS = {"always": "always", "never": "never", "finished": "after-last-attempt"}
+SARA_AM, SARA_AM_TYPED = "\u0e33", "\u0e4d\u0e32"
+# OLX folders an OLX export writes from the course itself; leftover files there are kept for reference only.
+REGENERATED_FOLDERS = frozenset(
+    {"policies", "course", "chapter", "sequential", "vertical", "html", "problem", "video", "about"}
+)
+# Video settings that only change the player's chrome; they are kept in the block's policy.
+VIDEO_SETTINGS = frozenset({"download_video", "download_track", "show_captions", "youtube_is_available"})
+
+
+class _Unmappable(Exception):
+    """Internal: why a block cannot become a toolkit block; it is then kept raw."""
+
+
+@dataclass(frozen=True)
+class KeptRaw:
+    """A block kept verbatim as an ``olx`` block."""
+
+    tag: str
+    url_name: str
+    id: str
+    location: Location
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: <{self.tag}> {self.url_name or '(no url_name)'} -> olx {self.id}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Renamed:
+    """A url_name that is not a valid source id (or missing, or taken) and the id used instead."""
+
+    tag: str
+    url_name: str
+    id: str
+    location: Location
+
+    def __str__(self) -> str:
+        before = repr(self.url_name) if self.url_name else "(no url_name)"
+        return f"{self.location}: <{self.tag}> {before} -> id {self.id!r}"
+
+
+@dataclass
+class ImportReport:
+    """What one import did: every block kept raw and why, every renamed id, every warning."""
+
+    source: Path
+    out_dir: Path
+    course_id: str = ""
+    title: str = ""
+    olx_components: int = 0  # components found in the verticals of the OLX
+    structure: Counter[str] = field(default_factory=Counter)  # section/subsection/unit counts
+    blocks: Counter[str] = field(default_factory=Counter)  # source blocks by type
+    raw: list[KeptRaw] = field(default_factory=list)
+    renamed: list[Renamed] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)  # runs of problems the OLX exporter made from one quiz
+    problems: Report = field(default_factory=Report)  # import warnings, then the source check's problems
+    static_files: int = 0
+    olx_files: int = 0
+    split: bool = False
+    seconds: float = 0.0
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return self.problems.warnings
+
+    @property
+    def errors(self) -> list[Problem]:
+        return self.problems.errors
+
+    def warn(self, location: Location, message: str, code: str) -> None:
+        self.problems.add(location, message, code, severity=Severity.WARNING)
+
+    def summary(self) -> str:
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.blocks.items()))
+        s = self.structure
+        return (
+            f"imported {self.course_id!r} ({self.title}): {s['section']} sections, {s['subsection']} "
+            f"subsections, {s['unit']} units, {sum(self.blocks.values())} blocks ({kinds}); "
+            f"{len(self.raw)} kept raw, {len(self.renamed)} ids renamed, {self.static_files} static files, "
+            f"{len(self.warnings)} warnings, {len(self.errors)} errors in {self.seconds:.2f} s"
+        )
+
+    def __str__(self) -> str:
+        lines = [self.summary(), f"source written to {display_path(self.out_dir)}"]
+        if self.raw:
+            lines.append(f"kept verbatim as olx blocks ({len(self.raw)}):")
+            lines.extend(f"  {r}" for r in self.raw)
+        if self.renamed:
+            lines.append(f"ids that differ from the url_name ({len(self.renamed)}):")
+            lines.extend(f"  {r}" for r in self.renamed)
+        if self.merged:
+            lines.append(f"problems joined back into the quiz they were exported from ({len(self.merged)}):")
+            lines.extend(f"  {m}" for m in self.merged)
+        if len(self.problems):
+            lines.append(f"problems ({len(self.problems)}):")
+            lines.extend(f"  {p}" for p in self.problems)
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- small helpers
+def _xml_value(value: str) -> Any:
+    """An XML attribute as a policy value: JSON lists and objects decoded, everything else kept as text."""
+    if value[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _text(value: Any) -> str:
+    """A setting (XML text or a policy.json value) as the text the XML would hold."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _bool(value: Any) -> bool | None:
+    text = _text(value).strip().lower()
+    return {"true": True, "false": False}.get(text)
+
+
+def _number(text: str) -> int | float | None:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _inner(node: etree._Element) -> str:
+    parts = [node.text or ""]
+    parts.extend(etree.tostring(child, encoding="unicode", with_tail=True) for child in node)
+    return "".join(parts)
+
+
+def _serialise(node: etree._Element) -> str:
+    return etree.tostring(node, encoding="unicode", with_tail=False)
+
+
+def _tag(node: etree._Element) -> str | None:
+    """The local tag name of an element; None for comments and processing instructions."""
+    if not isinstance(node.tag, str):
+        return None
+    return etree.QName(node).localname if node.tag.startswith("{") else node.tag
+
+
+def _elements(node: etree._Element) -> list[etree._Element]:
+    return [c for c in node if isinstance(c.tag, str)]
+
+
+def _is_pointer(node: etree._Element, course: bool = False) -> bool:
+    """The platform's rule: only url_name (course: also org, course), no text, no children."""
+    allowed = {"url_name", "org", "course"} if course else {"url_name"}
+    keys = set(node.keys())
+    return (
+        "url_name" in keys
+        and keys <= allowed
+        and not (node.text or "").strip()
+        and not len(node)
+        and (course or len(keys) == 1)
+    )
+
+
+def _ascii_id(text: str, fallback: str) -> str:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", folded).strip("-._")[:64]
+    return slug if slug and slug[0].isalnum() else fallback
+
+
+def _prompt_ok(html: str) -> bool:
+    """A prompt is kept only if rendering it as the source does (Markdown) gives it back unchanged."""
+    return bool(html) and markup.render_inline(html) == html
+
+
+def _block_ok(html: str) -> bool:
+    return markup.render_markdown(html) == html
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    pass
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def _dump_yaml(data: Any, path: Path, header: str = "") -> None:
+    text = yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100_000)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + text, encoding="utf-8")
+
+
+# ---------------------------------------------------------------- finding the course
+def find_course_root(base: Path) -> Path:
+    """The folder holding course.xml: ``base`` itself or its one top-level folder (as Studio exports)."""
+    if (base / "course.xml").is_file():
+        return base
+    found = [
+        child
+        for child in sorted(base.iterdir())
+        if child.is_dir() and not child.is_symlink() and (child / "course.xml").is_file()
+    ]
+    if not found:
+        raise InvalidInputError(
+            f"{display_path(base)}: no course.xml at the top or in a top-level folder; is it an OLX export?"
+        )
+    if len(found) > 1:
+        names = ", ".join(f"{p.name}/course.xml" for p in found)
+        raise InvalidInputError(f"{display_path(base)}: {len(found)} courses ({names}); import one at a time")
+    return found[0]
+
+
+# ---------------------------------------------------------------- the importer
+@dataclass
+class _Def:
+    """One block's definition: the element, where it was read, its effective settings."""
+
+    tag: str
+    url_name: str
+    node: etree._Element  # the definition element (the pointed-to file's root for a pointer)
+    usage: etree._Element  # the element as written in its parent
+    file: str  # OLX-relative file holding ``node``
+    pointer: bool
+    attrs: dict[str, Any]  # XML attributes (text) with policy.json values applied over them
+    policy: dict[str, Any]  # the policy.json entry (already in attrs)
+
+    def where(self) -> Location:
+        return Location(self.file, self.node.sourceline or 0)
+
+
+class _Importer:
+    def __init__(self, root: Path, out: Path, report: ImportReport, move_static: bool) -> None:
+        self.root = root
+        self.out = out
+        self.report = report
+        self.move_static = move_static
+        self.used_files: set[str] = set()  # OLX files consumed by the mapping (not copied to olx/)
+        self.ids: set[str] = set()
+        self.ids_folded: set[str] = set()  # ids case-folded: html/<id>.html must not clash on macOS
+        self.policy: dict[str, dict[str, Any]] = {}
+        self.policy_used: set[str] = set()
+        self.graded = False
+        self.kept: set[str] = set()  # source paths of copied OLX files
+        self.derived_static: set[str] = set()  # static files an OLX export makes again (SRT from VTT)
+        self.derived_pending: list[str] = []  # ... found for the video being mapped
+        self.words = {"explain": "คำอธิบาย", "question": "ข้อ"}  # set from the course language in run()
+        self.solution: etree._Element | None = None  # the solution found inside the current response
+
+    # ---- files
+    def read(self, rel: str) -> etree._Element:
+        path = self.root / rel
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise InvalidInputError(f"{rel}: file not found (a pointer names it)") from None
+        except OSError as exc:
+            raise InvalidInputError(f"{rel}: cannot read file: {exc.strerror}") from None
+        try:
+            node = parse_xml_bytes(data, rel).getroot()
+        except etree.XMLSyntaxError as exc:
+            line = exc.lineno or 1
+            report = Report()
+            report.add(Location(rel, line), f"invalid XML: {exc.msg}", "xml-invalid")
+            raise InvalidInputError(f"{rel}:{line}: invalid XML: {exc.msg}", report) from None
+        self.used_files.add(rel)
+        return node
+
+    def pointer_file(self, tag: str, url_name: str) -> str:
+        parts = url_name.split(":")
+        if any(p in ("", ".", "..") or "/" in p or "\\" in p for p in parts):
+            raise UnsafeInputError(f"url_name {url_name!r} of <{tag}> would point outside the course")
+        return f"{tag}/{'/'.join(parts)}.xml"
+
+    def definition(self, usage: etree._Element, file: str, course: bool = False) -> _Def:
+        tag = _tag(usage) or ""
+        url_name = usage.get("url_name", "")
+        pointer = _is_pointer(usage, course) and bool(url_name)
+        node, where = usage, file
+        if pointer:
+            where = self.pointer_file(tag, url_name)
+            node = self.read(where)
+            if _tag(node) != tag:
+                raise InvalidInputError(f"{where}: <{_tag(node)}> where a <{tag}> was pointed at")
+        attrs: dict[str, Any] = {k: v for k, v in node.items() if k != "url_name"}
+        if not pointer:
+            attrs.pop("url_name", None)
+        key = f"{tag}/{url_name}"
+        entry = self.policy.get(key, {}) if url_name else {}
+        if entry:
+            self.policy_used.add(key)
+        attrs.update(entry)  # the platform applies policy.json over the XML attributes
+        return _Def(tag, url_name, node, usage, where, pointer, attrs, dict(entry))
+
+    def new_id(self, d: _Def, fallback: str) -> str:
+        url = d.url_name
+        wanted = url if ID_RE.match(url) else _ascii_id(url, fallback)
+        candidate, n = wanted, 1
+        while candidate in self.ids or candidate.casefold() in self.ids_folded:
+            n += 1
+            suffix = f"-{n}"
+            candidate = wanted[: 64 - len(suffix)] + suffix
+        self.ids.add(candidate)
+        self.ids_folded.add(candidate.casefold())
+        if candidate != url:
+            self.report.renamed.append(Renamed(d.tag, url, candidate, d.where()))
+        return candidate
+
+    # ---- policies
+    def load_policy(self, run: str) -> None:
+        rel = f"policies/{run}/policy.json"
+        path = self.root / rel
+        if not path.is_file():
+            self.report.warn(
+                Location(rel), "no policy.json; only the XML attributes apply", "import-no-policy"
+            )
+            return
+        try:
+            data = json.loads(decode_text(path.read_bytes(), rel))
+        except json.JSONDecodeError as exc:
+            report = Report()
+            report.add(Location(rel, exc.lineno, exc.colno), f"invalid JSON: {exc.msg}", "json-invalid")
+            raise InvalidInputError(f"{rel}:{exc.lineno}: invalid JSON: {exc.msg}", report) from None
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            raise InvalidInputError(f"{rel}: must map 'TYPE/URL_NAME' to an object of settings")
+        self.policy = data
+        self.used_files.add(rel)
+
+    # ---- the whole course
+    def run(self) -> dict[str, Any]:
+        pointer = self.read("course.xml")
+        if _tag(pointer) != "course":
+            raise InvalidInputError(f"course.xml: the root element is <{_tag(pointer)}>, not <course>")
+        run = pointer.get("url_name", "")
+        if not run:
+            raise InvalidInputError("course.xml: <course> has no url_name (the run name)")
+        self.pointer_file("course", run)  # refuse traversal before any policy path is built from it
+        self.load_policy(run)
+        d = self.definition(pointer, "course.xml", course=True)
+        org = pointer.get("org") or _text(d.attrs.pop("org", ""))
+        number = pointer.get("course") or _text(d.attrs.pop("course", ""))
+        d.attrs.pop("org", None)
+        d.attrs.pop("course", None)
+        course: dict[str, Any] = {}
+        course["id"] = self.course_id(number, d)
+        course["org"] = self.ascii_setting(org, "org", d)
+        course["run"] = self.ascii_setting(run, "run", d)
+        title = _text(d.attrs.get("display_name", ""))
+        if not title:
+            title = number or run
+            self.report.warn(
+                d.where(), "the course has no display_name; its number is the title", "import-title"
+            )
+        course["title"] = title
+        self.report.course_id, self.report.title = course["id"], title
+        self.course_settings(course, d)
+        from localmooc_xblocks.base import ui  # the words the OLX exporter writes, to recognise its output
+
+        self.words = ui({"lang": course.get("language", "th")})
+        sections = []
+        for child in d.node:
+            tag = _tag(child)
+            if tag is None:
+                continue
+            if tag == "chapter":
+                section = self.chapter(child, d.file, len(sections) + 1)
+                if section is not None:
+                    sections.append(section)
+            elif tag == "wiki" and set(child.keys()) <= {"slug"}:
+                course.setdefault("policy", {})["wiki_slug"] = child.get("slug", "")
+            else:
+                raise InvalidInputError(
+                    f"{d.file}:{child.sourceline}: <{tag}> directly in the course; only chapters belong there"
+                )
+        if not sections:
+            raise InvalidInputError(f"{d.file}: the course has no chapters; nothing to import")
+        course["sections"] = sections
+        self.unused_policy()
+        return course
+
+    def course_id(self, number: str, d: _Def) -> str:
+        value = number if ID_RE.match(number) else _ascii_id(number, "course")
+        if value != number:
+            self.report.renamed.append(Renamed("course", number, value, d.where()))
+        self.ids.add(value)
+        self.ids_folded.add(value.casefold())
+        return value
+
+    def ascii_setting(self, value: str, name: str, d: _Def) -> str:
+        if ID_RE.match(value):
+            return value
+        fixed = _ascii_id(value, name)
+        self.report.renamed.append(Renamed(f"course {name}", value, fixed, d.where()))
+        return fixed
+
+    def course_settings(self, course: dict[str, Any], d: _Def) -> None:
+        a = d.attrs
+        mapped = ["display_name"]
+        for key in ("start", "end", "enrollment_start", "enrollment_end"):
+            if key in a:
+                value = _text(a[key])
+                if DATE_RE.match(value):
+                    course[key] = value
+                    mapped.append(key)
+                elif a[key] is not None:
+                    self.report.warn(
+                        d.where(), f"course {key} {value!r} is not an ISO date; kept in policy", "import-date"
+                    )
+        # Dates out of order would fail the source check; they stay in policy, where the platform reads them.
+        for first, second in (("start", "end"), ("enrollment_start", "enrollment_end")):
+            if first in course and second in course and course[first] >= course[second]:
+                course.pop(second)
+                mapped.remove(second)
+                self.report.warn(
+                    d.where(), f"course {second} is not after {first}; kept in policy", "import-date"
+                )
+        language = _text(a.get("language", ""))
+        if LANG_RE.match(language):
+            course["language"] = language
+            mapped.append("language")
+        image = _text(a.get("course_image", ""))
+        rel = "static/" + image.removeprefix("/static/")
+        if image and PATH_RE.match(rel) and (self.root / rel).is_file():
+            course["image"] = rel
+            mapped.append("course_image")
+        cutoffs = self.grade_cutoffs(course["run"])
+        if cutoffs is not None:
+            course["pass_threshold"] = cutoffs
+        about = self.root / "about"
+        if about.is_dir():
+            pages = {}
+            for page in sorted(about.iterdir()):
+                if page.is_file() and page.suffix == ".html" and PATH_RE.match(page.name):
+                    pages[page.stem] = self.keep_olx_file(f"about/{page.name}")
+            if pages:
+                course["olx"] = {"about": pages}
+        policy = self.settings_policy(d, tuple(mapped))
+        if isinstance(policy.get("advanced_modules"), list):
+            # A set to the platform; sorted as the OLX exporter writes it, so a round trip is stable.
+            policy["advanced_modules"] = sorted(policy["advanced_modules"], key=str)
+        if policy:
+            course["policy"] = policy
+
+    def grade_cutoffs(self, run: str) -> float | None:
+        """The one pass mark of grading_policy.json (the file itself is kept verbatim under olx/)."""
+        path = self.root / "policies" / run / "grading_policy.json"
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(decode_text(path.read_bytes(), str(path)))
+        except (ValueError, InvalidInputError):
+            self.report.warn(
+                Location(f"policies/{run}/grading_policy.json"), "invalid JSON", "import-grading"
+            )
+            return None
+        cutoffs = data.get("GRADE_CUTOFFS") if isinstance(data, dict) else None
+        if isinstance(cutoffs, dict) and len(cutoffs) == 1:
+            value = next(iter(cutoffs.values()))
+            if isinstance(value, int | float) and 0 < value <= 1:
+                return value
+        return None
+
+    def unused_policy(self) -> None:
+        for key in sorted(set(self.policy) - self.policy_used):
+            if key.startswith("course/"):
+                continue
+            self.report.warn(
+                Location(f"policies/{self.report.course_id}"),
+                f"policy.json entry {key!r} refers to no block in the course; it is not kept",
+                "import-policy-orphan",
+            )
+
+    # ---- structure
+    def settings_policy(self, d: _Def, mapped: tuple[str, ...]) -> dict[str, Any]:
+        """Settings of a block not mapped onto a source field: XML text decoded, policy values as they are."""
+        out: dict[str, Any] = {}
+        for key, value in d.attrs.items():
+            if key in mapped:
+                continue
+            out[key] = d.policy[key] if key in d.policy else _xml_value(_text(value))
+        return dict(sorted(out.items()))  # as policy.json is written: a round trip keeps the order
+
+    def title(self, d: _Def) -> str:
+        title = _text(d.attrs.get("display_name", ""))
+        if title:
+            return title
+        self.report.warn(
+            d.where(),
+            f"<{d.tag}> has no display_name; Open edX shows it as {DEFAULT_TITLES[d.tag]!r}",
+            "import-title",
+        )
+        return DEFAULT_TITLES[d.tag]
+
+    def structure_children(self, d: _Def, tag: str) -> list[etree._Element]:
+        out = []
+        for child in d.node:
+            ctag = _tag(child)
+            if ctag is None:
+                continue
+            if ctag != tag:
+                raise InvalidInputError(
+                    f"{d.file}:{child.sourceline}: <{ctag}> inside a <{d.tag}>; only <{tag}> belongs there"
+                )
+            out.append(child)
+        if (d.node.text or "").strip():
+            self.report.warn(
+                d.where(), f"text directly inside <{d.tag}> is ignored by Open edX; not kept", "import-text"
+            )
+        return out
+
+    def empty(self, d: _Def, what: str) -> None:
+        # The source format has no empty containers (the check refuses them); Open edX shows nothing for one.
+        self.report.warn(
+            d.where(), f"<{d.tag}> {d.url_name or ''} has no {what}; left out of the source", "import-empty"
+        )
+
+    def chapter(self, usage: etree._Element, file: str, n: int) -> dict[str, Any] | None:
+        d = self.definition(usage, file)
+        section: dict[str, Any] = {"id": self.new_id(d, f"section{n}"), "title": self.title(d)}
+        start = _text(d.attrs.get("start", ""))
+        if DATE_RE.match(start):
+            section["start"] = start
+        policy = self.settings_policy(
+            d, ("display_name", "start") if "start" in section else ("display_name",)
+        )
+        subs = [
+            self.sequential(c, d.file, f"{section['id']}-sub{i}")
+            for i, c in enumerate(self.structure_children(d, "sequential"), 1)
+        ]
+        section["subsections"] = [s for s in subs if s is not None]
+        if not section["subsections"]:
+            self.empty(d, "subsections")
+            return None
+        if policy:
+            section["policy"] = policy
+        self.report.structure["section"] += 1
+        return section
+
+    def sequential(self, usage: etree._Element, file: str, fallback: str) -> dict[str, Any] | None:
+        d = self.definition(usage, file)
+        sub: dict[str, Any] = {"id": self.new_id(d, fallback), "title": self.title(d)}
+        mapped = ["display_name"]
+        graded = _bool(d.attrs.get("graded", "false"))
+        if graded is not None:
+            sub["graded"] = graded
+            mapped.append("graded")
+        fmt = _text(d.attrs.get("format", ""))
+        if fmt:
+            sub["format"] = fmt
+            mapped.append("format")
+        for key in ("start", "due"):
+            value = _text(d.attrs.get(key, ""))
+            if DATE_RE.match(value):
+                sub[key] = value
+                mapped.append(key)
+        policy = self.settings_policy(d, tuple(mapped))
+        self.graded = bool(sub.get("graded"))
+        units = [
+            self.vertical(c, d.file, f"{sub['id']}-unit{i}")
+            for i, c in enumerate(self.structure_children(d, "vertical"), 1)
+        ]
+        sub["units"] = [u for u in units if u is not None]
+        if not sub["units"]:
+            self.empty(d, "units")
+            return None
+        if policy:
+            sub["policy"] = policy
+        self.report.structure["subsection"] += 1
+        return sub
+
+    def vertical(self, usage: etree._Element, file: str, fallback: str) -> dict[str, Any] | None:
+        d = self.definition(usage, file)
+        unit: dict[str, Any] = {"id": self.new_id(d, fallback), "title": self.title(d)}
+        policy = self.settings_policy(d, ("display_name",))
+        blocks = []
+        for child in d.node:
+            tag = _tag(child)
+            if tag is None:
+                continue
+            self.report.olx_components += 1
+            blocks.append(self.component(child, d.file, unit["id"], len(blocks) + 1))
+        if (d.node.text or "").strip():
+            self.report.warn(
+                d.where(), "text directly inside <vertical> is ignored by Open edX; not kept", "import-text"
+            )
+        if not blocks:
+            self.empty(d, "components")
+            return None
+        unit["blocks"] = self.merge_split_quizzes(blocks, d)
+        if policy:
+            unit["policy"] = policy
+        self.report.structure["unit"] += 1
+        return unit
+
+    def merge_split_quizzes(self, blocks: list[dict[str, Any]], d: _Def) -> list[dict[str, Any]]:
+        """Problems the OLX exporter made from one quiz (``Q-<question id>`` named ``T (<question> n)``,
+        n = 1, 2, ... in a row, same settings) become that quiz again: exporting it gives the same OLX."""
+        out: list[dict[str, Any]] = []
+        i = 0
+        while i < len(blocks):
+            found = self.split_group(blocks, i)
+            if found is None:
+                out.append(blocks[i])
+                i += 1
+                continue
+            title, quiz_id, qids = found
+            run = blocks[i : i + len(qids)]
+            merged: dict[str, Any] = {"type": "quiz", "id": quiz_id}
+            if title:
+                merged["title"] = title
+            merged.update({k: v for k, v in run[0].items() if k not in ("type", "id", "title", "questions")})
+            merged.pop("shuffle", None)
+            # The exporter marks shuffling on single-choice questions only.
+            if any(b.get("shuffle") for b in run):
+                merged["shuffle"] = True
+            questions = []
+            for n, (qid, b) in enumerate(zip(qids, run, strict=True), 1):
+                q = dict(b["questions"][0])
+                if qid != f"q{n}":
+                    q = {"type": q.pop("type"), "id": qid, **q}
+                questions.append(q)
+                self.ids.discard(b["id"])
+                self.ids_folded.discard(b["id"].casefold())
+            merged["questions"] = questions
+            if "policy" in merged:
+                merged["policy"] = merged.pop("policy")  # after the questions, as for every block
+            self.ids.add(quiz_id)
+            self.ids_folded.add(quiz_id.casefold())
+            names = ", ".join(b["id"] for b in run)
+            self.report.merged.append(f"{d.file}: problems {names} -> quiz {quiz_id}")
+            self.report.blocks["quiz"] -= len(run) - 1
+            out.append(merged)
+            i += len(run)
+        return out
+
+    def split_group(self, blocks: list[dict[str, Any]], i: int) -> tuple[str, str, list[str]] | None:
+        """(title, quiz id, question ids) when blocks[i:] start a run the exporter made, else None."""
+        settings = ("role", "attempts", "show_answers", "policy")
+        word = self.words["question"]
+        first = blocks[i]
+        if first.get("type") != "quiz" or len(first.get("questions", [])) != 1:
+            return None
+        m = re.fullmatch(rf"(.*) \({re.escape(word)} 1\)", first.get("title", ""), re.S)
+        if not m:
+            return None
+        title = m.group(1)
+        for cut in [p for p, ch in enumerate(first["id"]) if ch == "-"]:
+            quiz_id, qid = first["id"][:cut], first["id"][cut + 1 :]
+            if not ID_RE.match(quiz_id) or not ID_RE.match(qid) or quiz_id in self.ids:
+                continue
+            qids = [qid]
+            for b in blocks[i + 1 :]:
+                if (
+                    b.get("type") != "quiz"
+                    or len(b.get("questions", [])) != 1
+                    or b.get("title") != f"{title} ({word} {len(qids) + 1})"
+                    or not b["id"].startswith(quiz_id + "-")
+                    or any(b.get(k) != first.get(k) for k in settings)
+                ):
+                    break
+                qids.append(b["id"][len(quiz_id) + 1 :])
+            if len(set(qids)) == len(qids):
+                # The exporter names an untitled quiz after its role; such a title is not kept.
+                return ("" if title == self.words.get(first.get("role", "")) else title), quiz_id, qids
+        return None
+
+    # ---- components
+    def component(self, usage: etree._Element, file: str, unit_id: str, n: int) -> dict[str, Any]:
+        tag = _tag(usage) or "block"
+        fallback = _ascii_id(f"{unit_id}-{tag}{n}", f"block{n}")
+        try:
+            d = self.definition(usage, file)
+        except InvalidInputError as exc:
+            if usage.get("url_name") and _is_pointer(usage):
+                # A pointer to a missing or broken file: keep the pointer itself so nothing is lost.
+                d = _Def(tag, usage.get("url_name", ""), usage, usage, file, False, {}, {})
+                return self.raw(d, self.new_id(d, fallback), str(exc))
+            raise
+        block_id = self.new_id(d, fallback)
+        try:
+            if tag == "html":
+                block = self.html(d, block_id)
+            elif tag == "video":
+                block = self.video(d, block_id)
+            elif tag == "problem":
+                block = self.problem(d, block_id)
+            else:
+                raise _Unmappable(f"<{tag}> has no toolkit equivalent")
+        except _Unmappable as exc:
+            return self.raw(d, block_id, str(exc))
+        self.report.blocks[block["type"]] += 1
+        return block
+
+    def raw(self, d: _Def, block_id: str, reason: str) -> dict[str, Any]:
+        block: dict[str, Any] = {"type": "olx", "id": block_id}
+        title = _text(d.attrs.get("display_name", ""))
+        if title:
+            block["title"] = title
+        files: list[str] = []
+        usage = d.usage
+        if d.pointer:
+            needed = self.definition_files(d.file, d.node)
+            if all(PATH_RE.match(f) for f in needed):
+                files = [self.keep_olx_file(f) for f in needed]
+            else:
+                # A file name the source cannot hold (non-ASCII): the definition goes inline instead.
+                usage = d.node
+                self.report.warn(
+                    d.where(), "definition file name is not ASCII; kept inline", "import-raw-inline"
+                )
+        else:
+            for rel in self.definition_files(d.file, d.node, include_self=False):
+                if PATH_RE.match(rel):
+                    files.append(self.keep_olx_file(rel))
+        block["xml"] = _serialise(usage)
+        if files:
+            block["files"] = files
+        if d.policy:
+            block["policy"] = dict(sorted(d.policy.items()))
+        self.report.raw.append(KeptRaw(d.tag, d.url_name, block_id, d.where(), reason))
+        self.report.blocks["olx"] += 1
+        return block
+
+    def definition_files(self, file: str, node: etree._Element, include_self: bool = True) -> list[str]:
+        """``file`` plus every file its element tree points at (child pointers, html bodies), recursively."""
+        out = [file] if include_self else []
+        stack = [node]
+        seen = {file}
+        while stack:
+            element = stack.pop()
+            for child in element.iter():
+                tag = _tag(child)
+                if tag is None:
+                    continue
+                if tag == "html" and child.get("filename"):
+                    body = f"html/{child.get('filename')}.html"
+                    if body not in seen and (self.root / body).is_file():
+                        seen.add(body)
+                        out.append(body)
+                if child is not element and _is_pointer(child):
+                    try:
+                        rel = self.pointer_file(tag, child.get("url_name", ""))
+                    except UnsafeInputError:
+                        continue
+                    if rel not in seen and (self.root / rel).is_file():
+                        seen.add(rel)
+                        out.append(rel)
+                        stack.append(self.read(rel))
+        return out
+
+    def keep_olx_file(self, rel: str, folder: str = "") -> str:
+        """Copy an OLX file byte for byte into the source at FOLDER/REL; returns the source-relative path.
+
+        Files an OLX export writes back (raw blocks' definitions, ``olx.files``) keep their OLX path, as
+        the exporter copies them to the same path; reference copies go under ``olx/``.
+        """
+        dest = f"{folder}{rel}"
+        target = self.out / dest
+        if dest not in self.kept:
+            if target.exists() or dest in ("course.yaml",) or dest.startswith("sections/"):
+                raise InvalidInputError(f"{rel}: the file would overwrite a file of the imported source")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.root / rel, target)
+            self.kept.add(dest)
+            self.report.olx_files += 1
+        self.used_files.add(rel)
+        return dest
+
+    # ---- html
+    def html(self, d: _Def, block_id: str) -> dict[str, Any]:
+        filename = _text(d.attrs.get("filename", ""))
+        if filename:
+            rel = f"html/{filename}.html"
+            if filename.startswith("/") or ".." in filename or not (self.root / rel).is_file():
+                raise _Unmappable(f"its body file {rel} is missing")
+            body_path = self.root / rel
+            self.used_files.add(rel)
+            target = self.out / "html" / f"{block_id}.html"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(body_path, target)  # byte for byte: Thai text stays exactly as written
+        else:
+            if _elements(d.node) and any(
+                _tag(c) in ("problem", "video", "vertical") for c in _elements(d.node)
+            ):
+                raise _Unmappable("the html holds block elements")
+            target = self.out / "html" / f"{block_id}.html"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(_inner(d.node).strip() + "\n", encoding="utf-8")
+        try:
+            decode_text(target.read_bytes(), str(target))
+        except InvalidInputError as exc:
+            target.unlink()
+            raise _Unmappable(f"its body is not UTF-8 text ({exc})") from None
+        block: dict[str, Any] = {"type": "html", "id": block_id}
+        title = _text(d.attrs.get("display_name", ""))
+        if title:
+            block["title"] = title
+        block["file"] = f"html/{block_id}.html"
+        block["format"] = "html"
+        policy = self.settings_policy(d, ("display_name", "filename"))
+        if policy:
+            block["policy"] = policy
+        return block
+
+    # ---- video
+    def static_ref(self, url: str) -> str | None:
+        """'/static/NAME' of an existing asset -> 'static/NAME', else None."""
+        name = markup.static_name(url)
+        if name is None or url != "/" + name or not PATH_RE.match(name) or not (self.root / name).is_file():
+            return None
+        return name
+
+    def srt_from_vtt(self, srt: str) -> str | None:
+        """static/X.vtt when static/X.srt is exactly what the OLX exporter makes of it (then X.srt is
+        not copied: the export writes it again), else None."""
+        from ..exporters.olx import vtt_to_srt
+
+        vtt = srt[: -len(".srt")] + ".vtt"
+        if not (self.root / vtt).is_file():
+            return None
+        try:
+            made = vtt_to_srt(decode_text((self.root / vtt).read_bytes(), vtt))
+        except InvalidInputError:
+            return None
+        if made.encode("utf-8") != (self.root / srt).read_bytes():
+            return None
+        self.derived_pending.append(srt)
+        return vtt
+
+    def video(self, d: _Def, block_id: str) -> dict[str, Any]:
+        self.derived_pending = []
+        block = self.video_block(d, block_id)
+        self.derived_static.update(self.derived_pending)  # only a mapped video makes its SRT redundant
+        return block
+
+    def video_block(self, d: _Def, block_id: str) -> dict[str, Any]:
+        a = d.attrs
+        sources: list[str] = []
+        raw_sources = a.get("html5_sources", "[]")
+        listed = raw_sources if isinstance(raw_sources, list) else _xml_value(_text(raw_sources) or "[]")
+        if not isinstance(listed, list):
+            raise _Unmappable("html5_sources is not a list")
+        sources.extend(str(s) for s in listed)
+        transcripts: dict[str, str] = {}
+        raw_tr = a.get("transcripts", "{}")
+        tr = raw_tr if isinstance(raw_tr, dict) else _xml_value(_text(raw_tr) or "{}")
+        if not isinstance(tr, dict):
+            raise _Unmappable("transcripts is not an object")
+        transcripts.update({str(k): str(v) for k, v in tr.items()})
+        track = _text(a.get("track", ""))
+        handout = _text(a.get("handout", ""))
+        for child in d.node:
+            tag = _tag(child)
+            if tag is None:
+                continue
+            if tag == "source" and set(child.keys()) == {"src"}:
+                if child.get("src") not in sources:
+                    sources.append(child.get("src", ""))
+            elif tag == "transcript" and set(child.keys()) == {"language", "src"}:
+                lang, src = child.get("language", ""), child.get("src", "")
+                if transcripts.get(lang, src) != src:
+                    raise _Unmappable(f"two transcripts for {lang!r}")
+                transcripts[lang] = src
+            elif tag == "track" and set(child.keys()) == {"src"} and track in ("", child.get("src")):
+                track = child.get("src", "")
+            elif tag == "handout" and set(child.keys()) == {"src"} and handout in ("", child.get("src")):
+                handout = child.get("src", "")
+            else:
+                raise _Unmappable(f"<{tag}> inside the video has no toolkit equivalent")
+        if _text(a.get("sub", "")):
+            raise _Unmappable("an SRT 'sub' transcript (not WebVTT)")
+        if _text(a.get("edx_video_id", "")):
+            raise _Unmappable("a platform-hosted video (edx_video_id)")
+        if track and handout:
+            raise _Unmappable("both a downloadable track and a handout")
+        for key in ("start_time", "end_time"):
+            if _text(a.get(key, "00:00:00")) not in ("", "00:00:00", "0"):
+                raise _Unmappable(f"a clip ({key})")
+        for speed in ("0_75", "1_25", "1_5"):
+            if _text(a.get(f"youtube_id_{speed}", "")):
+                raise _Unmappable("YouTube ids for several speeds")
+        youtube = _text(a.get("youtube_id_1_0", ""))
+        yt_attr = _text(a.get("youtube", ""))
+        if yt_attr and yt_attr != f"1.00:{youtube}":
+            raise _Unmappable(f"youtube={yt_attr!r} says more than one YouTube id")
+        block: dict[str, Any] = {"type": "video", "id": block_id}
+        title = _text(a.get("display_name", ""))
+        if title:
+            block["title"] = title
+        if youtube and sources:
+            raise _Unmappable("both a YouTube id and file sources")
+        if youtube:
+            if not YOUTUBE_RE.match(youtube):
+                raise _Unmappable(f"YouTube id {youtube!r} is not 11 characters")
+            block["youtube"] = youtube
+        elif len(sources) == 1:
+            src = sources[0]
+            static = self.static_ref(src)
+            if static:
+                block["src"] = static
+            elif src.startswith(("http://", "https://")):
+                block["url"] = src
+            else:
+                raise _Unmappable(f"source {src!r} is neither a course file nor a web address")
+        else:
+            raise _Unmappable(f"{len(sources)} sources (the toolkit's video has one)")
+        subtitles = {}
+        for lang, name in sorted(transcripts.items()):
+            static = self.static_ref("/static/" + name.removeprefix("/static/"))
+            if static is not None and static.endswith(".srt"):
+                static = self.srt_from_vtt(static)
+            if not LANG_RE.match(lang) or static is None or not static.endswith(".vtt"):
+                raise _Unmappable(f"transcript {name!r} ({lang}) is not a WebVTT file in static/")
+            if not (self.root / static).read_bytes()[:16].lstrip(b"\xef\xbb\xbf").startswith(b"WEBVTT"):
+                raise _Unmappable(f"transcript {name!r} does not start with WEBVTT")
+            subtitles[lang] = static
+        if subtitles:
+            block["subtitles"] = subtitles
+        if track or handout:
+            # Open edX offers both for download; the toolkit's video has one downloadable file.
+            static = self.static_ref(track or handout)
+            if static is None:
+                raise _Unmappable(f"downloadable file {track or handout!r} is not a course file")
+            block["transcript"] = static
+        mapped = {
+            "display_name",
+            "html5_sources",
+            "transcripts",
+            "track",
+            "sub",
+            "edx_video_id",
+            "handout",
+            "start_time",
+            "end_time",
+            "youtube",
+            "youtube_id_1_0",
+            "youtube_id_0_75",
+            "youtube_id_1_25",
+            "youtube_id_1_5",
+        }
+        unknown = set(a) - mapped - VIDEO_SETTINGS
+        if unknown:
+            raise _Unmappable(f"video settings {', '.join(sorted(unknown))}")
+        policy = self.settings_policy(d, tuple(mapped))
+        if policy:
+            block["policy"] = policy
+        return block
+
+    # ---- problems
+    def problem(self, d: _Def, block_id: str) -> dict[str, Any]:
+        node = d.node
+        if (node.text or "").strip():
+            raise _Unmappable("text directly inside <problem>")
+        before: list[etree._Element] = []
+        response: etree._Element | None = None
+        solution: etree._Element | None = None
+        for child in node:
+            tag = _tag(child)
+            if tag is None:
+                raise _Unmappable("a comment or processing instruction inside the problem")
+            if (child.tail or "").strip():
+                raise _Unmappable("loose text inside the problem")
+            if tag in MAPPED_RESPONSES and response is None:
+                response = child
+            elif tag == "solution" and response is not None and solution is None:
+                solution = child  # older exports put it after the response
+            elif tag in CAPA_TAGS:
+                raise _Unmappable(f"<{tag}> is not one simple question")
+            elif response is None and not any(_tag(e) in CAPA_TAGS for e in child.iter() if _tag(e)):
+                before.append(child)
+            else:
+                raise _Unmappable(f"<{tag}> after the question")
+        if response is None:
+            raise _Unmappable("no multiple-choice, checkbox, numerical or text response")
+        self.solution = None
+        question, shuffle = self.question(response, before)
+        if self.solution is not None:
+            if solution is not None:
+                raise _Unmappable("two solutions")
+            solution = self.solution
+        if solution is not None:
+            if solution.keys():
+                raise _Unmappable("a solution with attributes")
+            explain = self.explain(solution)
+            if not explain or not _block_ok(explain):
+                raise _Unmappable("its solution does not survive as Markdown")
+            question["explain"] = explain
+        quiz: dict[str, Any] = {"type": "quiz", "id": block_id}
+        a = d.attrs
+        title = _text(a.get("display_name", ""))
+        if title:
+            quiz["title"] = title
+        quiz["role"] = "graded" if self.graded else "practice"
+        mapped = ["display_name"]
+        attempts = _text(a.get("max_attempts", ""))
+        number = _number(attempts)
+        if isinstance(number, int) and number >= 0:
+            if number:
+                quiz["attempts"] = number
+            mapped.append("max_attempts")
+        elif attempts in ("", "null"):
+            mapped.append("max_attempts")  # empty: the course default (unlimited), as the quiz's default
+        if shuffle:
+            quiz["shuffle"] = True
+        show = SHOW_ANSWERS.get(_text(a.get("showanswer", "")))
+        if show:
+            if show != "after-last-attempt":  # the quiz's default, as "finished" is Open edX's
+                quiz["show_answers"] = show
+            mapped.append("showanswer")
+        weight = _text(a.get("weight", ""))
+        if weight not in ("", "null"):
+            points = _number(weight)
+            if points is not None and points > 0:
+                # CAPA's weight is the problem's points; one question carries them all.
+                if points != 1:
+                    question["points"] = points
+                mapped.append("weight")
+        if "markdown" in a and _text(a["markdown"]) not in ("", "null"):
+            mapped.append("markdown")
+            self.report.warn(
+                d.where(),
+                f"problem {d.url_name}: Studio's simple-editor text (markdown) is not kept; "
+                "the quiz is its source now",
+                "import-problem-markdown",
+            )
+        elif "markdown" in a:
+            mapped.append("markdown")
+        quiz["questions"] = [question]
+        policy = self.settings_policy(d, tuple(mapped))
+        if policy:
+            quiz["policy"] = policy
+        return quiz
+
+    def explain(self, solution: etree._Element) -> str:
+        """The solution's HTML; Studio's frame (a detailed-solution div headed by the word the OLX exporter
+        writes for the course language) is left out, since the exporter writes it back around the text."""
+        items = _elements(solution)
+        if (
+            len(items) == 1
+            and not (solution.text or "").strip()
+            and not (items[0].tail or "").strip()
+            and _tag(items[0]) == "div"
+            and dict(items[0].attrib) == {"class": "detailed-solution"}
+            and len(items[0])
+            and _tag(items[0][0]) == "p"
+            and not items[0][0].attrib
+            and not len(items[0][0])
+            and (items[0][0].text or "").strip() == self.words["explain"]
+            and not (items[0].text or "").strip()
+        ):
+            div = items[0]
+            rest = [(div[0].tail or "")]
+            rest.extend(etree.tostring(c, encoding="unicode", with_tail=True) for c in div[1:])
+            return "".join(rest).strip()
+        return _inner(solution).strip()
+
+    def question(self, response: etree._Element, before: list[etree._Element]) -> tuple[dict[str, Any], bool]:
+        tag = _tag(response)
+        label: etree._Element | None = None
+        description: etree._Element | None = None
+        body: list[etree._Element] = []
+        if (response.text or "").strip():
+            raise _Unmappable("loose text inside the response")
+        for child in response:
+            ctag = _tag(child)
+            if ctag is None:
+                raise _Unmappable("a comment inside the response")
+            if (child.tail or "").strip():
+                raise _Unmappable("loose text inside the response")
+            if ctag == "label" and label is None and not body:
+                label = child
+            elif ctag == "description" and description is None and not body:
+                description = child
+            elif ctag == "solution" and self.solution is None:
+                self.solution = child  # Studio writes the solution inside the response
+            elif self.solution is not None:
+                raise _Unmappable(f"<{ctag}> after the solution")
+            else:
+                body.append(child)
+        parts = [_serialise(e).strip() for e in before]
+        for el in (label, description):
+            if el is not None:
+                if el.keys():
+                    raise _Unmappable(f"<{_tag(el)}> with attributes")
+                inner = _inner(el).strip()
+                if inner:
+                    parts.append(inner if not parts and el is label else f"<p>{inner}</p>")
+        if len(parts) > 1 and label is not None and parts[0] == _inner(label).strip():
+            parts[0] = f"<p>{parts[0]}</p>"
+        prompt = "\n".join(parts)
+        if not prompt:
+            raise _Unmappable("the question has no label or prompt")
+        if not _prompt_ok(prompt):
+            raise _Unmappable("its prompt does not survive as Markdown")
+        if tag in ("multiplechoiceresponse", "choiceresponse"):
+            return self.choices(response, body, prompt)
+        if tag == "numericalresponse":
+            return self.numeric(response, body, prompt), False
+        return self.text_answer(response, body, prompt), False
+
+    def choices(
+        self, response: etree._Element, body: list[etree._Element], prompt: str
+    ) -> tuple[dict[str, Any], bool]:
+        multiple = _tag(response) == "choiceresponse"
+        group_tag = "checkboxgroup" if multiple else "choicegroup"
+        if response.keys():
+            raise _Unmappable(f"<{_tag(response)}> attributes {', '.join(response.keys())}")
+        if len(body) != 1 or _tag(body[0]) != group_tag:
+            raise _Unmappable(f"anything but one <{group_tag}> in the response")
+        group = body[0]
+        allowed = {"type", "shuffle"} if not multiple else {"type"}
+        if set(group.keys()) - allowed or group.get("type", "MultipleChoice") != "MultipleChoice":
+            raise _Unmappable(f"<{group_tag}> attributes {', '.join(group.keys())}")
+        shuffle = _bool(group.get("shuffle", "false"))
+        if shuffle is None:
+            raise _Unmappable("shuffle is neither true nor false")
+        if (group.text or "").strip():
+            raise _Unmappable("loose text in the choices")
+        choices: dict[str, str] = {}
+        answer: list[str] = []
+        feedback: dict[str, str] = {}
+        elements = list(group)
+        named = [c.get("name") for c in elements if isinstance(c.tag, str)]
+        use_names = any(named)
+        for i, choice in enumerate(elements):
+            if _tag(choice) != "choice" or (choice.tail or "").strip():
+                raise _Unmappable("something other than <choice> in the choices")
+            if set(choice.keys()) - {"correct", "name"}:
+                raise _Unmappable(f"choice attributes {', '.join(choice.keys())}")
+            correct = choice.get("correct", "false")
+            if correct not in ("true", "false"):
+                raise _Unmappable(f"correct={correct!r}")
+            cid = (
+                choice.get("name")
+                if use_names
+                else "abcdefghijklmnopqrstuvwxyz"[i]
+                if i < 26
+                else f"c{i + 1}"
+            )
+            if not cid or not re.match(r"^[A-Za-z0-9_-]{1,32}$", cid) or cid in choices:
+                raise _Unmappable("choice names that cannot be ids")
+            hints = list(choice)
+            if len(hints) > 1 or (
+                hints and (_tag(hints[0]) != "choicehint" or (hints[0].tail or "").strip())
+            ):
+                raise _Unmappable("markup inside a choice")
+            text = (choice.text or "").strip()
+            if not text:
+                raise _Unmappable("an empty choice")
+            choices[cid] = text
+            if correct == "true":
+                answer.append(cid)
+            if hints:
+                hint = hints[0]
+                ok_attrs = {"selected"} if multiple else set()
+                if set(hint.keys()) - ok_attrs or (multiple and hint.get("selected") != "true") or len(hint):
+                    raise _Unmappable("a choice hint other than plain feedback on the picked choice")
+                note = (hint.text or "").strip()
+                if note:
+                    feedback[cid] = note
+        if len(choices) < 2:
+            raise _Unmappable("fewer than two choices")
+        if not answer or (not multiple and len(answer) != 1):
+            raise _Unmappable(f"{len(answer)} correct choices")
+        q: dict[str, Any] = {
+            "type": "multiple-choice" if multiple else "single-choice",
+            "prompt": prompt,
+            "choices": choices,
+            "answer": answer if multiple else answer[0],
+        }
+        if feedback:
+            q["feedback"] = feedback
+        return q, bool(shuffle)
+
+    def numeric(self, response: etree._Element, body: list[etree._Element], prompt: str) -> dict[str, Any]:
+        if set(response.keys()) != {"answer"}:
+            raise _Unmappable(f"<numericalresponse> attributes {', '.join(response.keys())}")
+        answer = _number(response.get("answer", "").strip())
+        if answer is None:
+            raise _Unmappable(f"answer {response.get('answer')!r} is not a plain number")
+        q: dict[str, Any] = {"type": "numeric", "prompt": prompt, "answer": answer}
+        inputs = 0
+        for el in body:
+            tag = _tag(el)
+            if (
+                tag == "responseparam"
+                and set(el.keys()) == {"type", "default"}
+                and el.get("type") == "tolerance"
+            ):
+                tol = el.get("default", "").strip()
+                if TOLERANCE_RE.match(tol):
+                    if tol.rstrip("%").strip("0.") != "":
+                        q["tolerance"] = tol
+                else:
+                    value = _number(tol)
+                    if value is None or value < 0:
+                        raise _Unmappable(f"tolerance {tol!r}")
+                    if value:
+                        q["tolerance"] = value
+            elif tag == "formulaequationinput" and set(el.keys()) <= {"size"} and not len(el):
+                inputs += 1
+            else:
+                raise _Unmappable(f"<{tag}> in the numerical response")
+        if inputs != 1:
+            raise _Unmappable(f"{inputs} input fields")
+        return q
+
+    def text_answer(
+        self, response: etree._Element, body: list[etree._Element], prompt: str
+    ) -> dict[str, Any]:
+        if set(response.keys()) - {"answer", "type"}:
+            raise _Unmappable(f"<stringresponse> attributes {', '.join(response.keys())}")
+        kind = response.get("type", "").strip().lower()
+        if kind not in ("", "ci"):
+            raise _Unmappable(f"stringresponse type={kind!r}")
+        answers = [response.get("answer", "")]
+        inputs = 0
+        for el in body:
+            tag = _tag(el)
+            if tag == "additional_answer" and set(el.keys()) == {"answer"} and not len(el):
+                answers.append(el.get("answer", ""))
+            elif tag == "textline" and set(el.keys()) <= {"size"} and not len(el):
+                inputs += 1
+            else:
+                raise _Unmappable(f"<{tag}> in the text response")
+        if inputs != 1:
+            raise _Unmappable(f"{inputs} input fields")
+        if any(not a.strip() for a in answers):
+            raise _Unmappable("an empty accepted answer")
+        # Sara am typed as nikhahit + sara aa: the quiz accepts both spellings of every answer by itself
+        # (and the OLX export lists both again), so the typed duplicate is not an answer of its own.
+        answers = [
+            x for x in answers if not (SARA_AM_TYPED in x and x.replace(SARA_AM_TYPED, SARA_AM) in answers)
+        ]
+        q: dict[str, Any] = {"type": "short-text", "prompt": prompt, "answer": answers}
+        if kind == "":
+            q["case_sensitive"] = True  # CAPA compares case unless type="ci"
+        return q
+
+    # ---- files kept as they are
+    def copy_static(self) -> None:
+        static = self.root / "static"
+        if not static.is_dir():
+            return
+        target = self.out / "static"
+        for dirpath, dirnames, filenames in os.walk(static):
+            dirnames.sort()
+            here = Path(dirpath)
+            for name in sorted(filenames):
+                src = here / name
+                rel = src.relative_to(self.root).as_posix()
+                if rel in self.derived_static:
+                    self.report.warn(
+                        Location(rel),
+                        "SRT made from the WebVTT beside it; the OLX export makes it again",
+                        "import-srt",
+                    )
+                    continue
+                if src.is_symlink():
+                    self.report.warn(
+                        Location(rel), "symbolic link in static/; not copied", "import-static-link"
+                    )
+                    continue
+                if not PATH_RE.match(rel) or any(c in rel for c in " #?%&"):
+                    self.report.warn(
+                        Location(rel),
+                        "asset name is not ASCII (or has spaces or #?%&); copied, but packages may break on it",
+                        "import-static-name",
+                    )
+                dest = target / src.relative_to(static)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if self.move_static:
+                    os.replace(src, dest)  # our own extraction folder: moving saves copying large videos
+                else:
+                    shutil.copyfile(src, dest)
+                self.report.static_files += 1
+
+    def other_files(self) -> list[str]:
+        """OLX files the mapping did not use (tabs, info, drafts...), kept verbatim for the OLX export.
+
+        Files the OLX exporter writes itself (policies/, outline and component definitions nothing points
+        at) would clash with its output: they are kept under olx/ for reference only, with a warning.
+        """
+        kept = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            here = Path(dirpath)
+            rel_dir = here.relative_to(self.root).as_posix()
+            if rel_dir == "static" or rel_dir.startswith("static/"):
+                dirnames[:] = []
+                continue
+            dirnames.sort()
+            for name in sorted(filenames):
+                rel = (here / name).relative_to(self.root).as_posix()
+                if rel in self.used_files or (here / name).is_symlink():
+                    continue
+                if rel == "course.xml":
+                    continue
+                if not PATH_RE.match(rel):
+                    self.report.warn(Location(rel), "file name is not ASCII; not kept", "import-file-name")
+                    continue
+                if rel.split("/", 1)[0] in REGENERATED_FOLDERS:
+                    copy = self.keep_olx_file(rel, "olx/")
+                    why = (
+                        "the OLX export writes its own (grading from the quizzes, assets from static/)"
+                        if rel.startswith("policies/")
+                        else "no block points at it"
+                    )
+                    self.report.warn(
+                        Location(rel), f"kept for reference as {copy}: {why}", "import-reference-copy"
+                    )
+                    continue
+                kept.append(self.keep_olx_file(rel))
+        return kept
+
+
+def _prepare_out(out_dir: Path) -> Path:
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise UsageError(f"{display_path(out_dir)} exists and is not empty; choose a new folder")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.import-", dir=out_dir.parent))
+
+
+def _write_source(course: dict[str, Any], tmp: Path, report: ImportReport) -> None:
+    header = "# Imported from Open edX OLX by `localmooc import`; see docs/import-olx.md.\n"
+    units = report.structure["unit"]
+    if units > SPLIT_UNITS:
+        report.split = True
+        items = []
+        for section in course["sections"]:
+            rel = f"sections/{section['id']}.yaml"
+            _dump_yaml(section, tmp / rel)
+            items.append({"include": rel})
+        course = {**course, "sections": items}
+    _dump_yaml(course, tmp / "course.yaml", header)
+
+
+def import_olx(source: Path, out_dir: Path, check: bool = True) -> ImportReport:
+    """Import a Studio export (.tar.gz, .zip or folder) into a new course source folder ``out_dir``.
+
+    Raises UsageError when ``out_dir`` is not new or empty or ``source`` does not exist, InvalidInputError
+    (or UnsafeInputError) when the export cannot be read; then nothing is left behind. With ``check`` the
+    written source is checked and its problems are added to the report.
+    """
+    started = time.perf_counter()
+    source, out_dir = Path(source), Path(out_dir)
+    if not source.exists():
+        raise UsageError(f"{display_path(source)}: no such file or folder")
+    if source.is_file() and not is_archive(source):
+        raise InvalidInputError(f"{display_path(source)}: not a folder, .tar.gz or .zip archive")
+    tmp = _prepare_out(out_dir)
+    report = ImportReport(source, out_dir)
+    extracted: Path | None = None
+    try:
+        if source.is_dir():
+            base, move = source, False
+        else:
+            extracted = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.extract-", dir=out_dir.parent))
+            base, move = extract_archive(source, extracted), True
+        root = find_course_root(base)
+        importer = _Importer(root, tmp, report, move_static=move)
+        course = importer.run()
+        importer.copy_static()
+        files = importer.other_files()
+        if files:
+            course.setdefault("olx", {})["files"] = files
+        if "olx" in course:  # keep `olx:` last in course.yaml, after the outline
+            course["olx"] = course.pop("olx")
+        _write_source(course, tmp, report)
+        if out_dir.exists():
+            out_dir.rmdir()
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        if extracted is not None:
+            shutil.rmtree(extracted, ignore_errors=True)
+    if check:
+        from ..source import check_course
+
+        _tree, problems = check_course(out_dir)
+        report.problems.extend(problems.problems)
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,394 @@
+"""OLX import: Studio-style exports (folders and archives) -> course source that checks clean, round trip."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from localmooc_packager.cli import main
+from localmooc_packager.errors import InvalidInputError, UnsafeInputError, UsageError
+from localmooc_packager.exporters.olx import OlxExporter
+from localmooc_packager.importers.compare import diff_sources
+from localmooc_packager.importers.olx import import_olx
+from localmooc_packager.source import check_course, load_course
+from localmooc_packager.source.reader import read_source
+
+STUDIO = Path(__file__).parent / "fixtures" / "studio"
+EXPORT_ROOT = STUDIO / "studio_export" / "course"
+INLINE_ROOT = STUDIO / "root_inline"
+
+RAW_EXPECTED = {
+    "studio_export": {
+        ("discussion", "disc_intro"),
+        ("drag-and-drop-v2", "dnd_revenue"),
+        ("lti", "lti_quiz"),
+        ("done", "done_activities"),
+        ("problem", "calc_budget"),
+    },
+    "root_inline": {("poll", "waste_poll"), ("discussion", "")},
+}
+
+
+@pytest.fixture(scope="session")
+def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    spec = importlib.util.spec_from_file_location("make_archives", STUDIO / "make_archives.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make_all(tmp_path_factory.mktemp("studio-archives"))
+
+
+def _input(kind: str, name: str, archives: dict[str, Path]) -> Path:
+    return STUDIO / name if kind == "folder" else archives[f"{name}.{kind}"]
+
+
+def _blocks(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        b
+        for section in data["sections"]
+        for sub in section["subsections"]
+        for unit in sub["units"]
+        for b in unit["blocks"]
+    ]
+
+
+def _by_id(course_dir: Path) -> dict[str, dict[str, Any]]:
+    tree, report = read_source(course_dir)
+    assert tree is not None and not report.errors
+    return {b["id"]: b for b in _blocks(tree.data)}
+
+
+def _olx_components(root: Path) -> list[tuple[str, str]]:
+    """(tag, url_name) of every component in the OLX's verticals, read independently of the importer."""
+
+    def resolve(el: etree._Element) -> etree._Element:
+        if set(el.keys()) == {"url_name"} and not len(el):
+            rel = f"{el.tag}/{el.get('url_name').replace(':', '/')}.xml"
+            return etree.parse(str(root / rel)).getroot()
+        return el
+
+    pointer = etree.parse(str(root / "course.xml")).getroot()
+    course = (
+        pointer
+        if len(pointer)
+        else etree.parse(str(root / "course" / f"{pointer.get('url_name')}.xml")).getroot()
+    )
+    found = []
+    for chapter in course.iterchildren("chapter"):
+        for seq in resolve(chapter).iterchildren("sequential"):
+            for vert in resolve(seq).iterchildren("vertical"):
+                found.extend((c.tag, c.get("url_name", "")) for c in resolve(vert) if isinstance(c.tag, str))
+    return found
+
+
+@pytest.mark.parametrize("kind", ["folder", "tar.gz", "zip"])
+@pytest.mark.parametrize("name", ["studio_export", "root_inline"])
+def test_every_fixture_imports_and_checks_clean(
+    name: str, kind: str, archives: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "src"
+    report = import_olx(_input(kind, name, archives), out)
+    assert report.errors == []
+    tree, problems = check_course(out)
+    assert tree is not None, "\n".join(map(str, problems.errors))
+    assert problems.errors == []
+    # Exactly the unmappable blocks are kept raw, each with a reason and a file:line.
+    assert {(r.tag, r.url_name) for r in report.raw} == RAW_EXPECTED[name]
+    assert all(r.reason and r.location.line > 0 for r in report.raw)
+    # Nothing dropped: every component of the OLX is one block of the source, in order.
+    olx = _olx_components(EXPORT_ROOT if name == "studio_export" else INLINE_ROOT)
+    blocks = _blocks(read_source(out)[0].data)  # type: ignore[union-attr]
+    assert len(blocks) == len(olx) == report.olx_components == sum(report.blocks.values())
+    assert [b["type"] for b in blocks if b["type"] == "olx"] == ["olx"] * len(RAW_EXPECTED[name])
+    text = str(report)
+    assert "kept verbatim as olx blocks" in text
+    assert all(r.id in text for r in report.raw)
+    # The temporary folders beside the output are gone.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+def test_studio_export_mapping(tmp_path: Path) -> None:
+    out = tmp_path / "src"
+    report = import_olx(STUDIO / "studio_export", out)
+    blocks = _by_id(out)
+    assert blocks["q_fiscal_year"] == {
+        "type": "quiz",
+        "id": "q_fiscal_year",
+        "title": "ปีงบประมาณเริ่มเมื่อใด",
+        "role": "practice",
+        "attempts": 2,
+        "shuffle": True,
+        "questions": [
+            {
+                "type": "single-choice",
+                "prompt": "ปีงบประมาณ พ.ศ. 2566 เริ่มต้นวันที่เท่าใด",
+                "choices": {"a": "1 มกราคม 2566", "b": "1 ตุลาคม 2565", "c": "1 เมษายน 2566"},
+                "answer": "b",
+                "feedback": {"a": "ปีงบประมาณไม่ตรงกับปีปฏิทิน"},
+                "explain": "<p>ปีงบประมาณเริ่ม 1 ตุลาคม ของปีก่อนหน้า และสิ้นสุด 30 กันยายน</p>",
+            }
+        ],
+    }
+    own = blocks["q_own_revenue"]["questions"][0]
+    assert own["type"] == "multiple-choice" and own["answer"] == ["a", "b"]
+    assert own["feedback"] == {"c": "เงินอุดหนุนเป็นเงินที่รัฐบาลจัดสรรให้"}
+    assert blocks["q_own_revenue"]["show_answers"] == "always"
+    tax = blocks["q_tax_rate"]
+    assert tax["attempts"] == 3
+    assert {k: tax["questions"][0][k] for k in ("type", "answer", "tolerance", "points")} == {
+        "type": "numeric",
+        "answer": 7.5,
+        "tolerance": "5%",
+        "points": 2,
+    }
+    council = blocks["q_council"]
+    assert council["questions"][0]["answer"] == ["สภาเทศบาล", "สภาเทศบาลตำบล"]
+    assert "case_sensitive" not in council["questions"][0]  # type="ci"
+    assert council["questions"][0]["prompt"] == "<p>สภาท้องถิ่นของเทศบาลเรียกว่าอะไร</p>\n<p>ตอบเป็นคำเดียว</p>"
+    assert council["policy"] == {"rerandomize": "never"}
+    assert blocks["intro_video"] == {
+        "type": "video",
+        "id": "intro_video",
+        "title": "วิดีโอแนะนำหลักสูตร",
+        "src": "static/intro.mp4",
+        "subtitles": {"th": "static/intro-th.vtt"},
+        "transcript": "static/intro-transcript.txt",
+        "policy": {"download_track": "true", "download_video": "false", "show_captions": "true"},
+    }
+    assert blocks["yt_video"]["youtube"] == "aBcDeFgHiJ0"
+    assert blocks["welcome_text"]["format"] == "html" and blocks["welcome_text"]["policy"] == {
+        "editor": "visual"
+    }
+    # A url_name with ':' (a subfolder) gets an ASCII id, recorded in the report.
+    assert "unit-note" in blocks
+    assert [(r.url_name, r.id) for r in report.renamed] == [("unit:note", "unit-note")]
+    # Pointer definitions of raw blocks are copied byte for byte; inline ones keep their element.
+    assert blocks["calc_budget"]["xml"] == '<problem url_name="calc_budget"/>'
+    assert blocks["calc_budget"]["files"] == ["problem/calc_budget.xml"]
+    assert (out / "problem/calc_budget.xml").read_bytes() == (
+        EXPORT_ROOT / "problem/calc_budget.xml"
+    ).read_bytes()
+    assert blocks["lti_quiz"]["files"] == ["lti/lti_quiz.xml"]
+    assert blocks["dnd_revenue"]["xml"].startswith('<drag-and-drop-v2 url_name="dnd_revenue"')
+    data = read_source(out)[0].data  # type: ignore[union-attr]
+    assert data["olx"] == {
+        "about": {"overview": "about/overview.html", "short_description": "about/short_description.html"},
+        "files": ["info/updates.html"],
+    }
+    assert (out / "olx/policies/2566_1/grading_policy.json").is_file()  # reference copy, reported
+    assert {p.code for p in report.warnings} >= {"import-reference-copy"}
+    assert data["pass_threshold"] == 0.6
+    assert data["image"] == "static/course-card.png"
+    assert sorted(p.name for p in (out / "static").iterdir()) == sorted(
+        p.name for p in (EXPORT_ROOT / "static").iterdir()
+    )
+
+
+def test_policy_json_wins_over_xml(tmp_path: Path) -> None:
+    out = tmp_path / "src"
+    import_olx(STUDIO / "studio_export", out)
+    data = read_source(out)[0].data  # type: ignore[union-attr]
+    blocks = _by_id(out)
+    assert data["title"] == "การบริหารงานท้องถิ่นเบื้องต้น"  # XML says ชื่อเดิมใน XML
+    assert data["start"] == "2023-03-01T00:00:00Z"  # XML says 2023-01-01
+    assert data["sections"][0]["title"] == "บทนำ"  # XML says บทนำ (XML)
+    exam = data["sections"][1]["subsections"][1]
+    assert exam["due"] == "2023-09-30T16:59:00Z" and exam["graded"] is True and exam["format"] == "Final Exam"
+    assert exam["policy"] == {"graceperiod": "1 day", "hide_after_due": "false"}
+    q1 = blocks["exam_q1"]
+    assert q1["attempts"] == 1 and q1["role"] == "graded"  # XML says 3
+    assert q1["policy"] == {"showanswer": "past_due"}  # no quiz equivalent: kept for the platform
+    assert "show_answers" not in q1
+    assert blocks["calc_budget"]["policy"] == {"max_attempts": 5}
+    assert blocks["disc_intro"]["policy"] == {"discussion_category": "แนะนำตัว"}
+    assert data["policy"]["advanced_modules"] == ["done", "drag-and-drop-v2", "lti"]
+    assert data["policy"]["wiki_slug"] == "DLA.LB101.2566_1"
+
+
+def test_thai_text_is_byte_identical(tmp_path: Path) -> None:
+    out = tmp_path / "src"
+    import_olx(STUDIO / "studio_export", out)
+    for name in ("welcome_text", "budget_text"):
+        assert (out / f"html/{name}.html").read_bytes() == (EXPORT_ROOT / f"html/{name}.html").read_bytes()
+    assert (out / "about/overview.html").read_bytes() == (EXPORT_ROOT / "about/overview.html").read_bytes()
+    course_yaml = (out / "course.yaml").read_bytes()
+    for thai in ("ปีงบประมาณ พ.ศ. 2566 เริ่มต้นวันที่เท่าใด", "จับคู่ประเภทรายได้", "สภาเทศบาลตำบล", "แนะนำตัว"):
+        assert thai.encode("utf-8") in course_yaml
+    assert b"\\u0e" not in course_yaml.lower()  # no escapes: Thai is written as UTF-8
+
+
+def test_inline_course_at_the_root(tmp_path: Path) -> None:
+    out = tmp_path / "src"
+    report = import_olx(STUDIO / "root_inline", out)
+    blocks = _by_id(out)
+    # The same url_name on two types, and a block without one, get unique ASCII ids; both are reported.
+    assert [(r.tag, r.url_name, r.id) for r in report.renamed] == [
+        ("html", "dup", "dup-2"),
+        ("discussion", "", "waste_v2-discussion2"),
+    ]
+    assert blocks["dup"]["type"] == "quiz" and blocks["dup-2"]["type"] == "html"
+    assert (
+        (out / "html/waste_h1.html")
+        .read_text(encoding="utf-8")
+        .startswith("<h3>ขยะมูลฝอยแบ่งเป็น 4 ประเภท</h3>")
+    )
+    assert "<strong>ถังสีเหลือง</strong>" in (out / "html/waste_h2.html").read_text(encoding="utf-8")
+    assert blocks["waste_vid"]["url"] == "https://media.example.org/waste-sorting.mp4"
+    assert blocks["waste_true_false"]["questions"][0]["explain"] == "<p>ถ่านไฟฉายและหลอดไฟเป็นขยะอันตราย</p>"
+    assert {p.code for p in report.warnings} >= {"import-no-policy"}
+
+
+def test_large_course_is_split_into_section_files(tmp_path: Path) -> None:
+    olx = tmp_path / "olx"
+    units = []
+    for i in range(25):
+        units.append(
+            f'<vertical url_name="v{i}" display_name="หน่วยที่ {i}"><html url_name="h{i}" display_name="เนื้อหา {i}">'
+            f"<![CDATA[<p>เนื้อหาที่ {i}</p>]]></html></vertical>"
+        )
+    chapters = "".join(
+        f'<chapter url_name="c{c}" display_name="บทที่ {c}"><sequential url_name="s{c}" display_name="ตอน {c}">'
+        + "".join(units[c * 5 : c * 5 + 5])
+        + "</sequential></chapter>"
+        for c in range(5)
+    )
+    olx.mkdir()
+    (olx / "course.xml").write_text(
+        f'<course url_name="r1" org="DLA" course="BIG" display_name="ใหญ่" language="th">{chapters}</course>',
+        encoding="utf-8",
+    )
+    out = tmp_path / "src"
+    report = import_olx(olx, out)
+    assert report.split and report.errors == []
+    data = read_source(out)[0].data  # type: ignore[union-attr]
+    assert [s["id"] for s in data["sections"]] == [f"c{c}" for c in range(5)]
+    assert sorted(p.name for p in (out / "sections").iterdir()) == [f"c{c}.yaml" for c in range(5)]
+    assert "include: sections/c0.yaml" in (out / "course.yaml").read_text(encoding="utf-8")
+
+
+def _tar(path: Path, members: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_refusals_leave_nothing_behind(tmp_path: Path) -> None:
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    with pytest.raises(UsageError):
+        import_olx(STUDIO / "root_inline", tmp_path / "full")
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(b"not an archive")
+    with pytest.raises(InvalidInputError):
+        import_olx(junk, tmp_path / "out1")
+    slip = _tar(tmp_path / "slip.tar.gz", {"course.xml": b"<course/>", "../evil.txt": b"x"})
+    with pytest.raises(UnsafeInputError):
+        import_olx(slip, tmp_path / "out2")
+    course = b'<course url_name="r" org="o" course="c"/>'
+    two = _tar(tmp_path / "two.tar.gz", {"a/course.xml": course, "b/course.xml": course})
+    with pytest.raises(InvalidInputError, match="2 courses"):
+        import_olx(two, tmp_path / "out3")
+    dangling = _tar(
+        tmp_path / "dangling.tar.gz",
+        {"course.xml": course, "course/r.xml": b'<course><chapter url_name="gone"/></course>'},
+    )
+    with pytest.raises(InvalidInputError, match=r"chapter/gone\.xml"):
+        import_olx(dangling, tmp_path / "out4")
+    traversal = _tar(tmp_path / "trav.tar.gz", {"course.xml": b'<course url_name=".." org="o" course="c"/>'})
+    with pytest.raises(UnsafeInputError):
+        import_olx(traversal, tmp_path / "out5")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "dangling.tar.gz",
+        "full",
+        "junk.tar.gz",
+        "slip.tar.gz",
+        "trav.tar.gz",
+        "two.tar.gz",
+    ]
+
+
+def test_cli_import(archives: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "src"
+    with pytest.raises(SystemExit) as done:
+        main(["import", str(archives["studio_export.tar.gz"]), "-o", str(out)])
+    assert done.value.code == 0
+    printed = capsys.readouterr().out
+    assert "imported 'LB101'" in printed and "5 kept raw" in printed and str(out) in printed
+    with pytest.raises(SystemExit) as again:
+        main(["import", str(archives["studio_export.tar.gz"]), "-o", str(out)])
+    assert again.value.code == 2  # the output folder is not empty
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"PK\x03\x04 broken")
+    with pytest.raises(SystemExit) as bad:
+        main(["import", str(junk), "-o", str(tmp_path / "other")])
+    assert bad.value.code == 1
+
+
+def _round_trip(first: Path, work: Path) -> Path:
+    archive = OlxExporter().export(load_course(first), work, olx_flavor="stock")
+    second = work / "src2"
+    report = import_olx(archive, second)
+    assert report.errors == []
+    return second
+
+
+# What the OLX exporter changes today (see the final report / docs/import-olx.md, "Round trip"):
+# it drops raw blocks' policy.json entries and policy values an XML attribute also names, and adds
+# cert_html_view_enabled. Listed exactly, so that a fix in the exporter shows up here.
+EXPORTER_LOSSES = [
+    "policy.cert_html_view_enabled: False only in the second",
+    "sections[0].subsections[0].units[1].blocks[0].policy: {'discussion_category': 'แนะนำตัว'} only in the first",
+    "sections[1].subsections[0].units[1].blocks[2].policy: {'max_attempts': 5} only in the first",
+    "sections[1].subsections[1].units[0].blocks[0].policy: {'showanswer': 'past_due'} only in the first",
+]
+
+
+def test_round_trip_studio_export(tmp_path: Path) -> None:
+    first = tmp_path / "src1"
+    import_olx(STUDIO / "studio_export", first)
+    second = _round_trip(first, tmp_path / "rt")
+    assert diff_sources(first, second) == EXPORTER_LOSSES
+    # Raw OLX blocks and the files they name come back byte for byte.
+    a, b = _by_id(first), _by_id(second)
+    for block_id in ("calc_budget", "lti_quiz", "dnd_revenue", "disc_intro", "done_activities"):
+        assert a[block_id]["xml"] == b[block_id]["xml"]
+        for rel in a[block_id].get("files", []):
+            assert (first / rel).read_bytes() == (second / rel).read_bytes()
+
+
+def test_round_trip_inline_course_reaches_a_fixed_point(tmp_path: Path) -> None:
+    first = tmp_path / "src1"
+    import_olx(STUDIO / "root_inline", first)
+    second = _round_trip(first, tmp_path / "rt1")
+    # A hand-written OLX without policy.json gains the settings every export states.
+    assert diff_sources(first, second) == [
+        "end: '2024-09-30' / '2024-09-30T23:59:59Z'",
+        "pass_threshold: 0.6 only in the second",
+        "policy: {'advanced_modules': ['poll'], 'cert_html_view_enabled': False, 'course_image': ''} only in the second",
+        "start: '2024-01-15' / '2024-01-15T00:00:00Z'",
+    ]
+    third = _round_trip(second, tmp_path / "rt2")
+    assert diff_sources(second, third) == []
+
+
+def test_diff_sources_reports_changes(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    import_olx(STUDIO / "root_inline", first)
+    import_olx(STUDIO / "root_inline", second)
+    assert diff_sources(first, second) == []
+    text = (second / "course.yaml").read_text(encoding="utf-8")
+    (second / "course.yaml").write_text(text.replace("title: สรุป", "title: บทสรุป"), encoding="utf-8")
+    (second / "static" / "bins.png").write_bytes(b"changed")
+    assert diff_sources(first, second) == [
+        "file static/bins.png: contents differ",
+        "sections[0].subsections[0].units[0].blocks[4].title: 'สรุป' / 'บทสรุป'",
+    ]
