@@ -168,6 +168,25 @@ def serve(courses: Path, db_url: str, host: str, port: int, workers: int, secure
     run_server(courses, db_url, host, port, workers, secure_cookies)
 
 
+@cli.command("import")
+@click.argument("archive_or_dir", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="New course source folder (must not exist or be empty).",
+)
+def import_cmd(archive_or_dir: Path, out: Path) -> None:
+    """Turn an Open edX OLX export (.tar.gz, .zip or folder) into a course source folder."""
+    from .importers.olx import import_olx
+
+    report = import_olx(archive_or_dir, out)
+    click.echo(str(report))
+    click.echo(f"check it with: localmooc validate {display_path(out)}")
+
+
 @cli.group()
 def db() -> None:
     """The runtime's database."""
