@@ -425,3 +425,11 @@ def test_player_grading_mirrors_python(lms: Lms, sample_urls: dict[str, str]) ->
     expected = [is_correct(q, r) for q, r in cases]
     assert [c for c, g, e in zip(cases, got, expected, strict=True) if g != e] == []
     assert any(expected) and not all(expected)
+
+
+def test_missing_browser_tools_fail_and_name_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    import browser_support
+
+    monkeypatch.setattr(browser_support, "CHROMIUM", Path("/nonexistent/chromium"))
+    with pytest.raises(pytest.fail.Exception, match=r"/nonexistent/chromium not found.*Run ./run.sh test"):
+        browser_support.require_tools()
