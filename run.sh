@@ -42,8 +42,10 @@ setup_venv() {
     # Reinstall only when the project's metadata changed since the last install.
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
         say "installing localmooc-packager$extras into $VENV"
-        "$VENV/bin/python" -m pip install -q -e ".$extras" 2>&1 | grep -v "is ignored: it is neither a file nor a directory" >&2 || true
-        "$VENV/bin/python" -c 'import localmooc_packager' || die "installing the package failed (see pip's output above)"
+        if ! "$VENV/bin/python" -m pip install -q -e ".$extras" >"$VENV/pip.log" 2>&1; then
+            tail -n 30 "$VENV/pip.log" >&2
+            die "installing the package failed (full log: $VENV/pip.log)"
+        fi
         touch "$stamp"
     fi
 }

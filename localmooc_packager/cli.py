@@ -125,9 +125,17 @@ def samples(folder: Path, out: Path) -> None:
             failed += 1
             continue
         for path, seconds in build_course(course, out / course.name, _formats()):
-            click.echo(f"  wrote {display_path(path)} ({path.stat().st_size:,} bytes, {seconds:.2f} s)")
+            # Each package is checked by the same validator a platform team would run on it.
+            kind, built = validate_path(path)
+            verdict = "valid" if built.ok(strict=True) else f"INVALID: {len(built.errors)} errors"
+            click.echo(
+                f"  wrote {display_path(path)} ({path.stat().st_size:,} bytes, {seconds:.2f} s; {kind} {verdict})"
+            )
+            for problem in built:
+                click.echo(f"    {problem}", err=True)
+            failed += not built.ok(strict=True)
     if failed:
-        click.echo(f"{failed} of {len(courses)} sample course(s) are invalid", err=True)
+        click.echo(f"{failed} sample course(s) or package(s) are invalid", err=True)
         sys.exit(1)
     click.echo(f"done: {len(courses)} course(s) valid; packages are in {display_path(out)}/")
 
