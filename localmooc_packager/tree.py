@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from xblock.core import XBlock
+from xblock.core import XBlock, XBlockAside
 from xblock.fields import ScopeIds
 from xblock.runtime import DictKeyValueStore, KvsFieldData, MemoryIdManager, Runtime
 
@@ -30,6 +31,13 @@ BUILTIN_TYPES = {
     "olx": "lm-raw",
 }
 CONTENT_TYPES = ("html", "video", "quiz", "olx")
+
+
+@cache
+def installed_aside_types() -> tuple[str, ...]:
+    """Installed XBlock asides. XBlock looks them up in every distribution's entry points on each render
+    (~10 ms); they cannot change while the process runs, so once is enough."""
+    return tuple(name for name, _ in XBlockAside.load_classes())
 
 
 class TreeIdManager(MemoryIdManager):
@@ -59,6 +67,9 @@ class TreeRuntime(Runtime):
         """Create an empty block of ``block_type`` (an xblock.v1 entry point name) under ``block_id``."""
         usage_id = self.ids.create_named(block_type, block_id)
         return self.construct_xblock(block_type, ScopeIds(user_id, block_type, f"def-{block_id}", usage_id))
+
+    def applicable_aside_types(self, block: XBlock) -> list[str]:
+        return list(installed_aside_types())
 
     def handler_url(
         self, block: XBlock, handler_name: str, suffix: str = "", query: str = "", thirdparty: bool = False

@@ -1,0 +1,213 @@
+"""The benchmark suite: one command, a table on stdout and the figures as JSON.
+
+    .venv/bin/python benchmarks/run.py [--sizes S,M,L] [--only validate,build,memory,import,runtime]
+                                       [--json benchmarks/results.json] [--quick]
+
+Sizes: S = 100, M = 1,000, L = 5,000 units (benchmarks/gen_course.py: Thai text, a practice quiz every
+fifth unit, a post-test). Each figure is the best of several runs (one for L) of the real code in this
+process; peers (olxcleaner, `tar czf`, `zip -qrX`) run on the same input in the same run. Peak memory is
+measured in a child process that reports its own ru_maxrss. Only loopback traffic; bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from gen_course import generate  # noqa: E402
+
+SIZES = {"S": 100, "M": 1000, "L": 5000}
+
+
+def best_of(fn: Callable[[], Any], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def run_cmd(args: list[str], cwd: Path) -> None:
+    subprocess.run(args, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def extract(archive: Path, dest: Path) -> Path:
+    dest.mkdir(parents=True)
+    if archive.suffix == ".zip":
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(dest)  # noqa: S202 (our own archive)
+    else:
+        with tarfile.open(archive) as tf:
+            tf.extractall(dest, filter="data")
+    return dest
+
+
+_RSS_WRAP = (
+    "import resource, sys\n"
+    "from pathlib import Path\n"
+    "from localmooc_packager.build import build_course\n"
+    "for _ in build_course(Path(sys.argv[1]), Path(sys.argv[2]), [sys.argv[3]]):\n"
+    "    pass\n"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+)
+
+
+def peak_rss_mb(course: Path, out: Path, fmt: str) -> float:
+    done = subprocess.run([sys.executable, "-c", _RSS_WRAP, str(course), str(out), fmt], capture_output=True,
+                          text=True, check=True, timeout=1800)
+    return int(done.stdout.split()[-1]) / 1024
+
+
+class Bench:
+    def __init__(self, work: Path, sizes: list[str], quick: bool) -> None:
+        self.work = work
+        self.sizes = sizes
+        self.quick = quick
+        self.results: dict[str, Any] = {}
+        self.rows: list[tuple[str, str, str, str]] = []
+        self.courses: dict[str, Path] = {}
+
+    def course(self, size: str) -> Path:
+        if size not in self.courses:
+            self.courses[size] = generate(self.work / f"src-{size}", SIZES[size])
+        return self.courses[size]
+
+    def repeat(self, size: str) -> int:
+        return 1 if size == "L" or self.quick else 3
+
+    def row(self, what: str, ours: float, peer_name: str = "", peer: float | None = None) -> None:
+        ratio = f"{peer / ours:.1f}x faster" if peer and ours <= peer else (f"{ours / peer:.2f}x" if peer else "")
+        peer_text = f"{peer_name} {peer:.3f} s" if peer is not None else ""
+        self.rows.append((what, f"{ours:.3f} s", peer_text, ratio))
+
+    # ---- validate
+    def validate(self) -> None:
+        import olxcleaner
+
+        from localmooc_packager.exporters.olx import OlxExporter
+        from localmooc_packager.source import check_course, load_course
+        from localmooc_packager.validators.olx import validate_olx, xblock_names
+
+        allowed = [*sorted(xblock_names()), "wiki"]
+        for size in self.sizes:
+            course = self.course(size)
+            t = best_of(lambda c=course: check_course(c), self.repeat(size))
+            self.results[f"validate_source_{size}"] = t
+            self.row(f"validate source {size} ({SIZES[size]} units)", t)
+            archive = OlxExporter().export(load_course(course), self.work / f"olx-{size}")
+            tree = extract(archive, self.work / f"olx-{size}-x")
+            root = next(p for p in tree.iterdir() if p.is_dir())
+            ours = best_of(lambda r=root: validate_olx(r), self.repeat(size))
+            theirs = best_of(
+                lambda r=root: olxcleaner.validate(str(r), steps=8, ignore=[], allowed_xblocks=allowed),
+                self.repeat(size),
+            )
+            self.results[f"validate_olx_{size}"] = {"ours": ours, "olxcleaner": theirs, "speedup": theirs / ours}
+            self.row(f"validate OLX {size}", ours, "olxcleaner", theirs)
+
+    # ---- build
+    def build(self) -> None:
+        from localmooc_packager.build import build_course
+
+        for size in self.sizes:
+            course = self.course(size)
+            for fmt in ("olx", "scorm12"):
+                out = self.work / f"build-{fmt}-{size}"
+                built: list[Path] = []
+
+                def once(c: Path = course, o: Path = out, f: str = fmt) -> None:
+                    built[:] = [p for p, _ in build_course(c, o, [f])]
+
+                ours = best_of(once, self.repeat(size))
+                tree = extract(built[0], self.work / f"x-{fmt}-{size}")
+                if fmt == "olx":
+                    peer_name = "tar czf"
+                    target = self.work / f"peer-{size}.tar.gz"
+                    peer = best_of(lambda t=tree, g=target: run_cmd(["tar", "czf", str(g), "."], t),
+                                   self.repeat(size))
+                else:
+                    peer_name = "zip -qrX"
+                    target = self.work / f"peer-{size}.zip"
+
+                    def zip_once(t: Path = tree, g: Path = target) -> None:
+                        g.unlink(missing_ok=True)
+                        run_cmd(["zip", "-qrX", str(g), "."], t)
+
+                    peer = best_of(zip_once, self.repeat(size))
+                self.results[f"build_{fmt}_{size}"] = {"ours": ours, peer_name: peer, "ratio": ours / peer}
+                self.rows.append((f"build {fmt} {size} (load + export)", f"{ours:.3f} s", f"{peer_name} {peer:.3f} s",
+                                  f"{ours / peer:.2f}x the peer"))
+
+    # ---- memory
+    def memory(self) -> None:
+        base = self.course("S")
+        for mb in (10, 500) if not self.quick else (10, 100):
+            course = self.work / f"assets-{mb}"
+            if not course.exists():
+                shutil.copytree(base, course)
+                with (course / "static" / "big.mp4").open("wb") as f:
+                    for _ in range(mb):
+                        f.write(os.urandom(1 << 20))
+            for fmt in ("olx", "scorm12"):
+                rss = peak_rss_mb(course, self.work / f"mem-{mb}-{fmt}", fmt)
+                self.results[f"peak_rss_{fmt}_{mb}MB"] = rss
+                self.rows.append((f"peak RSS build {fmt}, {mb} MB of assets", f"{rss:.0f} MB", "", ""))
+
+    # ---- import
+    def import_(self) -> None:
+        from localmooc_packager.exporters.olx import OlxExporter
+        from localmooc_packager.importers.olx import import_olx
+        from localmooc_packager.source import load_course
+
+        size = self.sizes[-1]
+        archive = OlxExporter().export(load_course(self.course(size)), self.work / f"imp-{size}")
+        counter = iter(range(100))
+        t = best_of(lambda: import_olx(archive, self.work / f"imported-{next(counter)}", check=False), 1)
+        self.results[f"import_olx_{size}"] = t
+        self.row(f"import OLX {size} (archive -> source)", t)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="S,M,L")
+    parser.add_argument("--only", default="validate,build,memory,import")
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results.json")
+    parser.add_argument("--quick", action="store_true", help="one run each, smaller asset test")
+    args = parser.parse_args()
+    sizes = [s for s in args.sizes.split(",") if s in SIZES]
+    with tempfile.TemporaryDirectory(prefix="lm-bench-") as tmp:
+        bench = Bench(Path(tmp), sizes, args.quick)
+        for part in args.only.split(","):
+            {"validate": bench.validate, "build": bench.build, "memory": bench.memory,
+             "import": bench.import_}[part]()
+    meta = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cores": os.cpu_count(),
+            "python": platform.python_version(), "machine": platform.machine()}
+    args.json.write_text(json.dumps({"meta": meta, "results": bench.results}, indent=2) + "\n", encoding="utf-8")
+    width = max(len(r[0]) for r in bench.rows)
+    print(f"{meta['date']}, {meta['cores']} cores, Python {meta['python']}")
+    print(f"| {'measure'.ljust(width)} | ours | peer | ratio |")
+    print(f"|{'-' * (width + 2)}|---|---|---|")
+    for what, ours, peer, ratio in bench.rows:
+        print(f"| {what.ljust(width)} | {ours} | {peer} | {ratio} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
