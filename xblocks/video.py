@@ -30,7 +30,10 @@ class VideoBlock(DefinitionXmlMixin, DisplayNameMixin, XBlock):
         t = ui(context)
         uid = escape(str(self.scope_ids.usage_id))
         title = escape(self.display_name)
+        h = min(int((context or {}).get("lm_heading", 3)), 6)
         parts = [f'<div class="lm-video" data-lm-block="{uid}">']
+        if self.display_name:
+            parts.append(f'<h{h} class="lm-title">{title}</h{h}>')
         if self.youtube_id:
             # YouTube cannot be bundled: a plain link keeps the page free of third-party frames.
             url = f"https://www.youtube.com/watch?v={escape(self.youtube_id)}"
