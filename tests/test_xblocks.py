@@ -50,7 +50,9 @@ def test_tree_follows_the_course(tree: CourseTree) -> None:
     assert not tree.block("intro_seq").graded
     assert tree.block("process_seq").format == "Graded"
     assert str(tree.where(tree.block("post"))).startswith("sample_courses/local-budget-basics/course.yaml:")
-    assert tree.block("intro-html1").data.startswith("<h2>ปีงบประมาณคืออะไร</h2>")
+    assert tree.block("intro-html1").data.startswith(
+        "<h3>ปีงบประมาณคืออะไร</h3>"
+    )  # shifted below the unit title
     assert '<img src="/static/fiscal-year.png"' in tree.block("intro-html1").data
     assert tree.block("intro-video").subtitles == {"th": "/static/intro.th.vtt"}
     assert "static/intro.mp4" in tree.assets

@@ -28,8 +28,22 @@ def _md() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": True, "typographer": False}).enable(["table", "strikethrough"])
 
 
+# In every player the course title is h1, a unit's title h2 and a block's title h3, so a page's own headings
+# start at h3 whatever level the designer typed (`#` or `##`): screen readers get an unbroken outline.
+CONTENT_TOP_HEADING = 3
+_HEADING = re.compile(r"<(/?)h([1-6])\b")
+
+
+def shift_headings(html: str, top: int = CONTENT_TOP_HEADING) -> str:
+    levels = [int(m.group(2)) for m in _HEADING.finditer(html) if not m.group(1)]
+    shift = top - min(levels) if levels else 0
+    if shift <= 0:
+        return html
+    return _HEADING.sub(lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + shift, 6)}", html)
+
+
 def render_markdown(text: str) -> str:
-    return canonical_static(_md().render(text)).strip()
+    return shift_headings(canonical_static(_md().render(text))).strip()
 
 
 def render_inline(text: str) -> str:
