@@ -124,6 +124,13 @@ class DefinitionXmlMixin:
     def add_xml_body(self, node: etree._Element) -> None:
         """Write the body fields; blocks with a body override this and ``xml_body_fields``."""
 
+    def set_fields_from_attributes(self, node: etree._Element) -> None:
+        """Attributes naming a field become its value; body fields are read by the block itself."""
+        body = self.xml_body_fields()
+        for name, value in node.items():
+            if name in self.fields and name not in body:  # type: ignore[attr-defined]
+                setattr(self, name, self.fields[name].from_string(value))  # type: ignore[attr-defined]
+
 
 class DisplayNameMixin:
     display_name = String(help="Name shown to learners", scope=Scope.settings, default="")

@@ -38,9 +38,7 @@ class HtmlBlock(DefinitionXmlMixin, DisplayNameMixin, XBlock):
     @classmethod
     def parse_xml(cls, node: etree._Element, runtime: Any, keys: Any) -> HtmlBlock:
         block = runtime.construct_xblock_from_class(cls, keys)
-        for name, value in node.items():
-            if name in block.fields and name != "data":
-                setattr(block, name, block.fields[name].from_string(value))
+        block.set_fields_from_attributes(node)
         block.data = inner_html(node).strip()
         return block
 

@@ -244,9 +244,7 @@ class QuizBlock(DefinitionXmlMixin, DisplayNameMixin, XBlock):
     @classmethod
     def parse_xml(cls, node: etree._Element, runtime: Any, keys: Any) -> QuizBlock:
         block = runtime.construct_xblock_from_class(cls, keys)
-        for name, value in node.items():
-            if name in block.fields and name != "questions":
-                setattr(block, name, block.fields[name].from_string(value))
+        block.set_fields_from_attributes(node)
         block.questions = [question_from_xml(qn) for qn in node.iterchildren("question")]
         return block
 
