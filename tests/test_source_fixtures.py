@@ -11,6 +11,11 @@ from localmooc_packager.cli import main
 from conftest import FIXTURES
 
 CASES: dict[str, list[str]] = {
+    "third-party-fields": [
+        "course.yaml:13:9: units[0].blocks[0].max_vlaue: slider_demo has no field 'max_vlaue'; did you mean 'max_value'? [xblock-field-unknown]",
+        "course.yaml:15:9: units[0].blocks[1].value: field 'value' of slider_demo is learner state (user_state); only content and settings fields belong in a course [xblock-field-scope]",
+        "course.yaml:17:21: units[0].blocks[2].input_type: bad value for textinput_demo.input_type: Value stored in a String must be None or a string, found <class 'list'> [xblock-field-value]",
+    ],
     "bad-yaml": [
         "course.yaml:4:6: invalid YAML: did not find expected ',' or ']' [yaml-invalid]",
     ],

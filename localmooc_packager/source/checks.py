@@ -352,7 +352,7 @@ class Checker:
                 self.add(
                     data,
                     (name,),
-                    f"field {name!r} of {kind} is learner state ({fields[name].scope}); "
+                    f"field {name!r} of {kind} is learner state ({fields[name].scope.name}); "
                     "only content and settings fields belong in a course",
                     "xblock-field-scope",
                     key=True,
