@@ -4,10 +4,16 @@ Members are added in sorted order with a fixed time (``SOURCE_DATE_EPOCH``, else
 mtime the exporter passes), uid/gid 0, modes 0644/0755 and a gzip header without a timestamp or name.
 Everything goes to a temporary file beside the target, renamed into place only when complete, so an
 interrupted build leaves the old archive or none. File contents are streamed in chunks.
+
+The temporary file is ``.<target name>.<random>.part`` (hidden, never the target's name) and is locked
+(``flock``) while it is written. A build killed outright (SIGKILL, power loss) cannot remove it, so the next
+build of the same target removes every such file no live process holds a lock on: leftovers never pile up,
+and a concurrent build of the same target keeps its own file.
 """
 
 from __future__ import annotations
 
+import glob
 import gzip
 import io
 import os
@@ -16,6 +22,11 @@ import tarfile
 import tempfile
 import time
 import zipfile
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; stale temporary files are then left for the user
+    fcntl = None  # type: ignore[assignment]
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -147,14 +158,42 @@ class ArchiveWriter:
         return info
 
 
+def remove_stale_parts(target: Path) -> list[Path]:
+    """Remove the temporary files of earlier builds of ``target`` that were killed; returns them.
+
+    A file is stale when nobody holds its lock: the kernel drops a flock when its process dies, however
+    it dies, so a build still running (in another process too) keeps its file.
+    """
+    if fcntl is None:
+        return []
+    removed = []
+    for part in target.parent.glob(f".{glob.escape(target.name)}.*.part"):
+        try:
+            fd = os.open(part, os.O_RDONLY)
+        except OSError:  # gone already, or not ours to read
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # locked: a live build is writing it
+            continue
+        else:
+            part.unlink(missing_ok=True)
+            removed.append(part)
+        finally:
+            os.close(fd)
+    return removed
+
+
 @contextmanager
 def atomic_target(target: Path) -> Iterator[Path]:
     """A temporary path beside ``target``; renamed onto it on success, removed on any failure."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
     tmp = Path(name)
     try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # held until this build ends; marks the file as in use
+        remove_stale_parts(target)  # after taking our own lock, so our file is never taken for stale
         yield tmp
         with tmp.open("rb") as f:  # the bytes reach the disk before the name does
             os.fsync(f.fileno())
@@ -163,3 +202,5 @@ def atomic_target(target: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        os.close(fd)
