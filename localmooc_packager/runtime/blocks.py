@@ -23,14 +23,59 @@ from xblock.runtime import DictKeyValueStore, KeyValueStore, KvsFieldData, Runti
 
 from ..errors import UsageError
 from ..grading import CourseGrading, course_grading
-from ..tree import CourseTree
-from .store import USER_SCOPES, Published, Store
+from ..tree import CourseTree, installed_aside_types
+from .store import USER_SCOPES, Published, SessionInfo, Store
 
 # Block types whose completion the runtime records when their unit is shown (Open edX does this for html).
 VIEW_COMPLETES = ("lm-html",)
 # Blocks that count toward completion %: content a learner must see, watch or answer.
 COMPLETABLE = ("lm-html", "lm-video", "lm-quiz")
 _STATIC_URL = re.compile(r'(\s(?:src|href|poster)=["\'])/static/')
+
+
+class FrozenDict(dict[Any, Any]):
+    """A course value shared by every request of a worker: reads as a dict, refuses changes.
+
+    XBlock deep-copies every mutable field on first read (to see later whether it changed); for a quiz's
+    questions that copy was a tenth of a submission. A frozen value cannot change, so it is its own copy,
+    and a block that tries to change course content fails at once instead of corrupting it for everyone.
+    """
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
+        raise TypeError("course content is read-only in the runtime")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+    __ior__ = _refuse  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
+        return self
+
+    def __copy__(self) -> FrozenDict:
+        return self
+
+
+class FrozenList(list[Any]):
+    """The list counterpart of ``FrozenDict``."""
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
+        raise TypeError("course content is read-only in the runtime")
+
+    __setitem__ = __delitem__ = append = extend = insert = pop = remove = clear = sort = reverse = _refuse  # type: ignore[assignment]
+    __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenList:
+        return self
+
+    def __copy__(self) -> FrozenList:
+        return self
+
+
+def freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return FrozenDict({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return FrozenList(freeze(v) for v in value)
+    return value
 
 
 class ResourceRegistry:
@@ -90,6 +135,8 @@ class LoadedCourse:
     block_types: dict[str, str]
     classes: dict[str, type[XBlock]]
     summary_blocks: set[str] = field(default_factory=set)
+    # (usage id, field name) -> frozen value of every content/settings/children field the course sets.
+    static_fields: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     @property
     def unit_index(self) -> dict[str, UnitInfo]:
@@ -157,6 +204,13 @@ def prepare(tree: CourseTree) -> LoadedCourse:
         "org": course.org,
     }
     kvs = tree.runtime.service(course, "field-data")._kvs
+    static: dict[tuple[str, str], Any] = {}
+    for uid in types:
+        block = tree.block(uid)
+        data = block._field_data
+        for name, fld in block.fields.items():
+            if fld.scope not in USER_SCOPES and data.has(block, name):
+                static[(uid, name)] = freeze(data.get(block, name))
     loaded = LoadedCourse(
         str(tree.root_id),
         tree,
@@ -169,6 +223,7 @@ def prepare(tree: CourseTree) -> LoadedCourse:
         types,
         classes,
         summary,
+        static,
     )
     # Register the fragments' CSS/JS now, so any worker can serve them before it renders a page.
     for unit in units:
@@ -195,35 +250,52 @@ def load_courses(path: Path) -> dict[str, LoadedCourse]:
     return courses
 
 
-class RoutingKeyValueStore(KeyValueStore):
-    """Definition scopes from the course (read-only), user scopes from the learner store."""
+class LearnerFieldData(KvsFieldData):
+    """Course fields from the course's frozen index, user fields from the learner's store.
 
-    def __init__(self, course_kvs: KeyValueStore, learner_kvs: KeyValueStore) -> None:
-        self.course_kvs = course_kvs
-        self.learner_kvs = learner_kvs
+    Writing a course field raises: the course is shared by every request of the worker. Course fields
+    are looked up by (usage id, name) instead of building a KeyValueStore key and walking a second store
+    for each of the ~20 course fields a quiz reads per request.
+    """
 
-    def _kvs(self, key: KeyValueStore.Key) -> KeyValueStore:
-        return self.learner_kvs if key.scope in USER_SCOPES else self.course_kvs
+    def __init__(self, course: LoadedCourse, learner_kvs: KeyValueStore) -> None:
+        super().__init__(learner_kvs)
+        self.static = course.static_fields
 
-    def get(self, key: KeyValueStore.Key) -> Any:
-        return self._kvs(key).get(key)
+    def get(self, block: XBlock, name: str) -> Any:
+        value = self.static.get((block.scope_ids.usage_id, name), _ABSENT)
+        if value is not _ABSENT:
+            return value
+        if block.fields[name].scope not in USER_SCOPES:
+            raise KeyError(name)
+        return super().get(block, name)
 
-    def has(self, key: KeyValueStore.Key) -> bool:
-        return self._kvs(key).has(key)
+    def has(self, block: XBlock, name: str) -> bool:
+        if (block.scope_ids.usage_id, name) in self.static:
+            return True
+        if block.fields[name].scope not in USER_SCOPES:
+            return False
+        return super().has(block, name)
 
-    def set(self, key: KeyValueStore.Key, value: Any) -> None:
-        self.set_many({key: value})
-
-    def set_many(self, update_dict: dict[KeyValueStore.Key, Any]) -> None:
-        if any(k.scope not in USER_SCOPES for k in update_dict):
+    def set_many(self, block: XBlock, update_dict: dict[str, Any]) -> None:
+        if any(block.fields[name].scope not in USER_SCOPES for name in update_dict):
             # Course content is shared by every request of the worker; a learner must never change it.
             raise PermissionError("course content is read-only in the runtime")
-        self.learner_kvs.set_many(update_dict)
+        super().set_many(block, update_dict)
 
-    def delete(self, key: KeyValueStore.Key) -> None:
-        if key.scope not in USER_SCOPES:
+    def set(self, block: XBlock, name: str, value: Any) -> None:
+        self.set_many(block, {name: value})
+
+    def delete(self, block: XBlock, name: str) -> None:
+        if block.fields[name].scope not in USER_SCOPES:
             raise PermissionError("course content is read-only in the runtime")
-        self.learner_kvs.delete(key)
+        super().delete(block, name)
+
+    def default(self, block: XBlock, name: str) -> Any:
+        raise KeyError(name)
+
+
+_ABSENT = object()
 
 
 def _json_for_html(data: Any) -> str:
@@ -247,7 +319,7 @@ class LearnerRuntime(Runtime):
         super().__init__(
             id_reader=ids,
             id_generator=ids,
-            services={"field-data": KvsFieldData(RoutingKeyValueStore(course.kvs, learner_kvs))},
+            services={"field-data": LearnerFieldData(course, learner_kvs)},
         )
         self.course = course
         self.learner_id = learner_id
@@ -259,6 +331,10 @@ class LearnerRuntime(Runtime):
         kind = self.course.block_types[uid]
         keys = ScopeIds(self.learner_id, kind, f"def-{uid}", uid)
         return self.construct_xblock_from_class(self.course.classes[kind], keys, for_parent=for_parent)
+
+    def applicable_aside_types(self, block: XBlock) -> list[str]:
+        # XBlock's default scans every distribution's entry points on each render (~10 ms).
+        return list(installed_aside_types())
 
     def handler_url(
         self, block: XBlock, handler_name: str, suffix: str = "", query: str = "", thirdparty: bool = False
@@ -343,6 +419,51 @@ class HandlerRefused(Exception):
         self.response = response
 
 
+# The code object of XBlock.json_handler's wrapper: a handler with it reads only method and body.
+_JSON_WRAPPER = XBlock.json_handler(lambda self, data, suffix="": None).__code__
+
+
+class JsonHandlerRequest:
+    """The parts of a request that ``XBlock.json_handler``'s wrapper reads (``method``, ``body``).
+
+    Building a WebOb request (``Request.blank``: environ, URL parsing, body file) cost more than the quiz's
+    grading; json handlers never see the request object, only the decoded JSON. Other handlers
+    (``@XBlock.handler``) get a full WebOb request.
+    """
+
+    __slots__ = ("body", "method")
+
+    def __init__(self, body: bytes) -> None:
+        self.method = "POST"
+        self.body = body
+
+
+def _run_handler(
+    course: LoadedCourse,
+    learner_id: str,
+    kvs: KeyValueStore,
+    published: Published,
+    block_id: str,
+    handler: str,
+    body: bytes,
+    lang: str,
+) -> webob.Response:
+    """The handler through XBlock's own ``Runtime.handle`` (the block's code, its save())."""
+    runtime = LearnerRuntime(course, learner_id, kvs, published, lang)
+    block = runtime.get_block(block_id)
+    request: Any
+    if getattr(getattr(type(block), handler, None), "__code__", None) is _JSON_WRAPPER:
+        request = JsonHandlerRequest(body)
+    else:
+        request = webob.Request.blank(
+            runtime.handler_url(block, handler), method="POST", body=body, content_type="application/json"
+        )
+    response = runtime.handle(block, handler, request)
+    if response.status_code >= 400:
+        raise HandlerRefused(response)
+    return response
+
+
 def call_handler(
     store: Store, course: LoadedCourse, learner_id: str, block_id: str, handler: str, body: bytes, lang: str
 ) -> tuple[int, bytes, str]:
@@ -351,20 +472,25 @@ def call_handler(
         with store.handler_transaction(
             course.id, learner_id, block_id, lock_summary=block_id in course.summary_blocks
         ) as (kvs, published):
-            runtime = LearnerRuntime(course, learner_id, kvs, published, lang)
-            block = runtime.get_block(block_id)
-            request = webob.Request.blank(
-                runtime.handler_url(block, handler),
-                method="POST",
-                body=body,
-                content_type="application/json",
-            )
-            response = runtime.handle(block, handler, request)
-            if response.status_code >= 400:
-                raise HandlerRefused(response)
+            response = _run_handler(course, learner_id, kvs, published, block_id, handler, body, lang)
     except HandlerRefused as refused:
         response = refused.response
     return response.status_code, response.body, response.content_type or "application/json"
+
+
+def call_handler_for_session(
+    store: Store, course: LoadedCourse, token: str, block_id: str, handler: str, body: bytes, lang: str
+) -> tuple[SessionInfo, int, bytes, str]:
+    """``call_handler`` for a session cookie: session, enrolment, state, grade and completion in one
+    transaction. Raises ``SessionRefused`` (nothing written) when the session or enrolment is not valid."""
+    try:
+        with store.session_handler_transaction(
+            token, course.id, block_id, lock_summary=block_id in course.summary_blocks
+        ) as (session, kvs, published):
+            response = _run_handler(course, session.learner_id, kvs, published, block_id, handler, body, lang)
+    except HandlerRefused as refused:
+        response = refused.response
+    return session, response.status_code, response.body, response.content_type or "application/json"
 
 
 def is_handler(course: LoadedCourse, block_id: str, name: str) -> bool:
