@@ -1,160 +1,591 @@
-"""Quiz submissions per second over HTTP against `localmooc serve` on 127.0.0.1 (bounded in time and count).
+"""Runtime load benchmark: quiz submissions per second over loopback HTTP, with the xblock-sdk workbench as
+the peer, in one bounded run.
 
-    .venv/bin/python benchmarks/bench_runtime.py [--clients 32] [--seconds 10] [--workers 1] [--db URL]
+    .venv/bin/python benchmarks/bench_runtime.py [--seconds 4] [--clients 1,8,32] [--sizes 0,100000,1000000]
+        [--sqlite-workers 1] [--pg-workers 2] [--pg URL] [--no-pg] [--no-workbench] [--json PATH]
 
-Starts the server in a subprocess with a fresh SQLite file (unless --db is given), registers, logs in and
-enrols one learner per client, then each client submits the sample course's practice quiz in a loop:
-every submission is one transaction with state, grade, completion and an attempts-log row.
+For each database (SQLite, then PostgreSQL when it answers; otherwise the reason is printed):
+  1. a fresh database, migrated; learners, sessions and enrolments inserted with bulk SQL (no argon2);
+  2. ``localmooc serve`` on 127.0.0.1 in a subprocess; the bare ``GET /api/health`` of the same stack is
+     measured first, as the ceiling;
+  3. for each learner-state table size (rows seeded with one INSERT ... SELECT, never through HTTP) and
+     each concurrency, the simulated learners submit the sample course's practice quiz in a loop for
+     ``--seconds``; every submission is one transaction with session check, state, grade, completion and
+     an attempts row. After each run the attempts rows written are counted and compared with the 2xx
+     answers: a "lost write" is a 2xx without its row (must be 0).
+PostgreSQL also gets the raw SQLAlchemy commit rate: 32 threads looping over a minimal INSERT + COMMIT.
+The workbench (DEBUG off, ``django-admin migrate`` then ``runserver`` as its docs say) serves the lm-quiz
+scenario; the same load generator posts to its submit handler with the CSRF cookie and header, after
+20,000 rows were put in its state table.
+
+The load generator is an asyncio protocol on uvloop (one keep-alive connection per learner, requests
+pre-built, no HTTP library): it shares the machine's cores with the server, so its CPU share is reported.
+Every loop is bounded by --seconds (at most 30) and MAX_REQUESTS; only 127.0.0.1 is contacted.
+Writes a table to stdout and the results to benchmarks/results-runtime.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import platform
+import re
+import secrets
+import shutil
 import socket
-import statistics
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.cookiejar import CookieJar
 from pathlib import Path
 
-import httpx
+import uvloop
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from localmooc_packager.runtime.store import (  # noqa: E402
+    Store,
+    attempts,
+    enrolments,
+    learners,
+    sessions,
+    token_hash,
+)
+
 COURSE = "local-budget-basics"
-MAX_REQUESTS = 500_000  # hard cap whatever --seconds says
+QUIZ = "revenue-check"  # the practice quiz: unlimited attempts
+ANSWER = b'{"responses": {"q1": "a"}}'
+MAX_REQUESTS = 2_000_000  # hard cap per run whatever --seconds says
+MAX_SECONDS = 30.0
+WORKBENCH_ROWS = 20_000
+PG_DEFAULT = os.environ.get("LOCALMOOC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+RESULTS = ROOT / "benchmarks" / "results-runtime.json"
 
 
+# ---------------------------------------------------------------- load generator
+@dataclass
+class RunResult:
+    name: str
+    clients: int
+    requests: int = 0
+    ok: int = 0
+    other: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    per_second: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    generator_cpu: float = 0.0  # share of one core used by this process during the run
+    server_cpu: float = 0.0  # cores used by the server process tree during the run
+    rows_written: int | None = None
+    lost_writes: int | None = None
+    state_rows: int | None = None
+    workers: int = 1
+    db: str = ""
+
+
+class _Conn(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection: send a request, parse status and Content-Length, repeat."""
+
+    def __init__(self) -> None:
+        self.buf = b""
+        self.waiter: asyncio.Future[tuple[int, bool]] | None = None
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = self.buf[:end]
+        m = re.search(rb"\r\ncontent-length: *(\d+)", head, re.IGNORECASE)
+        length = int(m.group(1)) if m else 0
+        if len(self.buf) < end + 4 + length:
+            return
+        self.buf = self.buf[end + 4 + length :]
+        close = re.search(rb"\r\nconnection: *close", head, re.IGNORECASE) is not None
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result((int(head[9:12]), close))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("connection closed"))
+
+
+async def _client(
+    port: int,
+    make: Callable[[int], bytes],
+    deadline: float,
+    latencies: list[int],
+    statuses: dict[str, int],
+) -> None:
+    loop = asyncio.get_running_loop()
+    conn: _Conn | None = None
+    n = 0
+    while time.perf_counter() < deadline and len(latencies) < MAX_REQUESTS:
+        if conn is None or conn.closed:
+            _t, conn = await loop.create_connection(_Conn, "127.0.0.1", port)
+        request = make(n)
+        n += 1
+        conn.waiter = loop.create_future()
+        t0 = time.perf_counter_ns()
+        assert conn.transport is not None
+        conn.transport.write(request)
+        try:
+            status, close = await conn.waiter
+        except ConnectionError:
+            statuses["conn-error"] = statuses.get("conn-error", 0) + 1
+            conn = None
+            continue
+        latencies.append(time.perf_counter_ns() - t0)
+        key = str(status)
+        statuses[key] = statuses.get(key, 0) + 1
+        if close and conn.transport is not None:
+            conn.transport.close()
+            conn = None
+    if conn is not None and conn.transport is not None:
+        conn.transport.close()
+
+
+def load(
+    name: str, port: int, makers: list[Callable[[int], bytes]], seconds: float, server_pids: list[int]
+) -> RunResult:
+    """Run one client per maker until the deadline (each finishes its request in flight: exact counts)."""
+    latencies: list[int] = []
+    statuses: dict[str, int] = {}
+
+    async def main() -> float:
+        started = time.perf_counter()
+        deadline = started + seconds
+        await asyncio.gather(*(_client(port, mk, deadline, latencies, statuses) for mk in makers))
+        return time.perf_counter() - started
+
+    cpu0, srv0 = time.process_time(), _cpu_seconds(server_pids)
+    elapsed = uvloop.run(main())
+    cpu1, srv1 = time.process_time(), _cpu_seconds(server_pids)
+    latencies.sort()
+    ok = sum(v for k, v in statuses.items() if k.startswith("2"))
+    return RunResult(
+        name=name,
+        clients=len(makers),
+        requests=len(latencies),
+        ok=ok,
+        other={k: v for k, v in statuses.items() if not k.startswith("2")},
+        seconds=elapsed,
+        per_second=ok / elapsed,
+        p50_ms=latencies[len(latencies) // 2] / 1e6 if latencies else 0.0,
+        p99_ms=latencies[max(int(len(latencies) * 0.99) - 1, 0)] / 1e6 if latencies else 0.0,
+        generator_cpu=(cpu1 - cpu0) / elapsed,
+        server_cpu=(srv1 - srv0) / elapsed,
+    )
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """user+system CPU of processes and their children, from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    seen: set[int] = set()
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        todo.extend(int(k) for k in kids)
+    return total
+
+
+# ---------------------------------------------------------------- our server
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-async def setup_learner(base: str, i: int) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(base_url=base, timeout=30)
-    await client.get("/api/csrf")
-    h = {"X-CSRFToken": client.cookies["lm_csrf"]}
-    user = f"bench{i}"
-    password = "bench password 1234"  # noqa: S105 - a throwaway account on a throwaway database
-    await client.post(
-        "/api/register",
-        headers=h,
-        json={
-            "username": user,
-            "password": password,
-            "name": f"ผู้ทดสอบ {i}",
-            "org_type": "local-admin-org",
-            "province": "ขอนแก่น",
-        },
-    )
-    r = await client.post("/api/login", headers=h, json={"username": user, "password": password})
-    r.raise_for_status()
-    h = {"X-CSRFToken": client.cookies["lm_csrf"]}
-    (await client.post(f"/api/courses/{COURSE}/enrol", headers=h)).raise_for_status()
-    client.headers["X-CSRFToken"] = client.cookies["lm_csrf"]
-    return client
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited ({proc.returncode}) before answering {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - http://127.0.0.1 built here
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"no answer from {url} within {timeout:.0f} s")
 
 
-async def raw_submitter(
-    port: int, cookie: str, csrf: str, deadline: float, latencies: list[float], errors: list[int]
-) -> None:
-    """One keep-alive connection sending pre-built requests: httpx itself costs more CPU than the server
-    does per request, and client and server share this machine's cores."""
-    body = b'{"responses": {"q1": "a"}}'
-    request = (
-        f"POST /api/courses/{COURSE}/blocks/revenue-check/handler/submit HTTP/1.1\r\n"
-        f"Host: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nX-CSRFToken: {csrf}\r\n"
-        f"Cookie: {cookie}\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+@contextmanager
+def serve(db_url: str, workers: int, tmp: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    port = free_port()
+    env = {**os.environ, "LOCALMOOC_SECRET_KEY": "benchmark", "LOCALMOOC_KEY_FILE": str(tmp / "key")}
+    cmd = [sys.executable, "-m", "localmooc_packager", "serve", str(ROOT / "sample_courses" / COURSE)]
+    cmd += ["--db", db_url, "--port", str(port), "--workers", str(workers)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        while time.perf_counter() < deadline and len(latencies) < MAX_REQUESTS:
-            t0 = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - t0)
-            if not head.startswith(b"HTTP/1.1 200"):
-                errors.append(1)
+        wait_http(f"http://127.0.0.1:{port}/api/health", proc)
+        yield port, proc
     finally:
-        writer.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
-async def run(base: str, port: int, clients: int, seconds: float) -> dict[str, float]:
-    learners = [await setup_learner(base, i) for i in range(clients)]
-    url = f"/api/courses/{COURSE}/blocks/revenue-check/handler/submit"
-    # Warm up (first requests fill caches and the connection pools), then measure.
-    await asyncio.gather(*(c.post(url, json={"responses": {"q1": "a"}}) for c in learners))
-    auth = [
-        (f"lm_session={c.cookies['lm_session']}; lm_csrf={c.cookies['lm_csrf']}", c.cookies["lm_csrf"])
-        for c in learners
-    ]
-    for c in learners:
-        await c.aclose()
-    latencies: list[float] = []
-    errors: list[int] = []
+def seed_learners(store: Store, n: int) -> list[tuple[str, str]]:
+    """``n`` enrolled learners with open sessions; returns (session token, csrf token) per learner."""
+    at = datetime.now(UTC)
+    out, rows_l, rows_s, rows_e = [], [], [], []
+    for i in range(n):
+        lid = f"bench-{i:04d}-{secrets.token_hex(4)}"
+        token = secrets.token_urlsafe(32)
+        out.append((token, secrets.token_urlsafe(32)))
+        rows_l.append({"id": lid, "role": "learner", "created_at": at})
+        rows_s.append(
+            {
+                "token_hash": token_hash(token),
+                "learner_id": lid,
+                "created_at": at,
+                "expires_at": at + timedelta(hours=2),
+            }
+        )
+        rows_e.append({"learner_id": lid, "course_id": COURSE, "created_at": at, "study_seconds": 0})
+    with store.write() as conn:
+        conn.execute(learners.insert(), rows_l)
+        conn.execute(sessions.insert(), rows_s)
+        conn.execute(enrolments.insert(), rows_e)
+    return out
+
+
+def seed_state(store: Store, target: int) -> int:
+    """Fill learner_state up to ``target`` rows with one INSERT ... SELECT (5 fields of a quiz for each
+    synthetic learner, spread over 50 block ids); returns the row count."""
+    with store.read() as conn:
+        have = conn.execute(text("SELECT count(*) FROM learner_state")).scalar_one()
+    need = target - have
+    if need <= 0:
+        return have
+    at = store.db_time(datetime.now(UTC))
+    if store.is_sqlite:
+        sql = """
+        WITH RECURSIVE n(i) AS (SELECT :start UNION ALL SELECT i + 1 FROM n WHERE i < :stop)
+        INSERT INTO learner_state (course_id, scope, learner_id, block_id, field, value, updated_at)
+        SELECT :course, 'user_state', 'seed-' || (i / 5), 'block-' || ((i / 5) % 50),
+               CASE i % 5 WHEN 0 THEN 'attempts_used' WHEN 1 THEN 'earned' WHEN 2 THEN 'best_earned'
+                          WHEN 3 THEN 'responses' ELSE 'results' END,
+               CASE i % 5 WHEN 3 THEN '{"q1":"a","q2":"b"}' WHEN 4 THEN '{"q1":true,"q2":false}' ELSE '1' END,
+               :at FROM n"""
+    else:
+        sql = """
+        INSERT INTO learner_state (course_id, scope, learner_id, block_id, field, value, updated_at)
+        SELECT :course, 'user_state', 'seed-' || (i / 5), 'block-' || ((i / 5) % 50),
+               CASE i % 5 WHEN 0 THEN 'attempts_used' WHEN 1 THEN 'earned' WHEN 2 THEN 'best_earned'
+                          WHEN 3 THEN 'responses' ELSE 'results' END,
+               CASE i % 5 WHEN 3 THEN '{"q1":"a","q2":"b"}' WHEN 4 THEN '{"q1":true,"q2":false}' ELSE '1' END,
+               :at FROM generate_series(:start, :stop) AS i"""
+    with store.write() as conn:
+        conn.execute(text(sql), {"start": have, "stop": target - 1, "course": COURSE, "at": at})
+    with store.engine.connect() as conn:
+        conn.execute(text("ANALYZE"))
+        conn.commit()
+        return conn.execute(text("SELECT count(*) FROM learner_state")).scalar_one()
+
+
+def count_attempts(store: Store) -> int:
+    with store.read() as conn:
+        return conn.execute(select(func.count()).select_from(attempts)).scalar_one()
+
+
+def submit_makers(port: int, auth: list[tuple[str, str]], n: int) -> list[Callable[[int], bytes]]:
+    makers = []
+    for token, csrf in auth[:n]:
+        request = (
+            f"POST /api/courses/{COURSE}/blocks/{QUIZ}/handler/submit HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nX-CSRFToken: {csrf}\r\n"
+            f"Cookie: lm_session={token}; lm_csrf={csrf}\r\nContent-Length: {len(ANSWER)}\r\n\r\n"
+        ).encode() + ANSWER
+        makers.append(lambda _n, r=request: r)
+    return makers
+
+
+def health_makers(port: int, n: int) -> list[Callable[[int], bytes]]:
+    request = f"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    return [lambda _n: request for _ in range(n)]
+
+
+def bench_runtime(
+    db_url: str, label: str, workers: int, sizes: list[int], clients: list[int], seconds: float, tmp: Path
+) -> list[RunResult]:
+    store = Store(db_url)
+    store.upgrade()
+    auth = seed_learners(store, max(clients))
+    results: list[RunResult] = []
+    with serve(db_url, workers, tmp) as (port, proc):
+        pids = [proc.pid]
+        load("warm-up", port, submit_makers(port, auth, max(clients)), 1.0, pids)
+        r = load("bare GET /api/health", port, health_makers(port, max(clients)), seconds, pids)
+        r.workers, r.db = workers, label
+        results.append(r)
+        print(_row(r), flush=True)
+        for size in sizes:
+            rows = seed_state(store, size)
+            for n in clients:
+                before = count_attempts(store)
+                r = load("quiz submit", port, submit_makers(port, auth, n), seconds, pids)
+                r.rows_written = count_attempts(store) - before
+                r.lost_writes = max(r.ok - r.rows_written, 0)
+                r.state_rows, r.workers, r.db = rows, workers, label
+                results.append(r)
+                print(_row(r), flush=True)
+    store.dispose()
+    return results
+
+
+# ---------------------------------------------------------------- PostgreSQL
+def pg_reason(url: str) -> str | None:
+    u = make_url(url)
+    try:
+        with socket.create_connection((u.host or "127.0.0.1", u.port or 5432), timeout=2):
+            pass
+    except OSError as exc:
+        return f"no PostgreSQL at {u.host}:{u.port} ({exc}); pass --pg URL or set LOCALMOOC_TEST_PG_URL"
+    return None
+
+
+@contextmanager
+def pg_database(url: str) -> Iterator[str]:
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"lm_bench_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def raw_commit_rate(url: str, threads: int, seconds: float) -> RunResult:
+    """Minimal INSERT + COMMIT transactions through SQLAlchemy from ``threads`` threads."""
+    engine = create_engine(url, pool_size=threads, max_overflow=0)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE bench_raw (id bigserial PRIMARY KEY, v integer NOT NULL)"))
+    counts = [0] * threads
+    latencies: list[list[int]] = [[] for _ in range(threads)]
+    deadline = time.perf_counter() + seconds
+
+    def work(i: int) -> None:
+        stmt = text("INSERT INTO bench_raw (v) VALUES (:v)")
+        while time.perf_counter() < deadline and counts[i] < MAX_REQUESTS:
+            t0 = time.perf_counter_ns()
+            with engine.begin() as conn:
+                conn.execute(stmt, {"v": i})
+            latencies[i].append(time.perf_counter_ns() - t0)
+            counts[i] += 1
+
     started = time.perf_counter()
-    deadline = started + seconds
-    await asyncio.gather(*(raw_submitter(port, ck, cs, deadline, latencies, errors) for ck, cs in auth))
+    pool = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
     elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "errors": len(errors),
-        "seconds": elapsed,
-        "per_second": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT count(*) FROM bench_raw")).scalar_one()
+    engine.dispose()
+    lat = sorted(x for ls in latencies for x in ls)
+    return RunResult(
+        name="raw SQLAlchemy INSERT+COMMIT",
+        clients=threads,
+        requests=sum(counts),
+        ok=sum(counts),
+        seconds=elapsed,
+        per_second=sum(counts) / elapsed,
+        p50_ms=lat[len(lat) // 2] / 1e6,
+        p99_ms=lat[int(len(lat) * 0.99) - 1] / 1e6,
+        rows_written=rows,
+        lost_writes=max(sum(counts) - rows, 0),
+        db="postgresql",
+    )
+
+
+# ---------------------------------------------------------------- the xblock-sdk workbench
+WB_SETTINGS = """from workbench.settings import *  # noqa: F403 - the workbench's own settings, DEBUG off
+
+DEBUG = False
+TEMPLATES[0]["OPTIONS"]["debug"] = False  # noqa: F405
+ALLOWED_HOSTS = ["127.0.0.1"]
+"""
+
+
+def bench_workbench(clients: list[int], seconds: float, tmp: Path) -> list[RunResult]:
+    home = tmp / "workbench"
+    (home / "var").mkdir(parents=True)
+    (home / "bench_wb_settings.py").write_text(WB_SETTINGS)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench_wb_settings",
+        "PYTHONPATH": str(home),
+        "PYTHONWARNINGS": "ignore",
     }
+    admin = shutil.which("django-admin", path=str(Path(sys.executable).parent)) or "django-admin"
+    subprocess.run(
+        [admin, "migrate", "--noinput"], cwd=home, env=env, check=True, capture_output=True, timeout=300
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [admin, "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=home,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    results = []
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(base + "/", proc)
+        jar = CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        page = opener.open(base + "/scenario/lm-quiz.0/?student=seed").read().decode()
+        usage = re.search(r"data-usage=[\"']([^\"']+)[\"'][^>]*data-block-type=[\"']lm-quiz", page)
+        if usage is None:
+            raise SystemExit("workbench: the lm-quiz scenario has no quiz block")
+        csrf = next(c.value for c in jar if c.name == "csrftoken")
+        _seed_workbench(home / "var" / "workbench.db", usage.group(1))
+        for run, n in enumerate(clients, 1):
+            makers = []
+            for c in range(n):
+                # The scenario's quiz allows 3 attempts: each simulated learner moves to a new student
+                # name every 3 submissions, so every submission is a graded one (a 200).
+                def make(i: int, c: int = c, run: int = run) -> bytes:
+                    return (
+                        f"POST /handler/{usage.group(1)}/submit/?student=r{run}c{c}s{i // 3} HTTP/1.1\r\n"
+                        f"Host: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nX-CSRFToken: {csrf}\r\n"
+                        f"Cookie: csrftoken={csrf}\r\nContent-Length: {len(ANSWER)}\r\n\r\n"
+                    ).encode() + ANSWER
+
+                makers.append(make)
+            r = load("workbench quiz submit", port, makers, seconds, [proc.pid])
+            r.db, r.state_rows = "sqlite (Django)", _count(home / "var" / "workbench.db")
+            results.append(r)
+            print(_row(r), flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return results
+
+
+def _seed_workbench(db: Path, usage: str) -> None:
+    """WORKBENCH_ROWS rows of other students' state for the same block, like a used installation."""
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            """WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+            INSERT INTO workbench_xblockstate (scope, scope_id, user_id, scenario, tag, created, state)
+            SELECT 'usage', ?, 'seed' || i, 'lm-quiz.0', 'lm-quiz', datetime('now'),
+                   '{"attempts_used": 1, "earned": 1.0, "best_earned": 1.0}' FROM n""",
+            (WORKBENCH_ROWS - 1, usage),
+        )
+
+
+def _count(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM workbench_xblockstate").fetchone()[0])
+
+
+# ---------------------------------------------------------------- report
+def _row(r: RunResult) -> str:
+    rows = f"{r.state_rows:>9,}" if r.state_rows is not None else " " * 9
+    lost = str(r.lost_writes) if r.lost_writes is not None else "-"
+    other = ",".join(f"{k}:{v}" for k, v in sorted(r.other.items())) or "-"
+    return (
+        f"{r.db:<16} {r.workers:>2}w {r.name:<28} {r.clients:>3} {rows} {r.per_second:>8.0f}/s "
+        f"p50 {r.p50_ms:>7.2f} ms p99 {r.p99_ms:>7.2f} ms  lost {lost:<3} non-2xx {other:<12} "
+        f"gen {r.generator_cpu * 100:>3.0f}% srv {r.server_cpu * 100:>4.0f}%"
+    )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clients", type=int, default=32)
-    ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--db", default=None)
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=4.0, help="per measured run (at most 30)")
+    ap.add_argument("--clients", default="1,8,32", help="concurrent simulated learners")
+    ap.add_argument("--sizes", default="0,100000,1000000", help="learner_state rows")
+    ap.add_argument("--sqlite-workers", type=int, default=1)
+    ap.add_argument("--pg-workers", type=int, default=2)
+    ap.add_argument("--pg", default=PG_DEFAULT, help="a PostgreSQL URL whose user may create databases")
+    ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--no-workbench", action="store_true")
+    ap.add_argument("--json", type=Path, default=RESULTS)
     args = ap.parse_args()
-    seconds = min(args.seconds, 120.0)
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        db = args.db or f"sqlite:///{tmp}/bench.db"
-        env = {**os.environ, "LOCALMOOC_SECRET_KEY": "benchmark"}
-        server = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "localmooc_packager", "serve", str(ROOT / "sample_courses" / COURSE)),
-                *("--db", db, "--port", str(port), "--workers", str(args.workers)),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    if httpx.get(base + "/api/options", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            else:
-                raise SystemExit("the server did not start")
-            result = asyncio.run(run(base, port, args.clients, seconds))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    seconds = min(args.seconds, MAX_SECONDS)
+    clients = [int(c) for c in args.clients.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",")]
+    started = datetime.now(UTC)
+    results: list[RunResult] = []
+    notes: list[str] = []
     print(
-        f"{result['requests']} quiz submissions in {result['seconds']:.1f} s with {args.clients} clients, "
-        f"{args.workers} worker(s), {db.split(':')[0]}: {result['per_second']:.0f}/s, "
-        f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, errors {result['errors']}"
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; {seconds:g} s per run",
+        flush=True,
     )
+    with tempfile.TemporaryDirectory(prefix="lm-bench-") as name:
+        tmp = Path(name)
+        results += bench_runtime(
+            f"sqlite:///{tmp / 'bench.db'}", "sqlite", args.sqlite_workers, sizes, clients, seconds, tmp
+        )
+        why = "--no-pg given" if args.no_pg else pg_reason(args.pg)
+        if why:
+            notes.append(f"PostgreSQL skipped: {why}")
+            print(notes[-1], flush=True)
+        else:
+            with pg_database(args.pg) as url:
+                raw = raw_commit_rate(url, max(clients), seconds)
+                print(_row(raw), flush=True)
+                results.append(raw)
+            with pg_database(args.pg) as url:
+                results += bench_runtime(url, "postgresql", args.pg_workers, sizes, clients, seconds, tmp)
+        if args.no_workbench:
+            notes.append("workbench skipped: --no-workbench given")
+        else:
+            results += bench_workbench(clients, seconds, tmp)
+    report = {
+        "date": started.isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "load_average_end": os.getloadavg()[0],
+        "python": platform.python_version(),
+        "seconds_per_run": seconds,
+        "notes": notes,
+        "results": [asdict(r) for r in results],
+    }
+    args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    lost = sum(r.lost_writes or 0 for r in results)
+    print(f"lost writes: {lost}; results in {args.json}")
+    if lost:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

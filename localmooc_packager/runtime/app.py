@@ -5,8 +5,13 @@ millisecond and SQLite serialises writers anyway, so a thread hop only adds late
 pool on PostgreSQL (network round trips). Password hashing always runs in the thread pool.
 """
 
+import asyncio
+import json
+import logging
 import os
+import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -20,10 +25,20 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
-from .blocks import RESOURCES, LoadedCourse, call_handler, is_handler, load_courses, render_for_learner
+from .blocks import (
+    RESOURCES,
+    LoadedCourse,
+    call_handler,
+    call_handler_for_session,
+    is_handler,
+    load_courses,
+    render_for_learner,
+)
+from .faults import DB_UNAVAILABLE, log_unavailable, unavailable_body
 from .i18n import (
     CATEGORIES,
     LANGS,
@@ -46,7 +61,7 @@ from .security import (
     same_token,
     verify_password,
 )
-from .store import DuplicateError, SessionInfo, Store, aware, now
+from .store import DuplicateError, SessionInfo, SessionRefused, Store, aware, now
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "lm_session"
@@ -256,6 +271,140 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+# ---------------------------------------------------------------- the handler hot path
+HANDLER_PATH = re.compile(r"/api/courses/([^/]+)/blocks/([^/]+)/handler/([^/]+)")
+MAX_FAST_BODY = 64 * 1024  # quiz answers are a few hundred bytes; anything bigger takes the full route
+HEALTH_BODY = b'{"ok":true}'
+log = logging.getLogger(__name__)
+
+
+class HandlerFastPath:
+    """Block handler calls (quiz ``submit``) and ``/api/health`` as plain ASGI, ahead of FastAPI.
+
+    The same checks as the FastAPI route, in the same order: CSRF double submit, session, enrolment, a
+    registered handler of a known block; then ``call_handler_for_session`` runs the block's handler
+    through XBlock in one transaction with the session check. Routing and dependency injection cost more
+    than the handler itself. Any request this path does not plainly accept (no CSRF header, unknown
+    course, no or invalid session, not enrolled, large body) goes on to the FastAPI route unchanged (with
+    its body), which answers it exactly as before; so error answers stay in one place.
+    """
+
+    def __init__(
+        self, app: ASGIApp, courses: dict[str, LoadedCourse], store: Store, pool: ThreadPoolExecutor | None
+    ) -> None:
+        self.app = app
+        self.courses = courses
+        self.store = store
+        # SQLite: on the event loop (writers are serialised anyway; a thread hop only adds latency).
+        # PostgreSQL: a small pool, as many threads as pooled connections, so waits for the network do
+        # not stall the loop.
+        self.pool = pool
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if scope["method"] == "POST" and path.startswith("/api/courses/"):
+                match = HANDLER_PATH.fullmatch(path)
+                if match and await self._handler(scope, receive, send, *match.groups()):
+                    return
+            elif path == "/api/health" and scope["method"] == "GET":
+                await self._respond(send, 200, HEALTH_BODY, b"application/json")
+                return
+        await self.app(scope, receive, send)
+
+    async def _handler(
+        self, scope: Scope, receive: Receive, send: Send, course_id: str, block_id: str, handler: str
+    ) -> bool:
+        """True when answered here; False to let the FastAPI route answer (nothing sent, body kept)."""
+        course = self.courses.get(course_id)
+        if course is None or not is_handler(course, block_id, handler):
+            return False
+        cookie = csrf = b""
+        length = 0
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                cookie = value
+            elif name == b"x-csrftoken":
+                csrf = value
+            elif name == b"content-length":
+                length = int(value) if value.isdigit() else MAX_FAST_BODY + 1
+        if length > MAX_FAST_BODY:
+            return False
+        cookies = cookie_parser(cookie.decode("latin-1"))
+        token = cookies.get(SESSION_COOKIE)
+        if not token or not same_token(cookies.get(CSRF_COOKIE), csrf.decode("latin-1")):
+            return False
+        chunks = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return True
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        lang = _lang(scope, cookies)
+        args = (self.store, course, token, block_id, handler, body, lang)
+        try:
+            if self.pool is None:
+                _s, status, out, ctype = call_handler_for_session(*args)
+            else:
+                loop = asyncio.get_running_loop()
+                _s, status, out, ctype = await loop.run_in_executor(
+                    self.pool, call_handler_for_session, *args
+                )
+        except SessionRefused:
+            await self.app(scope, _replay(body), send)  # 401/403 from the route, as before
+            return True
+        except DB_UNAVAILABLE as exc:  # as the app's on_unavailable: try again, not a bug
+            log_unavailable(scope["path"], exc)
+            await self._respond(send, 503, unavailable_body(t(lang)["server_error"]), b"application/json")
+            return True
+        except Exception:  # a bug: the same answer as the app's handler of unexpected errors
+            log.exception("handler %s/%s/%s failed", course_id, block_id, handler)
+            msg = {"detail": "server_error", "message": t(lang)["server_error"]}
+            await self._respond(send, 500, json.dumps(msg, ensure_ascii=False).encode(), b"application/json")
+            return True
+        await self._respond(send, status, out, ctype.encode("latin-1"))
+        return True
+
+    @staticmethod
+    async def _respond(send: Send, status: int, body: bytes, ctype: bytes) -> None:
+        headers = [
+            (b"content-type", ctype),
+            (b"content-length", str(len(body)).encode()),
+            *SECURITY_HEADERS,
+            (b"cache-control", b"no-store"),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _lang(scope: Scope, cookies: dict[str, str]) -> str:
+    """``lang_of`` for a raw request: ?lang=, then the cookie, then Thai."""
+    query: bytes = scope.get("query_string", b"")
+    if query:
+        for part in query.decode("latin-1").split("&"):
+            if part.startswith("lang=") and part[5:] in LANGS:
+                return part[5:]
+    c = cookies.get(LANG_COOKIE)
+    return c if c in LANGS else "th"
+
+
+def _replay(body: bytes) -> Receive:
+    """A receive() that hands the already-read body to the next app."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
 # ---------------------------------------------------------------- the app
 class Problems(Exception):
     def __init__(self, status: int, items: list[ErrorItem]) -> None:
@@ -319,6 +468,9 @@ def create_app(
     app.state.store = store
     app.state.courses = loaded
     app.add_middleware(SecurityHeaders)  # type: ignore[arg-type]
+    # Outside SecurityHeaders: the fast path sets the same headers itself.
+    fast_pool = None if store.is_sqlite else ThreadPoolExecutor(store.pool_size, thread_name_prefix="lm-db")
+    app.add_middleware(HandlerFastPath, courses=loaded, store=store, pool=fast_pool)  # type: ignore[arg-type]
     app.mount("/assets/app", StaticFiles(directory=HERE / "static"), name="app-static")
 
     async def db(fn: Callable[..., T_], *args: Any) -> T_:
@@ -680,6 +832,18 @@ def create_app(
                 {"detail": "server_error", "message": t(lang)["server_error"]}, status_code=500
             )
         return page(request, "error.html", 500, message=t(lang)["server_error"], code=500)
+
+    async def on_unavailable(request: Request, exc: Exception) -> Response:
+        # The database is restarting, unreachable or locked: "try again" (503), not "a bug" (500).
+        log_unavailable(request.url.path, exc)
+        lang = lang_of(request)
+        if request.url.path.startswith("/api/"):
+            body = unavailable_body(t(lang)["server_error"])
+            return Response(body, status_code=503, media_type="application/json")
+        return page(request, "error.html", 503, message=t(lang)["server_error"], code=503)
+
+    for fault in DB_UNAVAILABLE:
+        app.add_exception_handler(fault, on_unavailable)
 
     err = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}}
 

@@ -407,6 +407,7 @@ class Store:
         self.engine = engine_for(url)
         self.dialect = self.engine.dialect.name
         self.is_sqlite = self.dialect == "sqlite"
+        self.pool_size: int = self.engine.pool.size()  # type: ignore[attr-defined]  # a QueuePool
         ins = sqlite.insert if self.is_sqlite else postgresql.insert
         greatest = func.max if self.is_sqlite else func.greatest  # SQLite's 2-arg max() is scalar
         self.hot = {
