@@ -14,12 +14,14 @@ ever written: learner state must never leave the runtime. See docs/export-olx.md
 
 from __future__ import annotations
 
+import gzip
 import html
 import json
 import mimetypes
 import re
+import tarfile
 import unicodedata
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -35,7 +37,7 @@ from ..grading import CourseGrading, course_grading
 from ..safe import parse_xml_bytes, read_text
 from ..tree import CourseTree
 from . import package_stem
-from .archive import ArchiveWriter, build_time
+from .archive import CHUNK, ArchiveWriter, atomic_target, build_time
 
 FLAVORS = ("stock", "native")
 DEFINITION_SCOPES = (Scope.content, Scope.settings)
@@ -76,8 +78,8 @@ class OlxExporter:
             raise UsageError(f"unknown OLX flavour {olx_flavor!r}; choose one of {', '.join(FLAVORS)}")
         out_dir = Path(out_dir)
         stem = package_stem(tree)
-        writer = ArchiveWriter(build_time(_source_files(tree.source_dir, out_dir)))
-        _OlxBuilder(tree, writer, olx_flavor).build()
+        writer = _TarGzWriter(build_time(_source_files(tree.source_dir, out_dir)))
+        _OlxBuilder(_CachedTree(tree), writer, olx_flavor).build()
         suffix = "-native" if olx_flavor == "native" else ""
         target = out_dir / f"{stem}{suffix}.olx.tar.gz"
         # One top-level folder, like Studio's own exports: the importer takes the first course.xml it finds.
@@ -99,6 +101,104 @@ def _source_files(source_dir: Path, out_dir: Path) -> list[Path]:
     return found
 
 
+class _TarGzWriter(ArchiveWriter):
+    """ArchiveWriter's tar.gz, the same bytes, without tarfile's work per member.
+
+    An OLX course is thousands of small files: tarfile copies each TarInfo and builds every header
+    field by field, which cost more than the compression. Here the headers of this archive differ only
+    in name and size, so they are filled into one template, and the output reaches gzip in large
+    writes. A member a plain ustar header cannot describe (a name over 100 bytes or not ASCII) gets
+    tarfile's own header. tests/test_export_olx.py checks that the bytes equal ArchiveWriter's.
+    """
+
+    def write_tar_gz(self, target: Path, top: str = "") -> None:
+        prefix = f"{top}/" if top else ""
+        with (
+            atomic_target(target) as tmp,
+            tmp.open("wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
+        ):
+            buf = bytearray()
+            for folder in self._folders(prefix):
+                buf += self._header(folder, 0, tarfile.DIRTYPE)
+            for name in self.names():
+                member = self.members[name]
+                buf += self._header(prefix + name, member.size, tarfile.REGTYPE)
+                if member.data is not None:
+                    buf += member.data
+                else:
+                    assert member.source is not None
+                    gz.write(buf)
+                    buf.clear()
+                    self._copy(member.source, member.size, gz)
+                buf += bytes(-member.size % tarfile.BLOCKSIZE)
+                if len(buf) >= CHUNK:
+                    gz.write(buf)
+                    buf.clear()
+            # The end of the archive as tarfile writes it: two zero blocks, then zeros to a whole record.
+            end = len(buf) + gz.tell() + 2 * tarfile.BLOCKSIZE  # gz.tell(): bytes written so far
+            buf += bytes(2 * tarfile.BLOCKSIZE + (-end % tarfile.RECORDSIZE))
+            gz.write(buf)
+
+    @staticmethod
+    def _copy(source: Path, size: int, out: gzip.GzipFile) -> None:
+        left = size
+        with source.open("rb") as src:
+            while left:
+                chunk = src.read(min(CHUNK, left))
+                if not chunk:
+                    raise BuildError(f"{source}: file shrank while it was being archived")
+                out.write(chunk)
+                left -= len(chunk)
+
+    def _header(self, name: str, size: int, kind: bytes) -> bytes:
+        """The 512-byte ustar header tarfile's PAX format writes for this member (mode, owner, time fixed)."""
+        if kind == tarfile.DIRTYPE:
+            name += "/"
+        encoded = name.encode("utf-8")
+        if len(encoded) > 100 or not name.isascii() or size >= 8**11 or self.mtime >= 8**11:
+            info = self._tarinfo(name.rstrip("/") if kind == tarfile.DIRTYPE else name, size, kind)
+            return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+        mode = b"0000755\0" if kind == tarfile.DIRTYPE else b"0000644\0"
+        head = encoded + bytes(100 - len(encoded)) + mode + b"0000000\0" * 2 + b"%011o\0" % size
+        tail = b"%011o\0" % self.mtime
+        rest = kind + bytes(100) + tarfile.POSIX_MAGIC + bytes(512 - 265)
+        checksum = sum(head) + sum(tail) + 8 * 32 + sum(rest)  # the checksum field counts as spaces
+        return head + tail + b"%06o\0 " % checksum + rest
+
+
+class _CachedTree(CourseTree):
+    """The course tree with every block made once per export.
+
+    ``runtime.get_block`` builds a new XBlock instance on every call, and an instance deep-copies each
+    mutable field (children, questions, policy...) on its first read; walking the tree for names,
+    grading and the outline would otherwise pay that three times per block.
+    """
+
+    def __init__(self, tree: CourseTree) -> None:
+        super().__init__(tree.runtime, tree.root_id, tree.source_dir, tree.locations, tree.assets)
+        self._blocks: dict[str, XBlock] = {}
+        self._children: dict[str, list[XBlock]] = {}
+
+    @property
+    def course(self) -> XBlock:
+        return self.block(self.root_id)
+
+    def block(self, usage_id: str) -> XBlock:
+        found = self._blocks.get(usage_id)
+        if found is None:
+            found = self._blocks[usage_id] = self.runtime.get_block(usage_id)
+        return found
+
+    def children(self, block: XBlock) -> list[XBlock]:
+        key = str(block.scope_ids.usage_id)
+        found = self._children.get(key)
+        if found is None:
+            ids = block.children if block.has_children else []
+            found = self._children[key] = [self.block(str(c)) for c in ids]
+        return found
+
+
 class _OlxBuilder:
     def __init__(self, tree: CourseTree, writer: ArchiveWriter, flavor: str) -> None:
         self.tree = tree
@@ -108,7 +208,7 @@ class _OlxBuilder:
         self.run = self.course.run
         self.policy: dict[str, dict[str, Any]] = {}
         self.advanced: set[str] = set()
-        self.used_names: set[str] = {str(b.scope_ids.usage_id) for b, _ in tree.walk()}
+        self.used_names: set[str] = {_id(b) for b, _ in tree.walk()}
         self.used_names.add(self.run)
         self.transcripts: dict[str, str] = {}  # static/X.vtt -> file name of its SRT under static/
         self.copied: set[str] = set()
@@ -141,7 +241,7 @@ class _OlxBuilder:
         name = _id(section)
         el = etree.Element("chapter", display_name=section.display_name)
         if section.start:
-            el.set("start", iso_datetime(section.start))
+            el.set("start", iso_datetime(section.start))  # a bare date: midnight in Bangkok
         for sub in self.tree.children(section):
             etree.SubElement(el, "sequential", url_name=self.sequential(sub))
         self.add_block_xml("chapter", name, el, section)
@@ -150,14 +250,18 @@ class _OlxBuilder:
     def sequential(self, sub: XBlock) -> str:
         name = _id(sub)
         el = etree.Element("sequential", display_name=sub.display_name)
-        if sub.graded:
+        graded = bool(sub.graded)
+        if graded:
             el.set("graded", "true")
+        # An ungraded subsection keeps its format too: Studio shows it, and it counts once graded.
+        if graded or sub.format:
             el.set("format", sub.format or "Graded")
         for key in ("start", "due"):
-            if getattr(sub, key):
-                el.set(key, iso_datetime(getattr(sub, key), end_of_day=key == "due"))
+            value = getattr(sub, key)
+            if value:
+                el.set(key, iso_datetime(value, end_of_day=key == "due"))
         for unit in self.tree.children(sub):
-            etree.SubElement(el, "vertical", url_name=self.vertical(unit, bool(sub.graded)))
+            etree.SubElement(el, "vertical", url_name=self.vertical(unit, graded))
         self.add_block_xml("sequential", name, el, sub)
         return name
 
@@ -171,6 +275,9 @@ class _OlxBuilder:
                 raw = self.raw(block)
                 el.append(raw)
                 verbatim.append(raw)
+                url_name = raw.get("url_name")
+                if url_name:  # without a url_name there is no policy.json key (nor a kept policy)
+                    self.block_policy(etree.QName(raw).localname, url_name, block)
             elif self.native and kind in NATIVE_TYPES:
                 el.append(self.native_element(block))
                 self.advanced.add(kind)
@@ -211,7 +318,10 @@ class _OlxBuilder:
             for lang, file_name in transcripts.items():
                 etree.SubElement(el, "transcript", language=lang, src=file_name)
         if block.transcript:
-            etree.SubElement(el, "handout", src=block.transcript)
+            # The video block's downloadable transcript is `track` (offered when download_track is
+            # true), as the platform's own export writes it; `handout` is for course handouts.
+            el.set("download_track", "true")
+            etree.SubElement(el, "track", src=block.transcript)
         self.add_block_xml("video", name, el, block)
         return name
 
@@ -234,25 +344,36 @@ class _OlxBuilder:
     def problems(self, quiz: XBlock, graded_subsection: bool) -> list[str]:
         """One CAPA problem per question; returns their url_names in order."""
         names = []
-        counts = quiz.role in ("graded", "post-test")
+        quiz_id, role = _id(quiz), quiz.role  # each field read once: XBlock reads are not free
+        counts = role in ("graded", "post-test")
+        title = quiz.display_name or self.words[role]
+        attempts = str(quiz.attempts) if quiz.attempts else ""
+        showanswer = SHOWANSWER.get(quiz.show_answers, "finished")
+        shuffle = bool(quiz.shuffle)
+        policy = quiz.policy
+        question_word = self.words["question"]
         for n, q in enumerate(quiz.questions, 1):
-            name = f"{_id(quiz)}-{q['id']}"
+            name = f"{quiz_id}-{q['id']}"
             if name in self.used_names:
                 raise BuildError(
-                    f"problem id {name!r} (quiz {_id(quiz)!r}, question {q['id']!r}) is also a block id; "
+                    f"problem id {name!r} (quiz {quiz_id!r}, question {q['id']!r}) is also a block id; "
                     "rename one of them"
                 )
             self.used_names.add(name)
-            title = f"{quiz.display_name or self.words[quiz.role]} ({self.words['question']} {n})"
-            el = etree.Element("problem", display_name=title)
-            el.set("max_attempts", str(quiz.attempts) if quiz.attempts else "")
             # A pre-test or practice question sharing a graded subsection must not count: weight 0.
             points = float(q.get("points", 1)) if counts or not graded_subsection else 0.0
-            el.set("weight", _num(points))
-            el.set("showanswer", SHOWANSWER.get(quiz.show_answers, "finished"))
-            capa_question(el, q, shuffle=bool(quiz.shuffle), words=self.words)
+            el = etree.Element(
+                "problem",
+                {
+                    "display_name": f"{title} ({question_word} {n})",
+                    "max_attempts": attempts,
+                    "showanswer": showanswer,
+                    "weight": _num(points),
+                },
+            )
+            capa_question(el, q, shuffle=shuffle, words=self.words)
             self.add_xml(f"problem/{name}.xml", el)
-            self.block_policy("problem", name, quiz, el)
+            self.add_policy("problem", name, policy, el)
             names.append(name)
         return names
 
@@ -331,7 +452,8 @@ class _OlxBuilder:
             if getattr(c, key):
                 settings[key] = iso_datetime(getattr(c, key), end_of_day=key == "enrollment_end")
         cert = c.certificate or {}
-        settings["cert_html_view_enabled"] = bool(cert)
+        if cert or "cert_html_view_enabled" not in settings:  # an imported value stands otherwise
+            settings["cert_html_view_enabled"] = bool(cert)
         if cert:
             # Local MOOC certificates are available as soon as they are earned.
             settings["certificates_display_behavior"] = "early_no_info"
@@ -389,9 +511,19 @@ class _OlxBuilder:
         self.add_xml(f"{kind}/{name}.xml", el, verbatim)
         self.block_policy(kind, name, block, el)
 
-    def block_policy(self, kind: str, name: str, block: XBlock, el: etree._Element) -> None:
-        """A block's kept Open edX settings go to policy.json, except what the XML already states."""
-        kept = {k: v for k, v in (getattr(block, "policy", None) or {}).items() if k not in el.attrib}
+    def block_policy(self, kind: str, name: str, block: XBlock, el: etree._Element | None = None) -> None:
+        """A block's kept Open edX settings go to policy.json, except values the XML ``el`` states as they are.
+
+        The platform applies policy.json over the XML, so a kept value that differs from the attribute
+        the export writes (a quiz's ``showanswer: past_due`` beside ``showanswer="finished"``) must be
+        written. Only a string equal to the attribute is left out: any other type is kept, so that an
+        import reads back the same value. Kept OLX (no ``el``) gets its policy entry whole.
+        """
+        self.add_policy(kind, name, getattr(block, "policy", None) or {}, el)
+
+    def add_policy(self, kind: str, name: str, policy: dict[str, Any], el: etree._Element | None) -> None:
+        attrib = el.attrib if el is not None else {}
+        kept = {k: v for k, v in policy.items() if not (isinstance(v, str) and attrib.get(k) == v)}
         if kept:
             self.policy.setdefault(f"{kind}/{name}", {}).update(kept)
 
@@ -475,7 +607,12 @@ def _label(resp: etree._Element, prompt_html: str) -> None:
 
 def _append_html(parent: etree._Element, fragment: str) -> None:
     """Markdown's HTML (void tags unclosed, entities) as well-formed XML children of ``parent``."""
-    parts = lxml.html.fragments_fromstring(fragment) if fragment.strip() else []
+    if not fragment.strip():
+        return
+    if not any(c in fragment for c in "<&\r"):  # plain text, as the HTML parser would give it back
+        parent.text = (parent.text or "") + fragment
+        return
+    parts = lxml.html.fragments_fromstring(fragment)
     last: etree._Element | None = None
     for part in parts:
         if isinstance(part, str):
@@ -546,28 +683,37 @@ def grading_policy(tree: CourseTree, grading: CourseGrading | None = None) -> di
 
 # ---- helpers
 DEFAULT_START = "2030-01-01T00:00:00Z"  # Open edX's own default: not open until someone sets a date
+BANGKOK = timezone(timedelta(hours=7))  # the source format's zone for a date alone
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def iso_datetime(value: str | date, end_of_day: bool = False) -> str:
-    """A source date (``2021-03-19``, ``2021-03-19 08:00``, with or without zone) as ISO 8601; no zone = UTC.
+    """A source date (``2021-03-19``, ``2021-03-19 08:00``, with or without zone) as ISO 8601.
 
-    A bare date means the start of that day, or its last second for closing dates (``end_of_day``):
-    "ends 31 March" keeps a due time on 31 March inside the course.
+    A bare date means midnight in Bangkok (the source format's rule), or the last second of that day in
+    Bangkok for closing dates (``end_of_day``): "ends 31 March" keeps a due time on 31 March inside the
+    course. Either is written as the UTC instant (``2021-03-19`` -> ``2021-03-18T17:00:00Z``). A date and
+    time without a zone is taken as UTC, as Open edX reads it; a zone given is kept.
     """
-    day_time = "T23:59:59" if end_of_day else "T00:00:00"
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
-        moment = datetime.fromisoformat(value.isoformat() + day_time)
+        moment = _bangkok_day(value, end_of_day)
     else:
         text = value.strip()
         if _DATE_ONLY.match(text):
-            text += day_time
-        moment = datetime.fromisoformat(text.replace(" ", "T", 1))
+            moment = _bangkok_day(date.fromisoformat(text), end_of_day)
+        else:
+            moment = datetime.fromisoformat(text.replace(" ", "T", 1))
     if moment.tzinfo is None:
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _bangkok_day(day: date, end_of_day: bool) -> datetime:
+    """The first (or last) second of ``day`` in Bangkok, as a UTC datetime."""
+    at = (23, 59, 59) if end_of_day else (0, 0, 0)
+    return datetime(day.year, day.month, day.day, *at, tzinfo=BANGKOK).astimezone(UTC)
 
 
 def one_year_after(iso: str) -> str:
@@ -620,11 +766,16 @@ def xml_bytes(el: etree._Element, verbatim: list[etree._Element] | None = None) 
         node = stack.pop()
         if node in keep or not isinstance(node.tag, str):
             continue
-        items = sorted(node.attrib.items())
-        node.attrib.clear()
-        for key, value in items:
-            node.set(key, value)
-        stack.extend(node)
+        attrib = node.attrib
+        if len(attrib) > 1:
+            keys = attrib.keys()
+            if keys != sorted(keys):
+                items = sorted(attrib.items())
+                attrib.clear()
+                for key, value in items:
+                    node.set(key, value)
+        if len(node):
+            stack.extend(node)
     # libxml2 indents only elements without text children, so HTML, CDATA and kept OLX stay as they are.
     return etree.tostring(el, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 

@@ -28,6 +28,7 @@ import time
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,9 @@ LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:?\d{2})?)?$")
 YOUTUBE_RE = re.compile(r"^[A-Za-z0-9_-]{11}$")
 TOLERANCE_RE = re.compile(r"^\d+(\.\d+)?%$")
+
+# Open edX's own value when a course has no grading_policy.json (CourseFields.grading_policy).
+PLATFORM_PASS = 0.5
 
 # A course with more units than this gets one YAML file per section (sections/<id>.yaml): course.yaml stays
 # a readable table of contents, and a change to one chapter is a diff in one file.
@@ -216,6 +220,34 @@ def _text(value: Any) -> str:
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
+
+
+def _olx_date(value: str) -> str | None:
+    """An OLX date as the source writes it, the instant the platform reads; None when not a date.
+
+    Open edX reads a date or date-time without a zone as UTC, while the source format takes a date
+    alone as midnight in Bangkok: the zone is therefore always written (``2024-01-15`` ->
+    ``2024-01-15T00:00:00Z``), in the form the OLX export writes it back.
+    """
+    text = value.strip()
+    if not DATE_RE.match(text):
+        return None
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        else:
+            moment = datetime.fromisoformat(text.replace(" ", "T", 1))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _instant(when: str) -> datetime:
+    """A date written by ``_olx_date`` as an aware datetime, for ordering checks."""
+    return datetime.fromisoformat(when)
 
 
 def _bool(value: Any) -> bool | None:
@@ -486,8 +518,35 @@ class _Importer:
         if not sections:
             raise InvalidInputError(f"{d.file}: the course has no chapters; nothing to import")
         course["sections"] = sections
+        self.advanced_modules(course)
         self.unused_policy()
         return course
+
+    def advanced_modules(self, course: dict[str, Any]) -> None:
+        """Add the non-stock types of the kept blocks to ``advanced_modules``, as the OLX export does.
+
+        Studio offers only listed types; the OLX export lists every type in use, so the import states
+        the same list and a round trip keeps it.
+        """
+        from ..exporters.olx import STOCK_TYPES
+
+        used = {r.tag for r in self.report.raw if r.tag not in STOCK_TYPES}
+        if not used:
+            return
+        policy = dict(course.get("policy") or {})
+        listed = policy.get("advanced_modules")
+        if listed is not None and not isinstance(listed, list):
+            return  # not a list: kept as it is
+        policy["advanced_modules"] = sorted(set(map(str, listed or [])) | used)
+        policy = dict(sorted(policy.items()))
+        if "policy" in course:
+            course["policy"] = policy
+            return
+        # Where course_settings puts it: before the outline, so course.yaml reads settings first.
+        items = list(course.items())
+        at = next(i for i, (key, _value) in enumerate(items) if key == "sections")
+        course.clear()
+        course.update([*items[:at], ("policy", policy), *items[at:]])
 
     def course_id(self, number: str, d: _Def) -> str:
         value = number if ID_RE.match(number) else _ascii_id(number, "course")
@@ -510,8 +569,9 @@ class _Importer:
         for key in ("start", "end", "enrollment_start", "enrollment_end"):
             if key in a:
                 value = _text(a[key])
-                if DATE_RE.match(value):
-                    course[key] = value
+                when = _olx_date(value)
+                if when is not None:
+                    course[key] = when
                     mapped.append(key)
                 elif a[key] is not None:
                     self.report.warn(
@@ -519,7 +579,7 @@ class _Importer:
                     )
         # Dates out of order would fail the source check; they stay in policy, where the platform reads them.
         for first, second in (("start", "end"), ("enrollment_start", "enrollment_end")):
-            if first in course and second in course and course[first] >= course[second]:
+            if first in course and second in course and _instant(course[first]) >= _instant(course[second]):
                 course.pop(second)
                 mapped.remove(second)
                 self.report.warn(
@@ -534,6 +594,11 @@ class _Importer:
         if image and PATH_RE.match(rel) and (self.root / rel).is_file():
             course["image"] = rel
             mapped.append("course_image")
+        elif "course_image" in a and a["course_image"] == "":
+            mapped.append("course_image")  # no image: what the OLX export writes for a course without one
+        if a.get("cert_html_view_enabled") in (False, "false"):
+            # The platform's default, and what the OLX export writes for a course without certificate rules.
+            mapped.append("cert_html_view_enabled")
         cutoffs = self.grade_cutoffs(course["run"])
         if cutoffs is not None:
             course["pass_threshold"] = cutoffs
@@ -556,7 +621,7 @@ class _Importer:
         """The one pass mark of grading_policy.json (the file itself is kept verbatim under olx/)."""
         path = self.root / "policies" / run / "grading_policy.json"
         if not path.is_file():
-            return None
+            return PLATFORM_PASS  # the platform grades such a course with its default policy
         try:
             data = json.loads(decode_text(path.read_bytes(), str(path)))
         except (ValueError, InvalidInputError):
@@ -628,8 +693,8 @@ class _Importer:
     def chapter(self, usage: etree._Element, file: str, n: int) -> dict[str, Any] | None:
         d = self.definition(usage, file)
         section: dict[str, Any] = {"id": self.new_id(d, f"section{n}"), "title": self.title(d)}
-        start = _text(d.attrs.get("start", ""))
-        if DATE_RE.match(start):
+        start = _olx_date(_text(d.attrs.get("start", "")))
+        if start is not None:
             section["start"] = start
         policy = self.settings_policy(
             d, ("display_name", "start") if "start" in section else ("display_name",)
@@ -660,9 +725,9 @@ class _Importer:
             sub["format"] = fmt
             mapped.append("format")
         for key in ("start", "due"):
-            value = _text(d.attrs.get(key, ""))
-            if DATE_RE.match(value):
-                sub[key] = value
+            when = _olx_date(_text(d.attrs.get(key, "")))
+            if when is not None:
+                sub[key] = when
                 mapped.append(key)
         policy = self.settings_policy(d, tuple(mapped))
         self.graded = bool(sub.get("graded"))
