@@ -535,8 +535,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=4.0, help="per measured run (at most 30)")
     ap.add_argument("--clients", default="1,8,32", help="concurrent simulated learners")
     ap.add_argument("--sizes", default="0,100000,1000000", help="learner_state rows")
-    ap.add_argument("--sqlite-workers", type=int, default=1)
-    ap.add_argument("--pg-workers", type=int, default=2)
+    ap.add_argument("--sqlite-workers", default="1,2", help="worker counts to run the SQLite matrix with")
+    ap.add_argument("--pg-workers", default="2", help="worker counts to run the PostgreSQL matrix with")
     ap.add_argument("--pg", default=PG_DEFAULT, help="a PostgreSQL URL whose user may create databases")
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--no-workbench", action="store_true")
@@ -554,9 +554,9 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="lm-bench-") as name:
         tmp = Path(name)
-        results += bench_runtime(
-            f"sqlite:///{tmp / 'bench.db'}", "sqlite", args.sqlite_workers, sizes, clients, seconds, tmp
-        )
+        for i, w in enumerate(int(x) for x in args.sqlite_workers.split(",")):
+            db = f"sqlite:///{tmp / f'bench{i}.db'}"
+            results += bench_runtime(db, "sqlite", w, sizes, clients, seconds, tmp)
         why = "--no-pg given" if args.no_pg else pg_reason(args.pg)
         if why:
             notes.append(f"PostgreSQL skipped: {why}")
@@ -566,8 +566,9 @@ def main() -> None:
                 raw = raw_commit_rate(url, max(clients), seconds)
                 print(_row(raw), flush=True)
                 results.append(raw)
-            with pg_database(args.pg) as url:
-                results += bench_runtime(url, "postgresql", args.pg_workers, sizes, clients, seconds, tmp)
+            for w in (int(x) for x in args.pg_workers.split(",")):
+                with pg_database(args.pg) as url:
+                    results += bench_runtime(url, "postgresql", w, sizes, clients, seconds, tmp)
         if args.no_workbench:
             notes.append("workbench skipped: --no-workbench given")
         else:

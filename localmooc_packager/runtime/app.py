@@ -405,6 +405,22 @@ def _replay(body: bytes) -> Receive:
     return receive
 
 
+class RuntimeApp(FastAPI):
+    """FastAPI with the hot path in front of everything, FastAPI's own per-request wrappers included."""
+
+    fast_path: HandlerFastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_path is not None:
+            await self.fast_path(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def full(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The whole FastAPI app (routing, dependencies, exception handlers)."""
+        await super().__call__(scope, receive, send)
+
+
 # ---------------------------------------------------------------- the app
 class Problems(Exception):
     def __init__(self, status: int, items: list[ErrorItem]) -> None:
@@ -454,7 +470,7 @@ def create_app(
     )
     enrolled_cache: set[tuple[str, str]] = set()  # positive only: enrolments are never withdrawn
 
-    app = FastAPI(
+    app = RuntimeApp(
         title="Local MOOC runtime",
         version=__version__,
         description=(
@@ -468,9 +484,9 @@ def create_app(
     app.state.store = store
     app.state.courses = loaded
     app.add_middleware(SecurityHeaders)  # type: ignore[arg-type]
-    # Outside SecurityHeaders: the fast path sets the same headers itself.
+    # In front of FastAPI (and of SecurityHeaders: the fast path sets the same headers itself).
     fast_pool = None if store.is_sqlite else ThreadPoolExecutor(store.pool_size, thread_name_prefix="lm-db")
-    app.add_middleware(HandlerFastPath, courses=loaded, store=store, pool=fast_pool)  # type: ignore[arg-type]
+    app.fast_path = HandlerFastPath(app.full, loaded, store, fast_pool)
     app.mount("/assets/app", StaticFiles(directory=HERE / "static"), name="app-static")
 
     async def db(fn: Callable[..., T_], *args: Any) -> T_:
@@ -852,6 +868,11 @@ def create_app(
     async def api_csrf(request: Request, response: Response) -> CsrfOut:
         """A CSRF token (also set as the cookie) for API clients."""
         return CsrfOut(csrf_token=csrf_cookie(request, response))
+
+    @app.get("/api/health", response_model=OkOut, tags=["health"])
+    async def api_health() -> OkOut:
+        """Liveness for load balancers: no database, no session (answered ahead of FastAPI in a worker)."""
+        return OkOut()
 
     @app.get("/api/options", response_model=OptionsOut, tags=["auth"])
     async def api_options() -> OptionsOut:

@@ -14,8 +14,10 @@ statement cache and psycopg's automatic server-side prepare (after 5 uses per co
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -407,6 +409,7 @@ class Store:
         self.engine = engine_for(url)
         self.dialect = self.engine.dialect.name
         self.is_sqlite = self.dialect == "sqlite"
+        self._queue_fd: int | None = None
         self.pool_size: int = self.engine.pool.size()  # type: ignore[attr-defined]  # a QueuePool
         ins = sqlite.insert if self.is_sqlite else postgresql.insert
         greatest = func.max if self.is_sqlite else func.greatest  # SQLite's 2-arg max() is scalar
@@ -485,7 +488,10 @@ class Store:
         begin/commit events and transaction objects cost ~60 us per request around ~10 statements."""
         fairy = self.engine.raw_connection()
         raw = fairy.driver_connection
+        queue = self._writer_queue()
         try:
+            if queue is not None:
+                fcntl.flock(queue, fcntl.LOCK_EX)
             if self.is_sqlite:
                 raw.execute("BEGIN IMMEDIATE")  # the write lock up front, honouring busy_timeout
             yield raw
@@ -494,10 +500,32 @@ class Store:
             raw.rollback()
             raise
         finally:
+            if queue is not None:
+                fcntl.flock(queue, fcntl.LOCK_UN)
             fairy.close()  # back to the pool
+
+    def _writer_queue(self) -> int | None:
+        """SQLite file databases: a lock file that writers of all worker processes queue on.
+
+        A writer that finds SQLite's write lock taken sleeps in its busy handler for 1, 2, 5, 10 ... ms
+        and retries, while a handler transaction holds the lock for ~0.2 ms: with two workers most of the
+        time went to sleeping (1,400/s and p99 175 ms against 2,400/s with one). flock() blocks in the
+        kernel and wakes the next writer as soon as the lock is released. SQLite's own lock still decides
+        correctness; this only orders the waiting.
+        """
+        if self._queue_fd is None and self.is_sqlite:
+            db = make_url(self.url).database
+            if not db or db == ":memory:":
+                self._queue_fd = -1
+            else:
+                self._queue_fd = os.open(f"{db}-writers", os.O_RDWR | os.O_CREAT, 0o600)
+        return self._queue_fd if self._queue_fd is not None and self._queue_fd >= 0 else None
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._queue_fd is not None and self._queue_fd >= 0:
+            os.close(self._queue_fd)
+        self._queue_fd = None
 
     # ---- learners and identity
     def create_learner(self, identity: dict[str, Any], role: str = "learner") -> str:
