@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 from lxml import etree
-from xblock.core import XBlock
-from xblock.fields import Dict, Scope
 
 from localmooc_packager.cli import main
 from localmooc_packager.errors import InvalidInputError, UnsafeInputError, UsageError
@@ -20,7 +18,6 @@ from localmooc_packager.importers.compare import diff_sources
 from localmooc_packager.importers.olx import import_olx
 from localmooc_packager.source import check_course, load_course
 from localmooc_packager.source.reader import read_source
-from localmooc_xblocks.raw import RawOlxBlock
 
 from conftest import sample_courses
 
@@ -346,27 +343,11 @@ def _round_trip(first: Path, work: Path) -> Path:
     return second
 
 
-class _RawWithPolicy(RawOlxBlock):
-    """lm-raw with the `policy` field RawOlxBlock lacks (xblocks/raw.py): the loader keeps a field only
-    when the block has it, so today a kept block's policy never reaches the exporter."""
-
-    policy = Dict(scope=Scope.settings, default={})
-
-
-# The one difference left, and not the OLX exporter's: RawOlxBlock has no `policy` field, so loading
-# the source drops kept blocks' policy before the export sees it. Listed exactly, so that adding the
-# field shows up here (the test below proves the round trip is exact with it).
-RAW_POLICY_DROPPED_BY_LOADER = [
-    "sections[0].subsections[0].units[1].blocks[0].policy: {'discussion_category': 'แนะนำตัว'} only in the first",
-    "sections[1].subsections[0].units[1].blocks[2].policy: {'max_attempts': 5} only in the first",
-]
-
-
 def test_round_trip_studio_export(tmp_path: Path) -> None:
     first = tmp_path / "src1"
     import_olx(STUDIO / "studio_export", first)
     second = _round_trip(first, tmp_path / "rt")
-    assert diff_sources(first, second) == RAW_POLICY_DROPPED_BY_LOADER
+    assert diff_sources(first, second) == []
     # Raw OLX blocks and the files they name come back byte for byte.
     a, b = _by_id(first), _by_id(second)
     for block_id in ("calc_budget", "lti_quiz", "dnd_revenue", "disc_intro", "done_activities"):
@@ -380,15 +361,11 @@ def test_round_trip_studio_export(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["studio_export", "root_inline"])
-def test_round_trip_is_exact_when_kept_blocks_hold_their_policy(name: str, tmp_path: Path) -> None:
-    @XBlock.register_temp_plugin(_RawWithPolicy, "lm-raw", group="xblock.v1.overrides")
-    def run() -> list[str]:
-        first = tmp_path / "src1"
-        import_olx(STUDIO / name, first)
-        second = _round_trip(first, tmp_path / "rt")
-        return diff_sources(first, second)
-
-    assert run() == []
+def test_round_trip_is_exact(name: str, tmp_path: Path) -> None:
+    first = tmp_path / "src1"
+    import_olx(STUDIO / name, first)
+    second = _round_trip(first, tmp_path / "rt")
+    assert diff_sources(first, second) == []
 
 
 def test_round_trip_inline_course_is_exact(tmp_path: Path) -> None:

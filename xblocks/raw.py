@@ -10,7 +10,7 @@ from lxml import etree
 from web_fragments.fragment import Fragment
 from xblock.completable import XBlockCompletionMode
 from xblock.core import XBlock
-from xblock.fields import List, Scope, String
+from xblock.fields import Dict, List, Scope, String
 
 from .base import DisplayNameMixin, static_text, ui
 
@@ -20,6 +20,11 @@ class RawOlxBlock(DisplayNameMixin, XBlock):
 
     completion_mode = XBlockCompletionMode.EXCLUDED
     xml = String(help="The OLX element, verbatim", scope=Scope.content, default="")
+    policy = Dict(
+        help="Open edX settings of this element from policy.json, kept as they are",
+        scope=Scope.settings,
+        default={},
+    )
     files = List(
         help="Definition files it points at, relative to the course folder", scope=Scope.content, default=[]
     )
@@ -47,6 +52,8 @@ class RawOlxBlock(DisplayNameMixin, XBlock):
             node.set("display_name", self.display_name)
         if self.files:
             node.set("files", json.dumps(self.files, ensure_ascii=False))
+        if self.policy:
+            node.set("policy", json.dumps(self.policy, ensure_ascii=False, sort_keys=True))
         node.text = etree.CDATA(self.xml)
 
     @classmethod
@@ -56,4 +63,6 @@ class RawOlxBlock(DisplayNameMixin, XBlock):
         block.xml = (node.text or "").strip()
         if node.get("files"):
             block.files = json.loads(node.get("files"))
+        if node.get("policy"):
+            block.policy = json.loads(node.get("policy"))
         return block

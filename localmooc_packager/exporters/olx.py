@@ -693,7 +693,8 @@ def iso_datetime(value: str | date, end_of_day: bool = False) -> str:
     A bare date means midnight in Bangkok (the source format's rule), or the last second of that day in
     Bangkok for closing dates (``end_of_day``): "ends 31 March" keeps a due time on 31 March inside the
     course. Either is written as the UTC instant (``2021-03-19`` -> ``2021-03-18T17:00:00Z``). A date and
-    time without a zone is taken as UTC, as Open edX reads it; a zone given is kept.
+    time without a zone is Bangkok time too (the source format's rule, the one the checks use), written in
+    UTC; a zone given is kept.
     """
     if isinstance(value, datetime):
         moment = value
@@ -706,7 +707,7 @@ def iso_datetime(value: str | date, end_of_day: bool = False) -> str:
         else:
             moment = datetime.fromisoformat(text.replace(" ", "T", 1))
     if moment.tzinfo is None:
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return moment.replace(tzinfo=BANGKOK).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
