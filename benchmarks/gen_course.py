@@ -14,8 +14,24 @@ import os
 import random
 from pathlib import Path
 
-WORDS = ("งบประมาณ ท้องถิ่น รายได้ ภาษี ข้อบัญญัติ สภา ผู้บริหาร เทศบาล ตำบล จังหวัด ประชาชน บริการ สาธารณะ "
-         "การประเมิน บุคลากร กฎหมาย ระเบียบ พัสดุ การเงิน การคลัง แผนพัฒนา โครงการ").split()
+WORDS = [
+    *[
+        "งบประมาณ",
+        "ท้องถิ่น",
+        "รายได้",
+        "ภาษี",
+        "ข้อบัญญัติ",
+        "สภา",
+        "ผู้บริหาร",
+        "เทศบาล",
+        "ตำบล",
+        "จังหวัด",
+        "ประชาชน",
+        "บริการ",
+        "สาธารณะ",
+    ],
+    *["การประเมิน", "บุคลากร", "กฎหมาย", "ระเบียบ", "พัสดุ", "การเงิน", "การคลัง", "แผนพัฒนา", "โครงการ"],
+]
 
 
 def _text(rng: random.Random, words: int) -> str:
@@ -38,26 +54,50 @@ def generate(out: Path, units: int, questions: int = 5, asset_mb: float = 0.0, s
         for _ in range(count):
             u = unit_no
             unit_no += 1
-            lines += [f"      - id: u{u}", f"        title: หน่วยที่ {u + 1} {_text(rng, 4)}", "        blocks:",
-                      "          - type: html", "            body: |",
-                      f"              ## {_text(rng, 3)}", "",
-                      f"              {_text(rng, 60)}", "",
-                      f"              - {_text(rng, 8)}", f"              - {_text(rng, 8)}"]
+            lines += [
+                f"      - id: u{u}",
+                f"        title: หน่วยที่ {u + 1} {_text(rng, 4)}",
+                "        blocks:",
+                "          - type: html",
+                "            body: |",
+                f"              ## {_text(rng, 3)}",
+                "",
+                f"              {_text(rng, 60)}",
+                "",
+                f"              - {_text(rng, 8)}",
+                f"              - {_text(rng, 8)}",
+            ]
             if u % 5 == 4:
-                lines += ["          - type: quiz", f"            id: quiz{u}", "            role: practice",
-                          "            questions:"]
+                lines += [
+                    "          - type: quiz",
+                    f"            id: quiz{u}",
+                    "            role: practice",
+                    "            questions:",
+                ]
                 for q in range(questions):
-                    lines += ["              - type: single-choice",
-                              f"                prompt: ข้อ {q + 1} {_text(rng, 10)}",
-                              f"                choices: {{a: {_text(rng, 2)}, b: {_text(rng, 2)}, c: {_text(rng, 2)}}}",
-                              "                answer: b", f"                explain: {_text(rng, 12)}"]
+                    lines += [
+                        "              - type: single-choice",
+                        f"                prompt: ข้อ {q + 1} {_text(rng, 10)}",
+                        f"                choices: {{a: {_text(rng, 2)}, b: {_text(rng, 2)}, c: {_text(rng, 2)}}}",
+                        "                answer: b",
+                        f"                explain: {_text(rng, 12)}",
+                    ]
         (out / "sections" / f"s{s}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
         section_refs.append(f"  - include: sections/s{s}.yaml")
     section_refs += [
-        "  - id: final", "    title: การวัดผล", "    subsections:", "      - id: final-sub",
-        "        title: แบบทดสอบหลังเรียน", "        units:", "          - id: final-unit",
-        "            title: แบบทดสอบหลังเรียน", "            blocks:", "              - type: quiz",
-        "                id: post", "                role: post-test", "                questions:",
+        "  - id: final",
+        "    title: การวัดผล",
+        "    subsections:",
+        "      - id: final-sub",
+        "        title: แบบทดสอบหลังเรียน",
+        "        units:",
+        "          - id: final-unit",
+        "            title: แบบทดสอบหลังเรียน",
+        "            blocks:",
+        "              - type: quiz",
+        "                id: post",
+        "                role: post-test",
+        "                questions:",
         "                  - {type: numeric, prompt: สองบวกสอง, answer: 4}",
     ]
     asset_lines = []
@@ -76,9 +116,17 @@ def generate(out: Path, units: int, questions: int = 5, asset_mb: float = 0.0, s
             remaining -= size
             i += 1
     course = [
-        f"id: synthetic-{units}", "org: BENCH", 'run: "2569_1"', f"title: หลักสูตรทดสอบขนาด {units} หน่วย",
-        "category: local-finance", "start: 2026-10-01", "end: 2027-03-31", "pass_threshold: 0.6",
-        *asset_lines, "sections:", *section_refs,
+        f"id: synthetic-{units}",
+        "org: BENCH",
+        'run: "2569_1"',
+        f"title: หลักสูตรทดสอบขนาด {units} หน่วย",
+        "category: local-finance",
+        "start: 2026-10-01",
+        "end: 2027-03-31",
+        "pass_threshold: 0.6",
+        *asset_lines,
+        "sections:",
+        *section_refs,
     ]
     (out / "course.yaml").write_text("\n".join(course) + "\n", encoding="utf-8")
     return out

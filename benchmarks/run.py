@@ -70,8 +70,13 @@ _RSS_WRAP = (
 
 
 def peak_rss_mb(course: Path, out: Path, fmt: str) -> float:
-    done = subprocess.run([sys.executable, "-c", _RSS_WRAP, str(course), str(out), fmt], capture_output=True,
-                          text=True, check=True, timeout=1800)
+    done = subprocess.run(
+        [sys.executable, "-c", _RSS_WRAP, str(course), str(out), fmt],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=1800,
+    )
     return int(done.stdout.split()[-1]) / 1024
 
 
@@ -93,7 +98,9 @@ class Bench:
         return 1 if size == "L" or self.quick else 3
 
     def row(self, what: str, ours: float, peer_name: str = "", peer: float | None = None) -> None:
-        ratio = f"{peer / ours:.1f}x faster" if peer and ours <= peer else (f"{ours / peer:.2f}x" if peer else "")
+        ratio = (
+            f"{peer / ours:.1f}x faster" if peer and ours <= peer else (f"{ours / peer:.2f}x" if peer else "")
+        )
         peer_text = f"{peer_name} {peer:.3f} s" if peer is not None else ""
         self.rows.append((what, f"{ours:.3f} s", peer_text, ratio))
 
@@ -119,7 +126,11 @@ class Bench:
                 lambda r=root: olxcleaner.validate(str(r), steps=8, ignore=[], allowed_xblocks=allowed),
                 self.repeat(size),
             )
-            self.results[f"validate_olx_{size}"] = {"ours": ours, "olxcleaner": theirs, "speedup": theirs / ours}
+            self.results[f"validate_olx_{size}"] = {
+                "ours": ours,
+                "olxcleaner": theirs,
+                "speedup": theirs / ours,
+            }
             self.row(f"validate OLX {size}", ours, "olxcleaner", theirs)
 
     # ---- build
@@ -132,16 +143,17 @@ class Bench:
                 out = self.work / f"build-{fmt}-{size}"
                 built: list[Path] = []
 
-                def once(c: Path = course, o: Path = out, f: str = fmt) -> None:
-                    built[:] = [p for p, _ in build_course(c, o, [f])]
+                def once(c: Path = course, o: Path = out, f: str = fmt, into: list[Path] = built) -> None:
+                    into[:] = [p for p, _ in build_course(c, o, [f])]
 
                 ours = best_of(once, self.repeat(size))
                 tree = extract(built[0], self.work / f"x-{fmt}-{size}")
                 if fmt == "olx":
                     peer_name = "tar czf"
                     target = self.work / f"peer-{size}.tar.gz"
-                    peer = best_of(lambda t=tree, g=target: run_cmd(["tar", "czf", str(g), "."], t),
-                                   self.repeat(size))
+                    peer = best_of(
+                        lambda t=tree, g=target: run_cmd(["tar", "czf", str(g), "."], t), self.repeat(size)
+                    )
                 else:
                     peer_name = "zip -qrX"
                     target = self.work / f"peer-{size}.zip"
@@ -152,8 +164,14 @@ class Bench:
 
                     peer = best_of(zip_once, self.repeat(size))
                 self.results[f"build_{fmt}_{size}"] = {"ours": ours, peer_name: peer, "ratio": ours / peer}
-                self.rows.append((f"build {fmt} {size} (load + export)", f"{ours:.3f} s", f"{peer_name} {peer:.3f} s",
-                                  f"{ours / peer:.2f}x the peer"))
+                self.rows.append(
+                    (
+                        f"build {fmt} {size} (load + export)",
+                        f"{ours:.3f} s",
+                        f"{peer_name} {peer:.3f} s",
+                        f"{ours / peer:.2f}x the peer",
+                    )
+                )
 
     # ---- memory
     def memory(self) -> None:
@@ -195,11 +213,21 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="lm-bench-") as tmp:
         bench = Bench(Path(tmp), sizes, args.quick)
         for part in args.only.split(","):
-            {"validate": bench.validate, "build": bench.build, "memory": bench.memory,
-             "import": bench.import_}[part]()
-    meta = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cores": os.cpu_count(),
-            "python": platform.python_version(), "machine": platform.machine()}
-    args.json.write_text(json.dumps({"meta": meta, "results": bench.results}, indent=2) + "\n", encoding="utf-8")
+            {
+                "validate": bench.validate,
+                "build": bench.build,
+                "memory": bench.memory,
+                "import": bench.import_,
+            }[part]()
+    meta = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+    args.json.write_text(
+        json.dumps({"meta": meta, "results": bench.results}, indent=2) + "\n", encoding="utf-8"
+    )
     width = max(len(r[0]) for r in bench.rows)
     print(f"{meta['date']}, {meta['cores']} cores, Python {meta['python']}")
     print(f"| {'measure'.ljust(width)} | ours | peer | ratio |")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from localmooc_xblocks.grading import grade, is_correct, normalize_text, parse_number
 
 from localmooc_packager.grading import course_grading
 from localmooc_packager.source import load_course
+from localmooc_xblocks.grading import grade, is_correct, normalize_text, parse_number
 
 SINGLE = {"id": "q", "type": "single-choice", "answer": ["b"], "choices": [{"id": "a"}, {"id": "b"}]}
 MULTI = {"id": "q", "type": "multiple-choice", "answer": ["a", "c"]}

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from localmooc_xblocks.quiz import QuizBlock
 from lxml import etree
 from webob import Request
 from xblock.core import XBlock
@@ -14,6 +13,7 @@ from xblock.fields import ScopeIds
 
 from localmooc_packager.source import load_course
 from localmooc_packager.tree import CourseTree, TreeRuntime
+from localmooc_xblocks.quiz import QuizBlock
 
 USER_STATE = ("responses", "results", "attempts_used", "earned", "best_earned", "watched")
 
