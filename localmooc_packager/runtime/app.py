@@ -461,6 +461,7 @@ def create_app(
     store = Store(db_url)
     if migrate:
         store.upgrade()
+    store.start_checkpointer()
     keys = secrets or Secrets.load(Path(os.environ.get("LOCALMOOC_KEY_FILE", "localmooc-secret.key")))
     templates = Environment(
         loader=FileSystemLoader(HERE / "templates"),

@@ -19,6 +19,8 @@ import hashlib
 import json
 import os
 import secrets
+import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -410,6 +412,7 @@ class Store:
         self.dialect = self.engine.dialect.name
         self.is_sqlite = self.dialect == "sqlite"
         self._queue_fd: int | None = None
+        self._checkpointer: tuple[threading.Event, threading.Thread] | None = None
         self.pool_size: int = self.engine.pool.size()  # type: ignore[attr-defined]  # a QueuePool
         ins = sqlite.insert if self.is_sqlite else postgresql.insert
         greatest = func.max if self.is_sqlite else func.greatest  # SQLite's 2-arg max() is scalar
@@ -521,7 +524,46 @@ class Store:
                 self._queue_fd = os.open(f"{db}-writers", os.O_RDWR | os.O_CREAT, 0o600)
         return self._queue_fd if self._queue_fd is not None and self._queue_fd >= 0 else None
 
+    def start_checkpointer(self, every: float = 0.5) -> None:
+        """SQLite file databases, in a serving worker: move WAL checkpoints off the request path.
+
+        By default the commit that pushes the WAL past 1,000 pages copies them into the database file and
+        fsyncs it, inside a learner's request; with a large learner_state those pages are spread out and
+        that request stalls the worker's event loop. Here the request connections never checkpoint and a
+        thread runs a PASSIVE checkpoint (never waits for readers or writers) twice a second.
+        """
+        db = make_url(self.url).database
+        if not self.is_sqlite or not db or db == ":memory:" or self._checkpointer is not None:
+            return
+
+        @event.listens_for(self.engine, "connect")
+        def _no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+
+        self.engine.dispose()  # pooled connections opened before this get the pragma on reconnect
+        stop = threading.Event()
+
+        def run() -> None:
+            conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+            try:
+                while not stop.wait(every):
+                    try:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    except sqlite3.OperationalError:  # busy: the next round catches up
+                        continue
+            finally:
+                conn.close()
+
+        thread = threading.Thread(target=run, name="lm-wal-checkpoint", daemon=True)
+        thread.start()
+        self._checkpointer = (stop, thread)
+
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            stop, thread = self._checkpointer
+            stop.set()
+            thread.join(timeout=5)
+            self._checkpointer = None
         self.engine.dispose()
         if self._queue_fd is not None and self._queue_fd >= 0:
             os.close(self._queue_fd)
