@@ -235,7 +235,10 @@ class _Includer:
         return [item for item in items if isinstance(item, dict) and "include" not in item]
 
     def blocks(self, unit: dict[str, Any]) -> None:
-        for block in unit.get("blocks") or []:
+        blocks = unit.get("blocks")
+        if not isinstance(blocks, list):  # the schema check has reported it (found by tests/test_fuzz.py)
+            return
+        for block in blocks:
             if isinstance(block, dict) and block.get("type") == "quiz" and isinstance(block.get("file"), str):
                 if "questions" in block:
                     where, path = self.tree.where(block, "questions", key=True)
