@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import browser_support
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -202,14 +203,6 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# One Chromium set-up for every browser test (Debian's binary, flags that keep it off the network).
+CHROMIUM = str(browser_support.CHROMIUM)
+CHROMIUM_ARGS = browser_support.CHROMIUM_ARGS
