@@ -22,7 +22,7 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -492,16 +492,22 @@ class Store:
         fairy = self.engine.raw_connection()
         raw = fairy.driver_connection
         queue = self._writer_queue()
+        # PostgreSQL: psycopg's pipeline mode sends statements without waiting for each answer until a
+        # result is needed; BEGIN travels with the first query and the four writes with COMMIT, so a
+        # submission costs 4 round trips instead of 9.
+        pipeline = nullcontext() if self.is_sqlite else raw.pipeline()
         try:
             if queue is not None:
                 fcntl.flock(queue, fcntl.LOCK_EX)
-            if self.is_sqlite:
-                raw.execute("BEGIN IMMEDIATE")  # the write lock up front, honouring busy_timeout
-            yield raw
-            raw.commit()
-        except BaseException:
-            raw.rollback()
-            raise
+            with pipeline:
+                if self.is_sqlite:
+                    raw.execute("BEGIN IMMEDIATE")  # the write lock up front, honouring busy_timeout
+                try:
+                    yield raw
+                    raw.commit()
+                except BaseException:
+                    raw.rollback()
+                    raise
         finally:
             if queue is not None:
                 fcntl.flock(queue, fcntl.LOCK_UN)
