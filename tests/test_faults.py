@@ -3,7 +3,8 @@
 The rule (docs/robustness.md, "Faults"): a package path holds either the archive it held before or a
 complete new one; temporary files are ``.<target>.<random>.part`` (hidden, never the target's name) and
 the next build of the target removes the ones no live build holds. An import's output folder is absent
-or complete; its temporary folders are hidden ``.<out>.import-*`` / ``.<out>.extract-*`` siblings.
+or complete; its temporary folders are hidden ``.<out>.import-*`` / ``.<out>.extract-*`` siblings, which
+the next import to the same folder removes.
 """
 
 from __future__ import annotations
@@ -157,17 +158,23 @@ def test_killed_import_leaves_no_folder_or_a_complete_one(big_course: Path, tmp_
     reference = tmp_path / "reference"
     seconds = _run(_cli("import", str(archive), "-o", str(reference)))
 
-    complete = absent = 0
+    complete = absent = stale = 0
     for i, delay in enumerate(_kill_points(seconds, KILLS, "import")):
         work = tmp_path / f"run{i}"
         work.mkdir()
         out = work / "src"
         _kill_after(_cli("import", str(archive), "-o", str(out)), delay)
+        leftovers = [p for p in work.iterdir() if p != out]
+        for extra in leftovers:
+            assert extra.name.startswith((".src.import-", ".src.extract-")), extra
         if out.exists():
             assert diff_sources(reference, out) == [], f"half an import after {delay:.2f} s"
             complete += 1
         else:
             absent += 1
-        for extra in work.iterdir():
-            assert extra == out or extra.name.startswith((".src.import-", ".src.extract-")), extra
-    assert complete > 0 and absent > 0, (complete, absent)
+            stale += bool(leftovers)
+            # Importing again to the same folder works and removes what the killed import left.
+            _run(_cli("import", str(archive), "-o", str(out)))
+            assert [p.name for p in work.iterdir()] == ["src"]
+            assert diff_sources(reference, out) == []
+    assert complete > 0 and absent > 0 and stale > 0, (complete, absent, stale)

@@ -13,11 +13,13 @@ The import maps what it can map without losing anything and keeps everything els
 * about/ pages and other OLX files are copied under ``olx/`` and listed in the course's ``olx:``.
 
 Nothing is dropped without a line in the ``ImportReport``. The output is written into a temporary folder
-beside the target and renamed into place when complete. See docs/import-olx.md.
+beside the target and renamed into place when complete; the temporary folders of an import that was
+killed are removed by the next import to the same folder. See docs/import-olx.md.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
@@ -34,6 +36,11 @@ from typing import Any
 
 import yaml
 from lxml import etree
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; temporary folders of killed imports are left for the user
+    fcntl = None  # type: ignore[assignment]
 
 from ..archive import extract_archive, is_archive
 from ..errors import (
@@ -1507,6 +1514,39 @@ def _prepare_out(out_dir: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.import-", dir=out_dir.parent))
 
 
+def _hold(folder: Path, held: list[int]) -> Path:
+    """Lock ``folder`` (a flock on the folder itself) until the import ends: it marks the folder as in use."""
+    if fcntl is not None:
+        fd = os.open(folder, os.O_RDONLY)
+        held.append(fd)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    return folder
+
+
+def _remove_stale(out_dir: Path) -> None:
+    """Remove the temporary folders of earlier imports to ``out_dir`` that were killed (SIGKILL, power cut).
+
+    Stale means nobody holds its lock: the kernel drops a flock when its process dies, however it dies,
+    so an import still running keeps its folders.
+    """
+    if fcntl is None:
+        return
+    for kind in ("import", "extract"):
+        for folder in out_dir.parent.glob(f".{glob.escape(out_dir.name)}.{kind}-*"):
+            try:
+                fd = os.open(folder, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # locked: a running import's
+                continue
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+            finally:
+                os.close(fd)
+
+
 def _write_source(course: dict[str, Any], tmp: Path, report: ImportReport) -> None:
     header = "# Imported from Open edX OLX by `localmooc import`; see docs/import-olx.md.\n"
     units = report.structure["unit"]
@@ -1534,14 +1574,17 @@ def import_olx(source: Path, out_dir: Path, check: bool = True) -> ImportReport:
         raise UsageError(f"{display_path(source)}: no such file or folder")
     if source.is_file() and not is_archive(source):
         raise InvalidInputError(f"{display_path(source)}: not a folder, .tar.gz or .zip archive")
-    tmp = _prepare_out(out_dir)
+    held: list[int] = []  # locked folder descriptors, closed when the import ends
+    tmp = _hold(_prepare_out(out_dir), held)
     report = ImportReport(source, out_dir)
     extracted: Path | None = None
     try:
+        _remove_stale(out_dir)  # after locking our own folder, which is therefore never taken for stale
         if source.is_dir():
             base, move = source, False
         else:
             extracted = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.extract-", dir=out_dir.parent))
+            _hold(extracted, held)
             base, move = extract_archive(source, extracted), True
         root = find_course_root(base)
         importer = _Importer(root, tmp, report, move_static=move)
@@ -1562,6 +1605,8 @@ def import_olx(source: Path, out_dir: Path, check: bool = True) -> ImportReport:
     finally:
         if extracted is not None:
             shutil.rmtree(extracted, ignore_errors=True)
+        for fd in held:
+            os.close(fd)
     if check:
         from ..source import check_course
 
