@@ -169,11 +169,19 @@ _DB_OPTION = click.option(
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--secure-cookies", is_flag=True, help="Mark cookies Secure (behind an HTTPS proxy).")
-def serve(courses: Path, db_url: str, host: str, port: int, workers: int, secure_cookies: bool) -> None:
+@click.option(
+    "--trusted-html",
+    is_flag=True,
+    help="Serve course HTML as written. By default it is sanitised (no scripts, frames or event handlers), "
+    "since a course may come from an imported package.",
+)
+def serve(
+    courses: Path, db_url: str, host: str, port: int, workers: int, secure_cookies: bool, trusted_html: bool
+) -> None:
     """Run the reference runtime for COURSES (one course folder or a folder of course folders)."""
     from .runtime.server import serve as run_server
 
-    run_server(courses, db_url, host, port, workers, secure_cookies)
+    run_server(courses, db_url, host, port, workers, secure_cookies, trusted_html)
 
 
 @cli.command("import")

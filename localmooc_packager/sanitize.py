@@ -11,6 +11,8 @@ from functools import cache
 
 import nh3
 
+from .tree import CourseTree
+
 _EXTRA_TAGS = {"audio", "video", "source", "track", "picture", "section", "main"}
 _GLOBAL_ATTRS = {
     "id",
@@ -54,3 +56,37 @@ def _cleaner() -> nh3.Cleaner:
 def sanitize_html(html: str) -> str:
     """``html`` with everything that could run code or leak data removed; relative links are kept."""
     return _cleaner().clean(html)
+
+
+def sanitize_tree(tree: CourseTree) -> int:
+    """Sanitise every HTML field of the toolkit's blocks in ``tree`` in place; returns how many changed.
+
+    Third-party XBlocks render their own markup and are not touched; kept OLX blocks are never rendered
+    as HTML by this toolkit.
+    """
+    changed = 0
+    for block, _depth in tree.walk():
+        kind = block.scope_ids.block_type
+        if kind == "lm-html":
+            clean = sanitize_html(block.data)
+            if clean != block.data:
+                block.data = clean
+                changed += 1
+        elif kind == "lm-course":
+            clean = sanitize_html(block.description)
+            if clean != block.description:
+                block.description = clean
+                changed += 1
+        elif kind == "lm-quiz":
+            questions = [dict(q) for q in block.questions]
+            for q in questions:
+                for key in ("prompt", "explain"):
+                    if q.get(key):
+                        q[key] = sanitize_html(q[key])
+                if q.get("feedback"):
+                    q["feedback"] = {k: sanitize_html(v) for k, v in q["feedback"].items()}
+            if questions != block.questions:
+                block.questions = questions
+                changed += 1
+        block.save()
+    return changed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from localmooc_packager.sanitize import sanitize_html
@@ -38,3 +40,34 @@ def test_sanitize(dirty: str, clean: str) -> None:
 def test_thai_text_is_untouched() -> None:
     text = "<p>กำหนดการ ทํา น้ำ ๑๒๓</p>"  # includes a decomposed sara am: must stay byte-identical
     assert sanitize_html(text) == text
+
+
+def _evil_course(root: Path) -> Path:
+    course = root / "evil"
+    course.mkdir()
+    (course / "course.yaml").write_text(
+        "id: evil\norg: DLA\nrun: r1\ntitle: ทดสอบ\n"
+        "description: 'ก<img src=x onerror=\"steal()\">'\n"
+        "units:\n  - id: u\n    title: หน่วย\n    blocks:\n"
+        "      - {type: html, format: html, body: '<p>ข้อความ</p><script>steal()</script><iframe src=\"https://x\"></iframe>'}\n"
+        "      - type: quiz\n        id: q\n        questions:\n"
+        "          - {type: true-false, prompt: 'จริง<img src=x onerror=a()>', answer: true,"
+        " explain: '<a href=\"javascript:a()\">ดู</a>'}\n",
+        encoding="utf-8",
+    )
+    return course
+
+
+def test_runtime_loads_courses_sanitised_unless_trusted(tmp_path: Path) -> None:
+    from localmooc_packager.runtime.blocks import load_courses
+
+    course = _evil_course(tmp_path)
+    loaded = load_courses(course, trusted_html=False)["evil"]
+    html = loaded.tree.block("u-html1").data
+    assert html == "<p>ข้อความ</p>"
+    question = loaded.tree.block("q").questions[0]
+    assert question["prompt"] == 'จริง<img src="x">'
+    assert question["explain"] == '<p><a rel="noopener noreferrer">ดู</a></p>'
+    assert loaded.meta["description"] == '<p>ก<img src="x"></p>'
+    trusted = load_courses(course, trusted_html=True)["evil"]
+    assert "<script>steal()</script>" in trusted.tree.block("u-html1").data

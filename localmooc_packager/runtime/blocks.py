@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,10 +155,16 @@ class LoadedCourse:
         return path
 
 
-def load_course_dir(path: Path) -> LoadedCourse:
+def load_course_dir(path: Path, trusted_html: bool = False) -> LoadedCourse:
+    """Load and index one course. Its HTML is sanitised unless the operator trusts the source: a course
+    may come from an imported package, and the runtime serves it to learners with their session."""
+    from ..sanitize import sanitize_tree
     from ..source import load_course
 
-    return prepare(load_course(path))
+    tree = load_course(path)
+    if not trusted_html:
+        sanitize_tree(tree)
+    return prepare(tree)
 
 
 def prepare(tree: CourseTree) -> LoadedCourse:
@@ -231,7 +238,7 @@ def prepare(tree: CourseTree) -> LoadedCourse:
     return loaded
 
 
-def load_courses(path: Path) -> dict[str, LoadedCourse]:
+def load_courses(path: Path, trusted_html: bool | None = None) -> dict[str, LoadedCourse]:
     """One course folder, or a folder of course folders (those holding course.yaml)."""
     if (path / "course.yaml").is_file():
         dirs = [path]
@@ -241,9 +248,11 @@ def load_courses(path: Path) -> dict[str, LoadedCourse]:
         dirs = []
     if not dirs:
         raise UsageError(f"{path}: no course folder (with course.yaml) found")
+    if trusted_html is None:
+        trusted_html = os.environ.get("LOCALMOOC_TRUSTED_HTML") == "1"
     courses: dict[str, LoadedCourse] = {}
     for d in dirs:
-        c = load_course_dir(d)
+        c = load_course_dir(d, trusted_html)
         if c.id in courses:
             raise UsageError(f"{d}: course id {c.id!r} is used twice")
         courses[c.id] = c

@@ -68,12 +68,21 @@ def create_admin(url: str, username: str, name: str, password: str) -> tuple[str
         store.dispose()
 
 
-def serve(courses: Path, db_url: str, host: str, port: int, workers: int, secure_cookies: bool) -> None:
+def serve(
+    courses: Path,
+    db_url: str,
+    host: str,
+    port: int,
+    workers: int,
+    secure_cookies: bool,
+    trusted_html: bool = False,
+) -> None:
     """Check the courses and the database once, then hand over to uvicorn (uvloop + httptools)."""
     import uvicorn
 
     from .blocks import load_courses
 
+    os.environ["LOCALMOOC_TRUSTED_HTML"] = "1" if trusted_html else "0"
     loaded = load_courses(courses)  # fail here, with the loader's report, rather than in every worker
     if make_url(db_url).get_backend_name() == "sqlite":
         upgrade(db_url)
