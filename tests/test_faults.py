@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,22 @@ def _kill_after(cmd: list[str], delay: float) -> int:
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGKILL)
     return proc.wait(timeout=30)
+
+
+def _kill_when(cmd: list[str], ready: Callable[[], bool]) -> bool:
+    """Start ``cmd`` and SIGKILL it the moment ``ready()`` holds (polled every millisecond); returns
+    whether it was killed (False: it exited first). Used to kill right after the rename, a window too
+    short for timed kill points to hit reliably."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = False
+    while proc.poll() is None:
+        if ready():
+            proc.send_signal(signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.001)
+    proc.wait(timeout=30)
+    return killed
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +163,19 @@ def test_killed_build_leaves_the_old_archive_or_a_complete_new_one(
         _run(_cli("build", str(big_course), "--format", fmt, "-o", str(out)))
         assert sorted(p.name for p in out.iterdir()) == [name]
         assert _sha(target) == new
-    # The kill points spread over the run: some builds died before the rename, some after.
-    assert outcomes["old"] + outcomes["none"] > 0 and outcomes["new"] > 0, outcomes
+    # Timed kill points hit the run before the rename (the old archive or none was left).
+    assert outcomes["old"] + outcomes["none"] > 0, outcomes
+    # And right after the rename, before the process ends: the new archive is whole.
+    out = tmp_path / "after-rename"
+    out.mkdir()
+    shutil.copy2(reference / "old" / name, out / name)
+    old_inode = (out / name).stat().st_ino
+    killed = _kill_when(
+        _cli("build", str(big_course), "--format", fmt, "-o", str(out)),
+        lambda: (out / name).stat().st_ino != old_inode,
+    )
+    assert _sha(out / name) == new
+    assert killed or sorted(p.name for p in out.iterdir()) == [name]
 
 
 @pytest.mark.slow
@@ -177,4 +205,9 @@ def test_killed_import_leaves_no_folder_or_a_complete_one(big_course: Path, tmp_
             _run(_cli("import", str(archive), "-o", str(out)))
             assert [p.name for p in work.iterdir()] == ["src"]
             assert diff_sources(reference, out) == []
-    assert complete > 0 and absent > 0 and stale > 0, (complete, absent, stale)
+    # Timed kill points hit the run before the rename, and left temporary folders that were cleaned.
+    assert absent > 0 and stale > 0, (complete, absent, stale)
+    # Killed right after the rename: the output is whole.
+    out = tmp_path / "after-rename" / "src"
+    _kill_when(_cli("import", str(archive), "-o", str(out)), lambda: (out / "course.yaml").exists())
+    assert diff_sources(reference, out) == []
