@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import schemathesis
 from hypothesis import HealthCheck, settings
 from runtime_support import COURSE_ID, Api, make_app
 
 from localmooc_packager.runtime.store import Store
 
-# Not in the test extra yet (pyproject.toml is not this change's to edit): `pip install schemathesis`.
-schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed")
 checks = schemathesis.checks
 
 CHECKS = [
