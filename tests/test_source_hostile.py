@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from measure import run_measured
 
 from conftest import FIXTURES, ROOT
 
@@ -19,27 +17,6 @@ CASES = {
     "include-symlink": "units[0].include: 'units/evil.yaml' points outside the course folder [path-outside]",
     "symlink-out": "units[0].blocks[0].src: 'static/passwd.mp4' points outside the course folder [path-outside]",
 }
-
-
-# Runs the CLI in a fresh interpreter that reports its own peak RSS on exit (no /usr/bin/time needed).
-_WRAP = (
-    "import atexit, resource, sys\n"
-    "atexit.register(lambda: sys.stderr.write("
-    "f'\\nMAXRSS_KB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n'))\n"
-    "from localmooc_packager.cli import main\n"
-    "main(sys.argv[1:])\n"
-)
-
-
-def run_measured(args: list[str], cwd: Path) -> tuple[int, str, float, int]:
-    """(exit code, stderr, seconds, peak RSS in MB) of one `localmooc` run."""
-    started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-c", _WRAP, *args], cwd=cwd, capture_output=True, text=True, timeout=60
-    )
-    seconds = time.perf_counter() - started
-    err, _, rss_line = proc.stderr.rpartition("MAXRSS_KB ")
-    return proc.returncode, err, seconds, int(rss_line.split()[0]) // 1024
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import tarfile
 import zipfile
 from pathlib import Path
 
+from ..archive import is_archive
 from ..errors import Report, UsageError, display_path
 
 KINDS = ("source", "olx", "scorm")
@@ -35,14 +35,12 @@ def detect(path: Path) -> str:
         try:
             with zipfile.ZipFile(path) as zf:
                 names = [n.rstrip("/").split("/")[-1] for n in zf.namelist()]
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise UsageError(f"{shown}: unreadable zip: {exc}") from None
-        if "imsmanifest.xml" in names:
-            return "scorm"
-        if "course.xml" in names:
-            return "olx"
-        raise UsageError(f"{shown}: the zip holds neither imsmanifest.xml (SCORM) nor course.xml (OLX)")
-    if path.name.endswith((".tar.gz", ".tgz", ".tar")) or _is_tar(path):
+        except (zipfile.BadZipFile, OSError, ValueError):
+            names = []
+        # Only a manifest makes a zip SCORM; anything else goes through the OLX reader, whose safe
+        # extraction refuses hostile archives (and reports a missing course.xml) with exit status 1.
+        return "scorm" if "imsmanifest.xml" in names else "olx"
+    if path.name.endswith((".zip", ".tar.gz", ".tgz", ".tar")) or is_archive(path):
         return "olx"
     raise UsageError(f"{shown}: not a folder, .zip or .tar.gz this tool can validate")
 
@@ -52,13 +50,6 @@ def _subdirs(path: Path) -> list[Path]:
         return [d for d in path.iterdir() if d.is_dir()]
     except OSError:
         return []
-
-
-def _is_tar(path: Path) -> bool:
-    try:
-        return tarfile.is_tarfile(path)
-    except OSError:
-        return False
 
 
 def validate_path(path: Path, kind: str | None = None) -> tuple[str, Report]:
