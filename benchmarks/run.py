@@ -6,7 +6,7 @@
 Sizes: S = 100, M = 1,000, L = 5,000 units (benchmarks/gen_course.py: Thai text, a practice quiz every
 fifth unit, a post-test). Each figure is the best of several runs (one for L) of the real code in this
 process; peers (olxcleaner, `tar czf`, `zip -qrX`) run on the same input in the same run. Peak memory is
-measured in a child process that reports its own ru_maxrss. Only loopback traffic; bounded in time.
+measured in a child process that reports its own VmHWM (peak RSS of its own memory). Only loopback traffic; bounded in time.
 """
 
 from __future__ import annotations
@@ -60,12 +60,12 @@ def extract(archive: Path, dest: Path) -> Path:
 
 
 _RSS_WRAP = (
-    "import resource, sys\n"
+    "import re, sys\n"
     "from pathlib import Path\n"
     "from localmooc_packager.build import build_course\n"
     "for _ in build_course(Path(sys.argv[1]), Path(sys.argv[2]), [sys.argv[3]]):\n"
     "    pass\n"
-    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
 )
 
 

@@ -1,7 +1,8 @@
 """Run the `localmooc` CLI in a fresh interpreter and measure it: exit code, stderr, seconds, peak RSS.
 
-The child reports its own ru_maxrss on exit, so no /usr/bin/time is needed and other children of the
-test process do not count.
+The child reports its own peak RSS on exit, read from /proc/self/status (VmHWM). Not ru_maxrss: Linux
+carries that over from the parent through fork and exec, so a child of a big pytest process would report
+the parent's size.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import time
 from pathlib import Path
 
 _WRAP = (
-    "import atexit, resource, sys\n"
-    "atexit.register(lambda: sys.stderr.write("
-    "f'\\nMAXRSS_KB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n'))\n"
+    "import atexit, re, sys\n"
+    "def _hwm():\n"
+    "    status = open('/proc/self/status').read()\n"
+    "    return re.search(r'VmHWM:\\s+(\\d+)', status).group(1)\n"
+    "atexit.register(lambda: sys.stderr.write(f'\\nMAXRSS_KB {_hwm()}\\n'))\n"
     "from localmooc_packager.cli import main\n"
     "main(sys.argv[1:])\n"
 )

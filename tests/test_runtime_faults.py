@@ -138,7 +138,14 @@ def _kill_one_worker(server: Any) -> None:
         if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()  # not the resource tracker
     ]
     assert len(workers) >= 2, children
-    os.kill(workers[0], signal.SIGKILL)
+
+    def sockets(pid: int) -> int:
+        fds = Path(f"/proc/{pid}/fd")
+        return sum(1 for fd in fds.iterdir() if fd.readlink().as_posix().startswith("socket:"))
+
+    # The kernel may hand every keep-alive connection to one worker: kill the one holding the most
+    # sockets, so that requests are surely in flight when it dies.
+    os.kill(max(workers, key=sockets), signal.SIGKILL)
 
 
 @pytest.mark.slow
