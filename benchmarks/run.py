@@ -3,6 +3,9 @@
     .venv/bin/python benchmarks/run.py [--sizes S,M,L] [--only validate,build,memory,import,runtime]
                                        [--json benchmarks/results.json] [--quick]
 
+`runtime` runs benchmarks/bench_runtime.py (its own table and JSON, ~8 minutes) after the rest, so this one
+command reproduces every figure in docs/performance.md.
+
 Sizes: S = 100, M = 1,000, L = 5,000 units (benchmarks/gen_course.py: Thai text, a practice quiz every
 fifth unit, a post-test). Each figure is the best of several runs (one for L) of the real code in this
 process; peers (olxcleaner, `tar czf`, `zip -qrX`) run on the same input in the same run. Peak memory is
@@ -205,7 +208,7 @@ class Bench:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="S,M,L")
-    parser.add_argument("--only", default="validate,build,memory,import")
+    parser.add_argument("--only", default="validate,build,memory,import,runtime")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results.json")
     parser.add_argument("--quick", action="store_true", help="one run each, smaller asset test")
     args = parser.parse_args()
@@ -234,6 +237,12 @@ def main() -> int:
     print(f"|{'-' * (width + 2)}|---|---|---|")
     for what, ours, peer, ratio in bench.rows:
         print(f"| {what.ljust(width)} | {ours} | {peer} | {ratio} |")
+    if "runtime" in args.only.split(","):
+        runtime = [sys.executable, str(ROOT / "benchmarks" / "bench_runtime.py")]
+        if args.quick:
+            runtime += ["--seconds", "2", "--sizes", "0,100000", "--sqlite-workers", "1"]
+        sys.stdout.flush()
+        return subprocess.run(runtime, cwd=ROOT, check=False).returncode
     return 0
 
 
