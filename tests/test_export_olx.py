@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
 import re
 import subprocess
@@ -806,18 +808,32 @@ def test_peak_memory_does_not_grow_with_asset_size(tmp_path: Path) -> None:
         assert tar.getmember("DLA-gen-T1/static/big.mp4").size == size
 
 
-def test_fast_tar_writer_is_byte_identical(tmp_path: Path) -> None:
-    """The exporter's own tar.gz writer gives exactly ArchiveWriter's bytes, fallback headers included."""
+def _tarfile_reference(writer: ArchiveWriter, target: Path, top: str) -> None:
+    """The same archive written by Python's tarfile, the reference ArchiveWriter's fast path must match."""
+    prefix = f"{top}/"
+    with (
+        target.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for folder in writer._folders(prefix):
+            tar.addfile(writer._tarinfo(folder, 0, tarfile.DIRTYPE))
+        for name in writer.names():
+            member = writer.members[name]
+            data = member.data if member.data is not None else member.source.read_bytes()  # type: ignore[union-attr]
+            tar.addfile(writer._tarinfo(prefix + name, member.size, tarfile.REGTYPE), io.BytesIO(data))
+
+
+def test_tar_writer_matches_tarfile_byte_for_byte(tmp_path: Path) -> None:
+    """ArchiveWriter fills tar headers from a template; the bytes equal tarfile's, fallback headers included."""
     for course in sample_courses():
-        fast = olx._TarGzWriter(1_700_000_000)
-        olx._OlxBuilder(olx._CachedTree(load_course(course)), fast, "stock").build()
-        fast.add_bytes("static/" + "ก" * 40 + ".txt", b"x" * 700)  # not ASCII: a PAX header
-        fast.add_bytes("static/" + "a" * 120 + ".txt", b"y" * 512)  # over 100 bytes: a PAX header
-        fast.add_bytes("static/empty.txt", b"")
-        plain = ArchiveWriter(1_700_000_000)
-        plain.members = dict(fast.members)
-        fast.write_tar_gz(tmp_path / "fast.tar.gz", top="TOP")
-        plain.write_tar_gz(tmp_path / "plain.tar.gz", top="TOP")
-        assert (tmp_path / "fast.tar.gz").read_bytes() == (tmp_path / "plain.tar.gz").read_bytes(), (
+        writer = ArchiveWriter(1_700_000_000)
+        olx._OlxBuilder(olx._CachedTree(load_course(course)), writer, "stock").build()
+        writer.add_bytes("static/" + "ก" * 40 + ".txt", b"x" * 700)  # not ASCII: a PAX header
+        writer.add_bytes("static/" + "a" * 120 + ".txt", b"y" * 512)  # over 100 bytes: a PAX header
+        writer.add_bytes("static/empty.txt", b"")
+        writer.write_tar_gz(tmp_path / "fast.tar.gz", top="TOP")
+        _tarfile_reference(writer, tmp_path / "reference.tar.gz", "TOP")
+        assert (tmp_path / "fast.tar.gz").read_bytes() == (tmp_path / "reference.tar.gz").read_bytes(), (
             course.name
         )

@@ -124,21 +124,68 @@ class ArchiveWriter:
                     shutil.copyfileobj(src, dst, CHUNK)
 
     def write_tar_gz(self, target: Path, top: str = "") -> None:
-        """A gzip'd tar; ``top`` is a folder every member goes under (Studio exports have one)."""
+        """A gzip'd PAX tar; ``top`` is a folder every member goes under (Studio exports have one).
+
+        The bytes are exactly what tarfile writes (tests/test_export_olx.py compares them), without its
+        per-member work: an OLX course is thousands of small files, and tarfile's TarInfo copies and
+        field-by-field headers cost more than the compression. Headers here differ only in name and size,
+        so they are filled into one template; a member a plain ustar header cannot describe (a name over
+        100 bytes or not ASCII) gets tarfile's own header. Output reaches gzip (mtime 0, no file name:
+        the bytes depend only on the content) in large writes.
+        """
         prefix = f"{top}/" if top else ""
-        # mtime=0 and no file name in the gzip header: the bytes depend only on the content.
         with (
             atomic_target(target) as tmp,
             tmp.open("wb") as raw,
             gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
         ):
+            buf = bytearray()
             for folder in self._folders(prefix):
-                tar.addfile(self._tarinfo(folder, 0, tarfile.DIRTYPE))
+                buf += self._header(folder, 0, tarfile.DIRTYPE)
             for name in self.names():
                 member = self.members[name]
-                with self._open(member) as src:
-                    tar.addfile(self._tarinfo(prefix + name, member.size, tarfile.REGTYPE), src)
+                buf += self._header(prefix + name, member.size, tarfile.REGTYPE)
+                if member.data is not None:
+                    buf += member.data
+                else:
+                    assert member.source is not None
+                    gz.write(buf)
+                    buf.clear()
+                    self._copy(member.source, member.size, gz)
+                buf += bytes(-member.size % tarfile.BLOCKSIZE)
+                if len(buf) >= CHUNK:
+                    gz.write(buf)
+                    buf.clear()
+            # The end of the archive as tarfile writes it: two zero blocks, then zeros to a whole record.
+            end = len(buf) + gz.tell() + 2 * tarfile.BLOCKSIZE  # gz.tell(): bytes written so far
+            buf += bytes(2 * tarfile.BLOCKSIZE + (-end % tarfile.RECORDSIZE))
+            gz.write(buf)
+
+    @staticmethod
+    def _copy(source: Path, size: int, out: gzip.GzipFile) -> None:
+        left = size
+        with source.open("rb") as src:
+            while left:
+                chunk = src.read(min(CHUNK, left))
+                if not chunk:
+                    raise BuildError(f"{source}: file shrank while it was being archived")
+                out.write(chunk)
+                left -= len(chunk)
+
+    def _header(self, name: str, size: int, kind: bytes) -> bytes:
+        """The 512-byte ustar header tarfile's PAX format writes for this member (mode, owner, time fixed)."""
+        if kind == tarfile.DIRTYPE:
+            name += "/"
+        encoded = name.encode("utf-8")
+        if len(encoded) > 100 or not name.isascii() or size >= 8**11 or self.mtime >= 8**11:
+            info = self._tarinfo(name.rstrip("/") if kind == tarfile.DIRTYPE else name, size, kind)
+            return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+        mode = b"0000755\0" if kind == tarfile.DIRTYPE else b"0000644\0"
+        head = encoded + bytes(100 - len(encoded)) + mode + b"0000000\0" * 2 + b"%011o\0" % size
+        tail = b"%011o\0" % self.mtime
+        rest = kind + bytes(100) + tarfile.POSIX_MAGIC + bytes(512 - 265)
+        checksum = sum(head) + sum(tail) + 8 * 32 + sum(rest)  # the checksum field counts as spaces
+        return head + tail + b"%06o\0 " % checksum + rest
 
     def _folders(self, prefix: str) -> list[str]:
         folders = {prefix.rstrip("/")} if prefix else set()

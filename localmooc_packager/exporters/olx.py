@@ -14,12 +14,10 @@ ever written: learner state must never leave the runtime. See docs/export-olx.md
 
 from __future__ import annotations
 
-import gzip
 import html
 import json
 import mimetypes
 import re
-import tarfile
 import unicodedata
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
@@ -37,7 +35,7 @@ from ..grading import CourseGrading, course_grading
 from ..safe import parse_xml_bytes, read_text
 from ..tree import CourseTree
 from . import package_stem
-from .archive import CHUNK, ArchiveWriter, atomic_target, build_time
+from .archive import ArchiveWriter, build_time
 
 FLAVORS = ("stock", "native")
 DEFINITION_SCOPES = (Scope.content, Scope.settings)
@@ -78,7 +76,7 @@ class OlxExporter:
             raise UsageError(f"unknown OLX flavour {olx_flavor!r}; choose one of {', '.join(FLAVORS)}")
         out_dir = Path(out_dir)
         stem = package_stem(tree)
-        writer = _TarGzWriter(build_time(_source_files(tree.source_dir, out_dir)))
+        writer = ArchiveWriter(build_time(_source_files(tree.source_dir, out_dir)))
         _OlxBuilder(_CachedTree(tree), writer, olx_flavor).build()
         suffix = "-native" if olx_flavor == "native" else ""
         target = out_dir / f"{stem}{suffix}.olx.tar.gz"
@@ -99,72 +97,6 @@ def _source_files(source_dir: Path, out_dir: Path) -> list[Path]:
             continue
         found.append(path)
     return found
-
-
-class _TarGzWriter(ArchiveWriter):
-    """ArchiveWriter's tar.gz, the same bytes, without tarfile's work per member.
-
-    An OLX course is thousands of small files: tarfile copies each TarInfo and builds every header
-    field by field, which cost more than the compression. Here the headers of this archive differ only
-    in name and size, so they are filled into one template, and the output reaches gzip in large
-    writes. A member a plain ustar header cannot describe (a name over 100 bytes or not ASCII) gets
-    tarfile's own header. tests/test_export_olx.py checks that the bytes equal ArchiveWriter's.
-    """
-
-    def write_tar_gz(self, target: Path, top: str = "") -> None:
-        prefix = f"{top}/" if top else ""
-        with (
-            atomic_target(target) as tmp,
-            tmp.open("wb") as raw,
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
-        ):
-            buf = bytearray()
-            for folder in self._folders(prefix):
-                buf += self._header(folder, 0, tarfile.DIRTYPE)
-            for name in self.names():
-                member = self.members[name]
-                buf += self._header(prefix + name, member.size, tarfile.REGTYPE)
-                if member.data is not None:
-                    buf += member.data
-                else:
-                    assert member.source is not None
-                    gz.write(buf)
-                    buf.clear()
-                    self._copy(member.source, member.size, gz)
-                buf += bytes(-member.size % tarfile.BLOCKSIZE)
-                if len(buf) >= CHUNK:
-                    gz.write(buf)
-                    buf.clear()
-            # The end of the archive as tarfile writes it: two zero blocks, then zeros to a whole record.
-            end = len(buf) + gz.tell() + 2 * tarfile.BLOCKSIZE  # gz.tell(): bytes written so far
-            buf += bytes(2 * tarfile.BLOCKSIZE + (-end % tarfile.RECORDSIZE))
-            gz.write(buf)
-
-    @staticmethod
-    def _copy(source: Path, size: int, out: gzip.GzipFile) -> None:
-        left = size
-        with source.open("rb") as src:
-            while left:
-                chunk = src.read(min(CHUNK, left))
-                if not chunk:
-                    raise BuildError(f"{source}: file shrank while it was being archived")
-                out.write(chunk)
-                left -= len(chunk)
-
-    def _header(self, name: str, size: int, kind: bytes) -> bytes:
-        """The 512-byte ustar header tarfile's PAX format writes for this member (mode, owner, time fixed)."""
-        if kind == tarfile.DIRTYPE:
-            name += "/"
-        encoded = name.encode("utf-8")
-        if len(encoded) > 100 or not name.isascii() or size >= 8**11 or self.mtime >= 8**11:
-            info = self._tarinfo(name.rstrip("/") if kind == tarfile.DIRTYPE else name, size, kind)
-            return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
-        mode = b"0000755\0" if kind == tarfile.DIRTYPE else b"0000644\0"
-        head = encoded + bytes(100 - len(encoded)) + mode + b"0000000\0" * 2 + b"%011o\0" % size
-        tail = b"%011o\0" % self.mtime
-        rest = kind + bytes(100) + tarfile.POSIX_MAGIC + bytes(512 - 265)
-        checksum = sum(head) + sum(tail) + 8 * 32 + sum(rest)  # the checksum field counts as spaces
-        return head + tail + b"%06o\0 " % checksum + rest
 
 
 class _CachedTree(CourseTree):
