@@ -215,13 +215,17 @@ def main() -> int:
     sizes = [s for s in args.sizes.split(",") if s in SIZES]
     with tempfile.TemporaryDirectory(prefix="lm-bench-") as tmp:
         bench = Bench(Path(tmp), sizes, args.quick)
+        parts = {
+            "validate": bench.validate,
+            "build": bench.build,
+            "memory": bench.memory,
+            "import": bench.import_,
+        }
         for part in args.only.split(","):
-            {
-                "validate": bench.validate,
-                "build": bench.build,
-                "memory": bench.memory,
-                "import": bench.import_,
-            }[part]()
+            if part in parts:
+                parts[part]()
+            elif part != "runtime":  # runtime runs after the table, in its own process
+                parser.error(f"unknown part {part!r}")
     meta = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cores": os.cpu_count(),
