@@ -44,7 +44,7 @@ def workbench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
+        for _ in range(300):  # up to 60 s: a busy machine starts Django slowly
             try:
                 urllib.request.urlopen(base + "/", timeout=2)
                 break
