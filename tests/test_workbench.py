@@ -54,6 +54,8 @@ def workbench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                         proc.stdout.read().decode() if proc.stdout else "workbench died"
                     ) from None
                 time.sleep(0.2)
+        else:
+            raise RuntimeError("the workbench did not answer within 60 s")
         yield base
     finally:
         proc.terminate()
