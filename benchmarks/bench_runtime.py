@@ -50,8 +50,8 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 
 import uvloop
+from pgtools import PG_URL, throwaway_database, unreachable
 from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -71,7 +71,7 @@ ANSWER = b'{"responses": {"q1": "a"}}'
 MAX_REQUESTS = 2_000_000  # hard cap per run whatever --seconds says
 MAX_SECONDS = 30.0
 WORKBENCH_ROWS = 20_000
-PG_DEFAULT = os.environ.get("LOCALMOOC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
 RESULTS = ROOT / "benchmarks" / "results-runtime.json"
 
 
@@ -370,30 +370,6 @@ def bench_runtime(
 
 
 # ---------------------------------------------------------------- PostgreSQL
-def pg_reason(url: str) -> str | None:
-    u = make_url(url)
-    try:
-        with socket.create_connection((u.host or "127.0.0.1", u.port or 5432), timeout=2):
-            pass
-    except OSError as exc:
-        return f"no PostgreSQL at {u.host}:{u.port} ({exc}); pass --pg URL or set LOCALMOOC_TEST_PG_URL"
-    return None
-
-
-@contextmanager
-def pg_database(url: str) -> Iterator[str]:
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    name = f"lm_bench_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def raw_commit_rate(url: str, threads: int, seconds: float) -> RunResult:
     """Minimal INSERT + COMMIT transactions through SQLAlchemy from ``threads`` threads."""
     engine = create_engine(url, pool_size=threads, max_overflow=0)
@@ -540,7 +516,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="0,100000,1000000", help="learner_state rows")
     ap.add_argument("--sqlite-workers", default="1,2", help="worker counts to run the SQLite matrix with")
     ap.add_argument("--pg-workers", default="2", help="worker counts to run the PostgreSQL matrix with")
-    ap.add_argument("--pg", default=PG_DEFAULT, help="a PostgreSQL URL whose user may create databases")
+    ap.add_argument("--pg", default=PG_URL, help="a PostgreSQL URL whose user may create databases")
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--no-workbench", action="store_true")
     ap.add_argument("--json", type=Path, default=RESULTS)
@@ -560,17 +536,17 @@ def main() -> None:
         for i, w in enumerate(int(x) for x in args.sqlite_workers.split(",")):
             db = f"sqlite:///{tmp / f'bench{i}.db'}"
             results += bench_runtime(db, "sqlite", w, sizes, clients, seconds, tmp)
-        why = "--no-pg given" if args.no_pg else pg_reason(args.pg)
+        why = "--no-pg given" if args.no_pg else unreachable(args.pg)
         if why:
             notes.append(f"PostgreSQL skipped: {why}")
             print(notes[-1], flush=True)
         else:
-            with pg_database(args.pg) as url:
+            with throwaway_database(args.pg, "lm_bench") as url:
                 raw = raw_commit_rate(url, max(clients), seconds)
                 print(_row(raw), flush=True)
                 results.append(raw)
             for w in (int(x) for x in args.pg_workers.split(",")):
-                with pg_database(args.pg) as url:
+                with throwaway_database(args.pg, "lm_bench") as url:
                     results += bench_runtime(url, "postgresql", w, sizes, clients, seconds, tmp)
         if args.no_workbench:
             notes.append("workbench skipped: --no-workbench given")

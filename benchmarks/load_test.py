@@ -37,14 +37,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from pgtools import PG_URL, throwaway_database
+from sqlalchemy import create_engine, func, select
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = "local-budget-basics"
 BLOCK = "revenue-check"
 SUBMIT = f"/api/courses/{COURSE}/blocks/{BLOCK}/handler/submit"
-PG_URL = os.environ.get("LOCALMOOC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSWORD = "load test pass phrase 1"  # noqa: S105 - throwaway accounts on a throwaway database
 MAX_SECONDS = 300.0  # hard caps whatever the options say
 MAX_SUBMISSIONS = 500_000
@@ -126,20 +125,11 @@ def fresh_database(kind: str, pg_url: str = PG_URL) -> Iterator[str]:
         return
     if kind != "postgresql":
         raise ValueError(f"unknown database kind {kind!r}")
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    name = f"lm_load_{secrets.token_hex(6)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    with throwaway_database(pg_url, "lm_load") as url:
         store = Store(url)
         store.upgrade()  # `serve` leaves PostgreSQL migrations to `localmooc db upgrade`
         store.dispose()
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @contextmanager

@@ -4,9 +4,8 @@ no conftest.py on purpose)."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import socket
+import sys
 import threading
 import time
 import warnings
@@ -17,15 +16,16 @@ from typing import Any
 import browser_support
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from localmooc_packager.runtime.blocks import LoadedCourse, load_course_dir
 from localmooc_packager.runtime.security import Secrets
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from pgtools import PG_URL, throwaway_database, unreachable
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_courses" / "local-budget-basics"
 COURSE_ID = "local-budget-basics"
-PG_URL = os.environ.get("LOCALMOOC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSWORD = "a long pass phrase 1"
 VALID_NID = "1101700230708"  # check digit 8 is right
 BAD_NID = "1101700230705"
@@ -45,33 +45,17 @@ def sample_courses() -> dict[str, LoadedCourse]:
 
 
 def _pg_reachable() -> str | None:
-    """None when the server answers, else why not."""
-    u = make_url(PG_URL)
-    try:
-        with socket.create_connection((u.host or "127.0.0.1", u.port or 5432), timeout=2):
-            pass
-    except OSError as exc:
-        return f"no PostgreSQL server at {u.host}:{u.port} ({exc}); set LOCALMOOC_TEST_PG_URL"
-    return None
+    return unreachable(PG_URL)
 
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""
-    why = _pg_reachable()
+    why = unreachable(PG_URL)
     if why:
         pytest.skip(why)
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    name = f"lm_test_{secrets.token_hex(6)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with throwaway_database(PG_URL, "lm_test") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _reset_pg(url: str) -> None:
