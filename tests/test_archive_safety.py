@@ -6,7 +6,6 @@ import io
 import os
 import tarfile
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,8 @@ import pytest
 from localmooc_packager.archive import ArchiveLimits, extract_archive, is_archive
 from localmooc_packager.errors import InvalidInputError, UnsafeInputError, UsageError
 from localmooc_packager.validators.olx import validate_olx
+
+from conftest import pack_folder
 
 HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
 VALID_OLX = Path(__file__).parent / "fixtures" / "olx" / "valid"
@@ -92,23 +93,10 @@ def test_every_hostile_fixture_is_small_and_recognised(fixture: str) -> None:
     assert is_archive(path) is True
 
 
-def _pack(source: Path, archive: Path, top: str = "") -> None:
-    """Pack a folder as .tar.gz or .zip, optionally under one top-level folder (Studio's export layout)."""
-    files = sorted(p for p in source.rglob("*") if p.is_file())
-    if archive.name.endswith(".zip"):
-        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-            for f in files:
-                zf.write(f, f"{top}{f.relative_to(source).as_posix()}")
-    else:
-        with tarfile.open(archive, "w:gz") as tf:
-            for f in files:
-                tf.add(f, f"{top}{f.relative_to(source).as_posix()}")
-
-
 @pytest.mark.parametrize("name", ["course.tar.gz", "course.zip"])
 def test_ordinary_archive_extracts_every_file_unchanged(tmp_path: Path, name: str) -> None:
     archive = tmp_path / name
-    _pack(VALID_OLX, archive, top="course/")
+    pack_folder(VALID_OLX, archive, top="course/")
     dest = tmp_path / "out"
     dest.mkdir()
     assert extract_archive(archive, dest) == dest
@@ -139,7 +127,7 @@ def test_limits_refuse_the_archive_and_leave_the_target_empty(
     tmp_path: Path, name: str, limits: ArchiveLimits, reason: str
 ) -> None:
     archive = tmp_path / name
-    _pack(VALID_OLX, archive)
+    pack_folder(VALID_OLX, archive)
     dest = tmp_path / "out"
     dest.mkdir()
     with pytest.raises(UnsafeInputError, match=reason):
@@ -166,7 +154,7 @@ def test_total_limit_stops_a_tar_stream_midway(tmp_path: Path) -> None:
 
 def test_destination_must_exist_and_be_empty(tmp_path: Path) -> None:
     archive = tmp_path / "course.zip"
-    _pack(VALID_OLX, archive)
+    pack_folder(VALID_OLX, archive)
     with pytest.raises(UsageError, match="existing directory"):
         extract_archive(archive, tmp_path / "missing")
     full = tmp_path / "full"

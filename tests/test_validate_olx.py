@@ -6,9 +6,7 @@ import importlib.metadata
 import json
 import shutil
 import sys
-import tarfile
 import time
-import zipfile
 from pathlib import Path
 
 import olxcleaner
@@ -16,6 +14,8 @@ import pytest
 
 from localmooc_packager.errors import Report, Severity, UsageError
 from localmooc_packager.validators.olx import validate_olx
+
+from conftest import pack_folder
 
 FIXTURES = Path(__file__).parent / "fixtures" / "olx"
 POLICY = "policies/2026_T1/policy.json"
@@ -224,29 +224,17 @@ def test_the_fixtures_cover_every_olxcleaner_error_class() -> None:
     assert seen == set(COUNTERPARTS)
 
 
-def _pack(source: Path, archive: Path, top: str = "") -> None:
-    files = sorted(p for p in source.rglob("*") if p.is_file())
-    if archive.name.endswith(".zip"):
-        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-            for f in files:
-                zf.write(f, f"{top}{f.relative_to(source).as_posix()}")
-    else:
-        with tarfile.open(archive, "w:gz") as tf:
-            for f in files:
-                tf.add(f, f"{top}{f.relative_to(source).as_posix()}")
-
-
 @pytest.mark.parametrize(("name", "top"), [("c.tar.gz", "course/"), ("c.zip", "course/"), ("c.tgz", "")])
 def test_archive_reports_names_relative_to_the_course_root(tmp_path: Path, name: str, top: str) -> None:
     archive = tmp_path / name
-    _pack(FIXTURES / "pointer_dangling", archive, top)
+    pack_folder(FIXTURES / "pointer_dangling", archive, top)
     report = validate_olx(archive)
     assert _triples(report.errors) == {("olx-pointer-dangling", "chapter/ch1.xml", 3)}
 
 
 def test_valid_studio_export_archive_is_clean(tmp_path: Path) -> None:
     archive = tmp_path / "course.tar.gz"
-    _pack(FIXTURES / "valid", archive, "course/")
+    pack_folder(FIXTURES / "valid", archive, "course/")
     assert validate_olx(archive).problems == []
 
 
@@ -255,7 +243,7 @@ def test_two_course_xml_in_one_archive_are_ambiguous(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES / "valid", both / "a")
     shutil.copytree(FIXTURES / "valid", both / "b")
     archive = tmp_path / "two.tar.gz"
-    _pack(both, archive)
+    pack_folder(both, archive)
     report = validate_olx(archive)
     assert _triples(report.errors) == {("olx-course-xml-ambiguous", "b/course.xml", 0)}
     assert "a/course.xml, b/course.xml" in report.errors[0].message
