@@ -135,3 +135,16 @@ def test_main_maps_invalid_build_to_exit_1(capsys: pytest.CaptureFixture[str]) -
     assert "[quiz-answer-unknown]" in err
     assert "the course has 4 error(s)" in err
     assert not Path("/tmp/never").exists()
+
+
+def test_public_api(sample_course: Path, tmp_path: Path) -> None:
+    import localmooc_packager as lm
+
+    assert sorted(lm.__all__) == sorted(set(lm.__all__))
+    for name in lm.__all__:
+        assert getattr(lm, name) is not None
+    tree, report = lm.check_course(sample_course)
+    assert isinstance(tree, lm.CourseTree) and report.ok(strict=True)
+    built = [path for path, _ in lm.build_course(sample_course, tmp_path, ["olx"])]
+    kind, built_report = lm.validate_path(built[0])
+    assert kind == "olx" and built_report.ok(strict=True)
