@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from lxml import etree
 from localmooc_packager.cli import main
 from localmooc_packager.errors import InvalidInputError, UnsafeInputError, UsageError
 from localmooc_packager.exporters.olx import OlxExporter
+from localmooc_packager.grading import course_grading
 from localmooc_packager.importers.compare import diff_sources
 from localmooc_packager.importers.olx import import_olx
 from localmooc_packager.source import check_course, load_course
@@ -385,7 +387,10 @@ def test_round_trip_inline_course_is_exact(tmp_path: Path) -> None:
 def test_sample_courses_reach_a_fixed_point(
     course: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """source -> A -> src2 -> B -> src3 -> C: B and C are the same bytes and src2 equals src3."""
+    """source -> A -> src2 -> B -> src3 -> C: A, B and C are the same bytes and src2 equals src3.
+
+    A == B means the import lost nothing the export wrote: roles (pre-test and post-test included),
+    quiz weights, true-false questions. The grading rules of the import equal the source's."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # archives of different folders compare
     exporter = OlxExporter()
     a = exporter.export(load_course(course), tmp_path / "a")
@@ -394,9 +399,21 @@ def test_sample_courses_reach_a_fixed_point(
     assert import_olx(b, tmp_path / "src3").errors == []
     c = exporter.export(load_course(tmp_path / "src3"), tmp_path / "c")
     assert diff_sources(tmp_path / "src2", tmp_path / "src3") == []
-    assert b.read_bytes() == c.read_bytes()
+    assert a.read_bytes() == b.read_bytes() == c.read_bytes()
     with tarfile.open(b) as tar:
         assert len(tar.getnames()) > 20  # a whole course, not an empty archive that trivially matches
+
+    def rules(src: Path) -> tuple[float, list[tuple[str, float, float]], list[str]]:
+        tree = load_course(src)
+        grading = course_grading(tree)
+        roles = [b.role for b, _d in tree.walk() if b.scope_ids.block_type == "lm-quiz"]
+        return (
+            grading.pass_threshold,
+            [(q.role, round(q.weight, 9), q.possible) for q in grading.quizzes],
+            roles,
+        )
+
+    assert rules(tmp_path / "src2") == rules(course)
 
 
 @pytest.mark.parametrize(
@@ -438,3 +455,119 @@ def test_diff_sources_reports_changes(tmp_path: Path) -> None:
         "file static/bins.png: contents differ",
         "sections[0].subsections[0].units[0].blocks[4].title: 'สรุป' / 'บทสรุป'",
     ]
+
+
+def _graded_course(tmp_path: Path, grader: list[dict[str, Any]], problems: dict[str, list[str]]) -> Path:
+    """An OLX folder: one graded subsection per entry of ``problems`` ({format: [problem XML, ...]})."""
+    olx = tmp_path / "olx"
+    (olx / "policies" / "r1").mkdir(parents=True)
+    (olx / "policies" / "r1" / "grading_policy.json").write_text(
+        json.dumps({"GRADER": grader, "GRADE_CUTOFFS": {"Pass": 0.6}}), encoding="utf-8"
+    )
+    subs = []
+    for n, (fmt, items) in enumerate(problems.items(), 1):
+        for m, body in enumerate(items, 1):
+            name = f"s{n}"
+            subs.append(
+                f'<sequential url_name="{name}-{m}" display_name="ตอน {n}.{m}" graded="true" format="{fmt}">'
+                f'<vertical url_name="v{n}-{m}" display_name="หน่วย">{body}</vertical></sequential>'
+            )
+    (olx / "course.xml").write_text(
+        '<course url_name="r1" org="DLA" course="GR" display_name="คะแนน" start="2024-01-01T00:00:00Z">'
+        f'<chapter url_name="c" display_name="บท">{"".join(subs)}</chapter></course>',
+        encoding="utf-8",
+    )
+    return olx
+
+
+def _tf(
+    name: str, weight: str = "1", correct: str = "false", labels: tuple[str, str] = ("จริง", "เท็จ")
+) -> str:
+    """A CAPA problem as the OLX exporter writes a true-false question."""
+    return (
+        f'<problem url_name="{name}" display_name="ข้อ {name}" weight="{weight}"><multiplechoiceresponse>'
+        f'<label>งบประมาณเริ่มเดือนตุลาคม</label><choicegroup type="MultipleChoice">'
+        f'<choice correct="{"true" if correct == "true" else "false"}" name="true">{labels[0]}</choice>'
+        f'<choice correct="{"true" if correct == "false" else "false"}" name="false">{labels[1]}</choice>'
+        "</choicegroup></multiplechoiceresponse></problem>"
+    )
+
+
+def test_true_false_comes_back_as_true_false_with_its_labels(tmp_path: Path) -> None:
+    olx = _graded_course(
+        tmp_path,
+        [{"type": "Quiz", "min_count": 2, "drop_count": 0, "weight": 1.0}],
+        {"Quiz": [_tf("p1", correct="true"), _tf("p2", labels=("ใช่", "เท็จ"))]},
+    )
+    report = import_olx(olx, tmp_path / "src")
+    assert report.errors == [] and report.raw == []
+    blocks = _by_id(tmp_path / "src")
+    assert blocks["p1"]["questions"] == [
+        {"type": "true-false", "prompt": "งบประมาณเริ่มเดือนตุลาคม", "answer": True}
+    ]
+    assert blocks["p2"]["questions"][0]["labels"] == {"true": "ใช่"}  # only the label that differs
+    assert blocks["p2"]["questions"][0]["answer"] is False
+    # Choices named otherwise, or shuffled, stay single-choice: true-false has neither.
+    shuffled = _tf("p3").replace('type="MultipleChoice"', 'type="MultipleChoice" shuffle="true"')
+    olx2 = _graded_course(
+        tmp_path / "b",
+        [{"type": "Quiz", "min_count": 1, "drop_count": 0, "weight": 1.0}],
+        {"Quiz": [shuffled]},
+    )
+    import_olx(olx2, tmp_path / "src-b")
+    assert _by_id(tmp_path / "src-b")["p3"]["questions"][0]["type"] == "single-choice"
+
+
+def test_quiz_weights_grade_as_open_edx_grades_the_grading_policy(tmp_path: Path) -> None:
+    """Exam (60 %) has one subsection; Homework (40 %) two, one of them with two problems worth 1 and 3
+    points. Open edX: exam 0.6; homework subsection 1 is 0.2; in subsection 2, 0.2 split 1:3."""
+    olx = _graded_course(
+        tmp_path,
+        [
+            {"type": "Homework", "min_count": 2, "drop_count": 0, "weight": 0.4},
+            {"type": "Exam", "min_count": 1, "drop_count": 0, "weight": 0.6},
+        ],
+        {
+            "Homework": [_tf("h1"), _tf("h2a", weight="1") + _tf("h2b", weight="3")],
+            "Exam": [_tf("x1", weight="5")],
+        },
+    )
+    report = import_olx(olx, tmp_path / "src")
+    assert report.errors == []
+    blocks = _by_id(tmp_path / "src")
+    # 0.2 : 0.05 : 0.15 : 0.6 = 4 : 1 : 3 : 12, the smallest whole numbers in that proportion.
+    assert [blocks[q].get("weight") for q in ("h1", "h2a", "h2b", "x1")] == [4, 1, 3, 12]
+    grading = course_grading(load_course(tmp_path / "src"))
+    assert [round(q.weight, 9) for q in grading.quizzes] == [0.2, 0.05, 0.15, 0.6]
+    assert grading.post_test is None  # no "Post-test" subsection: the weighted grade decides, as in Open edX
+
+
+def test_drop_count_and_unknown_types_are_reported(tmp_path: Path) -> None:
+    olx = _graded_course(
+        tmp_path,
+        [{"type": "Homework", "min_count": 2, "drop_count": 1, "weight": 1.0}],
+        {"Homework": [_tf("h1"), _tf("h2")], "Lab": [_tf("l1")]},
+    )
+    report = import_olx(olx, tmp_path / "src")
+    messages = [str(w) for w in report.warnings if "[import-grading]" in str(w)]
+    assert any("drops its 1 lowest" in m for m in messages)
+    assert any("'Lab' has no grader" in m for m in messages)
+    blocks = _by_id(tmp_path / "src")
+    assert (blocks["h1"].get("weight"), blocks["h2"].get("weight"), blocks["l1"]["weight"]) == (1, 1, 0)
+
+
+def test_post_test_from_its_assignment_type_and_worthless_problems_as_practice(tmp_path: Path) -> None:
+    olx = _graded_course(
+        tmp_path,
+        [
+            {"type": "Graded", "min_count": 1, "drop_count": 0, "weight": 0.25},
+            {"type": "Post-test", "min_count": 1, "drop_count": 0, "weight": 0.75},
+        ],
+        {"Graded": [_tf("g1") + _tf("warmup", weight="0")], "Post-test": [_tf("final")]},
+    )
+    assert import_olx(olx, tmp_path / "src").errors == []
+    blocks = _by_id(tmp_path / "src")
+    assert blocks["final"]["role"] == "post-test"
+    assert blocks["warmup"]["role"] == "practice"  # weight 0 in a graded subsection never counts
+    assert (blocks["g1"]["weight"], blocks["final"]["weight"]) == (1, 3)
+    assert course_grading(load_course(tmp_path / "src")).post_test is not None

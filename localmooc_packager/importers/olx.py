@@ -29,8 +29,10 @@ import tempfile
 import time
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +69,8 @@ TOLERANCE_RE = re.compile(r"^\d+(\.\d+)?%$")
 
 # Open edX's own value when a course has no grading_policy.json (CourseFields.grading_policy).
 PLATFORM_PASS = 0.5
+# The assignment type the OLX exporter gives a post-test's subsection.
+POST_TEST_FORMAT = "Post-test"
 
 # A course with more units than this gets one YAML file per section (sections/<id>.yaml): course.yaml stays
 # a readable table of contents, and a change to one chapter is a diff in one file.
@@ -342,6 +346,52 @@ def _dump_yaml(data: Any, path: Path, header: str = "") -> None:
 
 
 # ---------------------------------------------------------------- finding the course
+def _graded_quizzes(course: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(subsection, quiz) for every quiz that counts (graded or post-test) in a graded subsection."""
+    for section in course["sections"]:
+        for sub in section["subsections"]:
+            if not sub.get("graded"):
+                continue
+            for unit in sub["units"]:
+                for block in unit["blocks"]:
+                    if block.get("type") == "quiz" and block.get("role") in ("graded", "post-test"):
+                        yield sub, block
+
+
+def _graders(policy: dict[str, Any] | None) -> dict[str, tuple[Fraction, int, int]] | None:
+    """{assignment type: (weight, min_count, drop_count)} of a well-formed GRADER list, else None."""
+    if not policy or not isinstance(policy.get("GRADER"), list):
+        return None
+    out: dict[str, tuple[Fraction, int, int]] = {}
+    for entry in policy["GRADER"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
+            return None
+        weight, min_count, drops = (entry.get(k, 0) for k in ("weight", "min_count", "drop_count"))
+        if not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
+            for v in (weight, min_count, drops)
+        ):
+            return None
+        # Exporters round weights (ours to 12 digits): 0.230769230769 is 3/13.
+        out[entry["type"]] = (Fraction(str(weight)).limit_denominator(10_000), int(min_count), int(drops))
+    return out
+
+
+def _whole_proportion(shares: list[Fraction]) -> list[int | float]:
+    """The smallest whole numbers in the proportion of ``shares``; percentages when those get too large."""
+    scale = 1
+    for share in shares:
+        scale = math.lcm(scale, share.denominator)
+    whole = [int(share * scale) for share in shares]
+    common = 0
+    for n in whole:
+        common = math.gcd(common, n)
+    if common and max(whole) // common <= 1000:
+        return [n // common for n in whole]
+    total = sum(shares)
+    return [round(float(share * 100 / total), 6) for share in shares]
+
+
 def find_course_root(base: Path) -> Path:
     """The folder holding course.xml: ``base`` itself or its one top-level folder (as Studio exports)."""
     if (base / "course.xml").is_file():
@@ -396,6 +446,7 @@ class _Importer:
         self.derived_pending: list[str] = []  # ... found for the video being mapped
         self.words = {"explain": "คำอธิบาย", "question": "ข้อ"}  # set from the course language in run()
         self.solution: etree._Element | None = None  # the solution found inside the current response
+        self.grading_policy: dict[str, Any] | None = None
 
     # ---- files
     def read(self, rel: str) -> etree._Element:
@@ -525,6 +576,8 @@ class _Importer:
         if not sections:
             raise InvalidInputError(f"{d.file}: the course has no chapters; nothing to import")
         course["sections"] = sections
+        self.post_test(course)
+        self.quiz_weights(course)
         self.advanced_modules(course)
         self.unused_policy()
         return course
@@ -606,7 +659,8 @@ class _Importer:
         if a.get("cert_html_view_enabled") in (False, "false"):
             # The platform's default, and what the OLX export writes for a course without certificate rules.
             mapped.append("cert_html_view_enabled")
-        cutoffs = self.grade_cutoffs(course["run"])
+        self.grading_policy = self.load_grading_policy(course["run"])
+        cutoffs = self.grade_cutoffs()
         if cutoffs is not None:
             course["pass_threshold"] = cutoffs
         about = self.root / "about"
@@ -624,24 +678,95 @@ class _Importer:
         if policy:
             course["policy"] = policy
 
-    def grade_cutoffs(self, run: str) -> float | None:
-        """The one pass mark of grading_policy.json (the file itself is kept verbatim under olx/)."""
+    def load_grading_policy(self, run: str) -> dict[str, Any] | None:
+        """grading_policy.json (the file itself is also kept verbatim under olx/); None when absent."""
         path = self.root / "policies" / run / "grading_policy.json"
         if not path.is_file():
-            return PLATFORM_PASS  # the platform grades such a course with its default policy
+            return None
         try:
             data = json.loads(decode_text(path.read_bytes(), str(path)))
         except (ValueError, InvalidInputError):
             self.report.warn(
                 Location(f"policies/{run}/grading_policy.json"), "invalid JSON", "import-grading"
             )
-            return None
-        cutoffs = data.get("GRADE_CUTOFFS") if isinstance(data, dict) else None
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def grade_cutoffs(self) -> float | None:
+        """The one pass mark of grading_policy.json."""
+        data = self.grading_policy
+        if data is None:
+            return PLATFORM_PASS  # the platform grades such a course with its default policy
+        cutoffs = data.get("GRADE_CUTOFFS")
         if isinstance(cutoffs, dict) and len(cutoffs) == 1:
             value = next(iter(cutoffs.values()))
             if isinstance(value, int | float) and 0 < value <= 1:
                 return value
         return None
+
+    def post_test(self, course: dict[str, Any]) -> None:
+        """The one graded quiz of the subsections formatted "Post-test" (the assignment type the OLX exporter
+        writes for a post-test) is the course's post-test, which decides pass/fail."""
+        quizzes = list(_graded_quizzes(course))
+        if any(q.get("role") == "post-test" for _sub, q in quizzes):
+            return
+        candidates = [q for sub, q in quizzes if sub.get("format") == POST_TEST_FORMAT]
+        if len(candidates) == 1:
+            candidates[0]["role"] = "post-test"
+
+    def quiz_weights(self, course: dict[str, Any]) -> None:
+        """Quiz weights that grade as Open edX grades the course with its grading_policy.json.
+
+        Open edX splits an assignment type's weight equally over its subsections (at least ``min_count``)
+        and, inside a subsection, over the problems by their points. A quiz's share of the course grade is
+        therefore weight(type) / subsections(type) * points(quiz) / points(subsection). Shares are written as
+        the smallest whole numbers in the same proportion when there are such (0.3 and 1 come back as 3
+        and 10), and left out when all are equal (the default, 1).
+        """
+        graders = _graders(self.grading_policy)
+        if graders is None:
+            return
+        where = Location(f"policies/{course['run']}/grading_policy.json")
+        by_sub: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        for sub, quiz in _graded_quizzes(course):
+            by_sub.setdefault(id(sub), (sub, []))[1].append(quiz)
+        count: dict[str, int] = {}
+        for sub, _quizzes in by_sub.values():
+            kind = sub.get("format", "")
+            count[kind] = count.get(kind, 0) + 1
+        shares: list[tuple[dict[str, Any], Fraction]] = []
+        for sub, quizzes in by_sub.values():
+            kind = sub.get("format", "")
+            if kind not in graders:
+                self.report.warn(
+                    where,
+                    f"subsection {sub['id']}: assignment type {kind!r} has no grader, so Open edX does not "
+                    "count its quizzes; they get weight 0",
+                    "import-grading",
+                )
+                shares.extend((q, Fraction(0)) for q in quizzes)
+                continue
+            weight, min_count, drops = graders[kind]
+            if drops:
+                self.report.warn(
+                    where,
+                    f"assignment type {kind!r} drops its {drops} lowest score(s); the source format has no "
+                    "such rule, so every quiz counts",
+                    "import-grading",
+                )
+            points = [sum(Fraction(str(x.get("points", 1))) for x in q["questions"]) for q in quizzes]
+            total = sum(points)
+            per_sub = weight / max(min_count, count[kind])
+            shares.extend((q, per_sub * p / total) for q, p in zip(quizzes, points, strict=True))
+        values = {share for _q, share in shares}
+        if len(values) < 2:
+            return  # all equal (or one quiz): the default weight says it
+        whole = _whole_proportion([share for _q, share in shares])
+        for (quiz, _share), value in zip(shares, whole, strict=True):
+            items = list(quiz.items())
+            at = next(i for i, (key, _v) in enumerate(items) if key == "role") + 1  # weight right after role
+            quiz.clear()
+            quiz.update([*items[:at], ("weight", value), *items[at:]])
 
     def unused_policy(self) -> None:
         for key in sorted(set(self.policy) - self.policy_used):
@@ -789,9 +914,17 @@ class _Importer:
             title, quiz_id, qids = found
             run = blocks[i : i + len(qids)]
             merged: dict[str, Any] = {"type": "quiz", "id": quiz_id}
+            role = run[0].get("role", "practice")
+            # The exporter names an untitled quiz after its role: the title gives the role back (a pre-test
+            # is exported as practice, a post-test as graded) and is not kept.
+            for named, exported_as in (("pre-test", "practice"), ("post-test", "graded"), (role, role)):
+                if title == self.words.get(named) and role == exported_as:
+                    title, role = "", named
+                    break
             if title:
                 merged["title"] = title
             merged.update({k: v for k, v in run[0].items() if k not in ("type", "id", "title", "questions")})
+            merged["role"] = role
             merged.pop("shuffle", None)
             # The exporter marks shuffling on single-choice questions only.
             if any(b.get("shuffle") for b in run):
@@ -855,8 +988,7 @@ class _Importer:
         if best is None:
             return None
         _rank, quiz_id, qids = best
-        # The exporter names an untitled quiz after its role; such a title is not kept.
-        return ("" if title == self.words.get(first.get("role", "")) else title), quiz_id, qids
+        return title, quiz_id, qids
 
     # ---- components
     def component(self, usage: etree._Element, file: str, unit_id: str, n: int) -> dict[str, Any]:
@@ -1209,6 +1341,11 @@ class _Importer:
                 if points != 1:
                     question["points"] = points
                 mapped.append("weight")
+            elif points == 0 and self.graded:
+                # Worth nothing in a graded subsection: it never counts, which is what practice means (the
+                # OLX exporter writes pre-tests and practice quizzes in graded subsections this way).
+                quiz["role"] = "practice"
+                mapped.append("weight")
         if "markdown" in a and _text(a["markdown"]) not in ("", "null"):
             mapped.append("markdown")
             self.report.warn(
@@ -1356,6 +1493,14 @@ class _Importer:
             raise _Unmappable("fewer than two choices")
         if not answer or (not multiple and len(answer) != 1):
             raise _Unmappable(f"{len(answer)} correct choices")
+        if not multiple and not shuffle and not feedback and list(choices) == ["true", "false"]:
+            # What the OLX exporter writes for a true-false question (choices named true/false, in that
+            # order, never shuffled, no per-choice feedback, which true-false has not).
+            tf: dict[str, Any] = {"type": "true-false", "prompt": prompt, "answer": answer[0] == "true"}
+            labels = {k: v for k, v in choices.items() if v != self.words[k]}
+            if labels:
+                tf["labels"] = labels
+            return tf, False
         q: dict[str, Any] = {
             "type": "multiple-choice" if multiple else "single-choice",
             "prompt": prompt,
