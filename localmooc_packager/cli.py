@@ -10,11 +10,15 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
 from .errors import InvalidInputError, LocalMoocError, Report, display_path
+
+if TYPE_CHECKING:
+    from .batch import CourseResult
 
 EXIT_BUG = 3
 
@@ -73,8 +77,35 @@ def _formats() -> list[str]:
     return list(available())
 
 
+_JOBS_OPTION = click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(0, 256),
+    default=0,
+    show_default=True,
+    help="Courses built at once, each in its own process (0: one per core).",
+)
+
+
+def _print_result(result: CourseResult) -> bool:
+    """Print one course's outcome; True when it and its packages are fine."""
+    for line in result.problems:
+        click.echo(line, err=True)
+    if result.error:
+        click.echo(f"error: {display_path(result.course)}: {result.error}", err=True)
+    for package in result.packages:
+        checked = f"; {package.kind} {'valid' if package.valid else 'INVALID'}" if package.kind else ""
+        click.echo(
+            f"  wrote {display_path(package.path)} ({package.path.stat().st_size:,} bytes, "
+            f"{package.seconds:.2f} s{checked})"
+        )
+        for line in package.problems:
+            click.echo(f"    {line}", err=True)
+    return result.ok
+
+
 @cli.command()
-@click.argument("course", type=click.Path(path_type=Path))
+@click.argument("courses", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--format", "formats", multiple=True, help="Package format (repeatable; default: every format)."
 )
@@ -94,12 +125,30 @@ def _formats() -> list[str]:
     show_default=True,
     help="stock: only blocks every Open edX has; native: this toolkit's own XBlocks.",
 )
-def build(course: Path, formats: tuple[str, ...], out: Path, olx_flavor: str) -> None:
-    """Validate COURSE and write its packages."""
+@_JOBS_OPTION
+def build(courses: tuple[Path, ...], formats: tuple[str, ...], out: Path, olx_flavor: str, jobs: int) -> None:
+    """Validate each course folder and write its packages.
+
+    One course: its packages go into the output folder. Several: each into OUTPUT/<course folder name>/,
+    built in parallel (--jobs); a broken course is reported and the others are still built.
+    """
+    from .batch import build_courses
     from .build import build_course
 
-    for path, seconds in build_course(course, out, list(formats) or _formats(), olx_flavor=olx_flavor):
-        click.echo(f"wrote {display_path(path)} ({path.stat().st_size:,} bytes, {seconds:.2f} s)")
+    chosen = list(formats) or _formats()
+    if len(courses) == 1:
+        for path, seconds in build_course(courses[0], out, chosen, olx_flavor=olx_flavor):
+            click.echo(f"wrote {display_path(path)} ({path.stat().st_size:,} bytes, {seconds:.2f} s)")
+        return
+    failed = []
+    for result in build_courses(list(courses), out, chosen, jobs, olx_flavor=olx_flavor):
+        click.echo(f"{display_path(result.course)}:")
+        if not _print_result(result):
+            failed.append(result)
+    if failed:
+        click.echo(f"{len(failed)} of {len(courses)} course(s) failed", err=True)
+        sys.exit(max(r.exit_code for r in failed) or 1)
+    click.echo(f"done: {len(courses)} course(s); packages are in {display_path(out)}/")
 
 
 @cli.command()
@@ -107,9 +156,10 @@ def build(course: Path, formats: tuple[str, ...], out: Path, olx_flavor: str) ->
 @click.option(
     "-o", "--output", "out", type=click.Path(path_type=Path), default=Path("build"), show_default=True
 )
-def samples(folder: Path, out: Path) -> None:
+@_JOBS_OPTION
+def samples(folder: Path, out: Path, jobs: int) -> None:
     """Validate every course in FOLDER and build each into every format (the quick-start job)."""
-    from .build import build_course
+    from .batch import build_courses
     from .exporters import broken
     from .validators import validate_path
 
@@ -119,21 +169,17 @@ def samples(folder: Path, out: Path) -> None:
     if not courses:
         raise click.UsageError(f"no course folders (with course.yaml) in {folder}")
     failed = 0
+    valid = []
     for course in courses:
         _, report = validate_path(course, "source")
-        if not _print_report(report, "text", display_path(course), strict=False):
+        if _print_report(report, "text", display_path(course), strict=False):
+            valid.append(course)
+        else:
             failed += 1
-            continue
-        for path, seconds in build_course(course, out / course.name, _formats()):
-            # Each package is checked by the same validator a platform team would run on it.
-            kind, built = validate_path(path)
-            verdict = "valid" if built.ok(strict=True) else f"INVALID: {len(built.errors)} errors"
-            click.echo(
-                f"  wrote {display_path(path)} ({path.stat().st_size:,} bytes, {seconds:.2f} s; {kind} {verdict})"
-            )
-            for problem in built:
-                click.echo(f"    {problem}", err=True)
-            failed += not built.ok(strict=True)
+    # Each package is checked by the same validator a platform team would run on it.
+    for result in build_courses(valid, out, _formats(), jobs, check=True):
+        click.echo(f"{display_path(result.course)} packages:")
+        failed += not _print_result(result)
     if failed:
         click.echo(f"{failed} sample course(s) or package(s) are invalid", err=True)
         sys.exit(1)
