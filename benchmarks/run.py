@@ -1,6 +1,6 @@
 """The benchmark suite: one command, a table on stdout and the figures as JSON.
 
-    .venv/bin/python benchmarks/run.py [--sizes S,M,L] [--only validate,build,memory,import,runtime]
+    .venv/bin/python benchmarks/run.py [--sizes S,M,L] [--only validate,build,batch,memory,import,runtime]
                                        [--json benchmarks/results.json] [--quick]
 
 `runtime` runs benchmarks/bench_runtime.py (its own table and JSON, ~8 minutes) after the rest, so this one
@@ -176,6 +176,51 @@ class Bench:
                     )
                 )
 
+    # ---- batch: a province's dozens of courses in one command
+    def batch(self) -> None:
+        from localmooc_packager.batch import build_courses
+
+        count, units = (6, 100) if self.quick else (20, 100)
+        base = self.work / "batch-src"
+        if not base.exists():
+            first = generate(base / "c00", units)
+            for n in range(1, count):
+                shutil.copytree(first, base / f"c{n:02d}")
+        courses = sorted(base.iterdir())
+        figures: dict[str, float] = {}
+        for jobs in (1, 2):
+            out = self.work / f"batch-out-{jobs}"
+
+            def once(o: Path = out, j: int = jobs) -> None:
+                results = list(build_courses(courses, o, ["olx"], jobs=j))
+                assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+
+            figures[f"jobs{jobs}"] = best_of(once, 1 if self.quick else 3)
+        trees = []
+        for course in courses:
+            [archive] = (self.work / "batch-out-1" / course.name).iterdir()
+            trees.append(extract(archive, self.work / "batch-x" / course.name))
+
+        def tar_all() -> None:
+            for tree in trees:
+                run_cmd(["tar", "czf", str(tree.parent / f"{tree.name}.tar.gz"), "."], tree)
+
+        peer = best_of(tar_all, 1 if self.quick else 3)
+        self.results[f"batch_olx_{count}x{units}"] = {
+            **figures,
+            "tar czf": peer,
+            "ratio": figures["jobs2"] / peer,
+        }
+        for jobs in (1, 2):
+            self.rows.append(
+                (
+                    f"build olx of {count} courses x {units} units, --jobs {jobs}",
+                    f"{figures[f'jobs{jobs}']:.3f} s",
+                    f"tar czf x{count} {peer:.3f} s",
+                    f"{figures[f'jobs{jobs}'] / peer:.2f}x the peer",
+                )
+            )
+
     # ---- memory
     def memory(self) -> None:
         base = self.course("S")
@@ -208,7 +253,7 @@ class Bench:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="S,M,L")
-    parser.add_argument("--only", default="validate,build,memory,import,runtime")
+    parser.add_argument("--only", default="validate,build,batch,memory,import,runtime")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results.json")
     parser.add_argument("--quick", action="store_true", help="one run each, smaller asset test")
     args = parser.parse_args()
@@ -218,6 +263,7 @@ def main() -> int:
         parts = {
             "validate": bench.validate,
             "build": bench.build,
+            "batch": bench.batch,
             "memory": bench.memory,
             "import": bench.import_,
         }

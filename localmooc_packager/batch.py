@@ -93,7 +93,10 @@ def build_courses(
         for course, target in targets:
             yield build_one(course, target, formats, check, options)
         return
-    # fork: the workers start with this process's imports (XBlock, lxml, ...) already loaded.
+    # fork: the workers start with this process's imports (XBlock, lxml, ...) already loaded, once.
+    from . import build, validators  # noqa: F401
+    from .source import loader  # noqa: F401
+
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
