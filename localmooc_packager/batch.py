@@ -8,8 +8,11 @@ own error, so one broken course never stops or hides the others.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
+import multiprocessing.context
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -69,6 +72,25 @@ def build_one(
     return CourseResult(course, packages)
 
 
+_PRELOAD = ["localmooc_packager.build", "localmooc_packager.validators", "localmooc_packager.source.loader"]
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """fork when this process runs one thread: workers start with its imports (XBlock, lxml, ...) loaded.
+    A process with other threads (a server, a test runner's helpers) must not fork - a lock held by another
+    thread would stay locked in the child - so it starts a clean fork server that imports the toolkit once."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        for name in _PRELOAD:
+            importlib.import_module(name)
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
 def build_courses(
     courses: list[Path],
     out_dir: Path,
@@ -93,12 +115,7 @@ def build_courses(
         for course, target in targets:
             yield build_one(course, target, formats, check, options)
         return
-    # fork: the workers start with this process's imports (XBlock, lxml, ...) already loaded, once.
-    from . import build, validators  # noqa: F401
-    from .source import loader  # noqa: F401
-
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    context = _worker_context()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         futures: list[Future[CourseResult]] = [
             pool.submit(build_one, course, target, formats, check, options) for course, target in targets

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,22 @@ def test_build_courses_keeps_input_order_and_equals_one_job(
     for a, b in zip(one, two, strict=True):
         assert [p.path.read_bytes() for p in a.packages] == [p.path.read_bytes() for p in b.packages]
         assert all(p.kind == "scorm" and p.valid for p in b.packages)
+
+
+def test_workers_from_a_process_with_threads_do_not_fork_it(tmp_path: Path) -> None:
+    """With another thread alive (a server, a test helper) the workers come from a clean fork server."""
+    from localmooc_packager.batch import _worker_context
+
+    assert _worker_context().get_start_method() == ("fork" if threading.active_count() == 1 else "forkserver")
+    stop = threading.Event()
+    waiter = threading.Thread(target=stop.wait, daemon=True)
+    waiter.start()
+    try:
+        assert _worker_context().get_start_method() == "forkserver"
+        courses = sample_courses()
+        results = list(build_courses(courses, tmp_path, ["olx"], jobs=2))
+    finally:
+        stop.set()
+        waiter.join()
+    assert [r.course for r in results] == courses and all(r.ok for r in results)
+    assert all(p.path.stat().st_size > 10_000 for r in results for p in r.packages)
