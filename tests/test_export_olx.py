@@ -828,7 +828,7 @@ def test_tar_writer_matches_tarfile_byte_for_byte(tmp_path: Path) -> None:
     """ArchiveWriter fills tar headers from a template; the bytes equal tarfile's, fallback headers included."""
     for course in sample_courses():
         writer = ArchiveWriter(1_700_000_000)
-        olx._OlxBuilder(olx._CachedTree(load_course(course)), writer, "stock").build()
+        olx._OlxBuilder(load_course(course).cached(), writer, "stock").build()
         writer.add_bytes("static/" + "ก" * 40 + ".txt", b"x" * 700)  # not ASCII: a PAX header
         writer.add_bytes("static/" + "a" * 120 + ".txt", b"y" * 512)  # over 100 bytes: a PAX header
         writer.add_bytes("static/empty.txt", b"")

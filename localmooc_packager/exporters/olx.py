@@ -77,7 +77,7 @@ class OlxExporter:
         out_dir = Path(out_dir)
         stem = package_stem(tree)
         writer = ArchiveWriter(build_time(_source_files(tree.source_dir, out_dir)))
-        _OlxBuilder(_CachedTree(tree), writer, olx_flavor).build()
+        _OlxBuilder(tree.cached(), writer, olx_flavor).build()
         suffix = "-native" if olx_flavor == "native" else ""
         target = out_dir / f"{stem}{suffix}.olx.tar.gz"
         # One top-level folder, like Studio's own exports: the importer takes the first course.xml it finds.
@@ -99,41 +99,11 @@ def _source_files(source_dir: Path, out_dir: Path) -> list[Path]:
     return found
 
 
-class _CachedTree(CourseTree):
-    """The course tree with every block made once per export.
-
-    ``runtime.get_block`` builds a new XBlock instance on every call, and an instance deep-copies each
-    mutable field (children, questions, policy...) on its first read; walking the tree for names,
-    grading and the outline would otherwise pay that three times per block.
-    """
-
-    def __init__(self, tree: CourseTree) -> None:
-        super().__init__(tree.runtime, tree.root_id, tree.source_dir, tree.locations, tree.assets)
-        self._blocks: dict[str, XBlock] = {}
-        self._children: dict[str, list[XBlock]] = {}
-
-    @property
-    def course(self) -> XBlock:
-        return self.block(self.root_id)
-
-    def block(self, usage_id: str) -> XBlock:
-        found = self._blocks.get(usage_id)
-        if found is None:
-            found = self._blocks[usage_id] = self.runtime.get_block(usage_id)
-        return found
-
-    def children(self, block: XBlock) -> list[XBlock]:
-        key = str(block.scope_ids.usage_id)
-        found = self._children.get(key)
-        if found is None:
-            ids = block.children if block.has_children else []
-            found = self._children[key] = [self.block(str(c)) for c in ids]
-        return found
-
-
 class _OlxBuilder:
     def __init__(self, tree: CourseTree, writer: ArchiveWriter, flavor: str) -> None:
         self.tree = tree
+        # Field reads straight from the tree's store: XBlock's own deep-copies each mutable value per block.
+        self.v = tree.value
         self.writer = writer
         self.native = flavor == "native"
         self.course = tree.course
@@ -171,9 +141,10 @@ class _OlxBuilder:
     # ---- outline
     def chapter(self, section: XBlock) -> str:
         name = _id(section)
-        el = etree.Element("chapter", display_name=section.display_name)
-        if section.start:
-            el.set("start", iso_datetime(section.start))  # a bare date: midnight in Bangkok
+        el = etree.Element("chapter", display_name=self.v(section, "display_name"))
+        start = self.v(section, "start")
+        if start:
+            el.set("start", iso_datetime(start))  # a bare date: midnight in Bangkok
         for sub in self.tree.children(section):
             etree.SubElement(el, "sequential", url_name=self.sequential(sub))
         self.add_block_xml("chapter", name, el, section)
@@ -181,15 +152,17 @@ class _OlxBuilder:
 
     def sequential(self, sub: XBlock) -> str:
         name = _id(sub)
-        el = etree.Element("sequential", display_name=sub.display_name)
-        graded = bool(sub.graded)
+        v = self.v
+        el = etree.Element("sequential", display_name=v(sub, "display_name"))
+        graded = bool(v(sub, "graded"))
         if graded:
             el.set("graded", "true")
         # An ungraded subsection keeps its format too: Studio shows it, and it counts once graded.
-        if graded or sub.format:
-            el.set("format", sub.format or "Graded")
+        sub_format = v(sub, "format")
+        if graded or sub_format:
+            el.set("format", sub_format or "Graded")
         for key in ("start", "due"):
-            value = getattr(sub, key)
+            value = v(sub, key)
             if value:
                 el.set(key, iso_datetime(value, end_of_day=key == "due"))
         for unit in self.tree.children(sub):
@@ -199,7 +172,7 @@ class _OlxBuilder:
 
     def vertical(self, unit: XBlock, graded: bool) -> str:
         name = _id(unit)
-        el = etree.Element("vertical", display_name=unit.display_name)
+        el = etree.Element("vertical", display_name=self.v(unit, "display_name"))
         verbatim: list[etree._Element] = []
         for block in self.tree.children(unit):
             kind = block.scope_ids.block_type
@@ -228,32 +201,37 @@ class _OlxBuilder:
     # ---- stock content
     def html(self, block: XBlock, unit: XBlock) -> str:
         name = _id(block)
+        body = self.v(block, "data")
         # Byte-stable body: exactly the block's HTML; /static/ links stay for Open edX to rewrite.
-        self.writer.add_bytes(f"html/{name}.html", block.data.rstrip("\n") + "\n")
-        el = etree.Element("html", filename=name, display_name=block.display_name or _title(block.data, unit))
+        self.writer.add_bytes(f"html/{name}.html", body.rstrip("\n") + "\n")
+        title = self.v(block, "display_name") or _title(body, self.v(unit, "display_name"))
+        el = etree.Element("html", filename=name, display_name=title)
         self.add_block_xml("html", name, el, block)
         return name
 
     def video(self, block: XBlock, unit: XBlock) -> str:
         name = _id(block)
-        el = etree.Element("video", display_name=block.display_name or unit.display_name)
+        v = self.v
+        el = etree.Element("video", display_name=v(block, "display_name") or v(unit, "display_name"))
         # An empty youtube_id_1_0 matters: without it Open edX plays its demo YouTube video.
-        el.set("youtube_id_1_0", block.youtube_id)
-        sources = [block.src] if block.src else []
+        el.set("youtube_id_1_0", v(block, "youtube_id"))
+        src = v(block, "src")
+        sources = [src] if src else []
         el.set("html5_sources", json.dumps(sources, ensure_ascii=False))
         for src in sources:  # the form the platform's own export writes (parse_video_xml reads both)
             etree.SubElement(el, "source", src=src)
-        transcripts = {lang: self.transcript(path) for lang, path in sorted(block.subtitles.items())}
+        transcripts = {lang: self.transcript(path) for lang, path in sorted(v(block, "subtitles").items())}
         transcripts = {lang: name for lang, name in transcripts.items() if name}
         if transcripts:
             el.set("transcripts", json.dumps(transcripts, ensure_ascii=False, sort_keys=True))
             for lang, file_name in transcripts.items():
                 etree.SubElement(el, "transcript", language=lang, src=file_name)
-        if block.transcript:
+        track = v(block, "transcript")
+        if track:
             # The video block's downloadable transcript is `track` (offered when download_track is
             # true), as the platform's own export writes it; `handout` is for course handouts.
             el.set("download_track", "true")
-            etree.SubElement(el, "track", src=block.transcript)
+            etree.SubElement(el, "track", src=track)
         self.add_block_xml("video", name, el, block)
         return name
 
@@ -276,15 +254,16 @@ class _OlxBuilder:
     def problems(self, quiz: XBlock, graded_subsection: bool) -> list[str]:
         """One CAPA problem per question; returns their url_names in order."""
         names = []
-        quiz_id, role = _id(quiz), quiz.role  # each field read once: XBlock reads are not free
+        v = self.v
+        quiz_id, role = _id(quiz), v(quiz, "role")
         counts = role in ("graded", "post-test")
-        title = quiz.display_name or self.words[role]
-        attempts = str(quiz.attempts) if quiz.attempts else ""
-        showanswer = SHOWANSWER.get(quiz.show_answers, "finished")
-        shuffle = bool(quiz.shuffle)
-        policy = quiz.policy
+        title = v(quiz, "display_name") or self.words[role]
+        attempts = str(v(quiz, "attempts")) if v(quiz, "attempts") else ""
+        showanswer = SHOWANSWER.get(v(quiz, "show_answers"), "finished")
+        shuffle = bool(v(quiz, "shuffle"))
+        policy = v(quiz, "policy")
         question_word = self.words["question"]
-        for n, q in enumerate(quiz.questions, 1):
+        for n, q in enumerate(v(quiz, "questions"), 1):
             name = f"{quiz_id}-{q['id']}"
             if name in self.used_names:
                 raise BuildError(
@@ -451,7 +430,8 @@ class _OlxBuilder:
         written. Only a string equal to the attribute is left out: any other type is kept, so that an
         import reads back the same value. Kept OLX (no ``el``) gets its policy entry whole.
         """
-        self.add_policy(kind, name, getattr(block, "policy", None) or {}, el)
+        policy = self.v(block, "policy") if "policy" in block.fields else getattr(block, "policy", None)
+        self.add_policy(kind, name, policy or {}, el)
 
     def add_policy(self, kind: str, name: str, policy: dict[str, Any], el: etree._Element | None) -> None:
         attrib = el.attrib if el is not None else {}
@@ -586,8 +566,8 @@ def grading_policy(tree: CourseTree, grading: CourseGrading | None = None) -> di
     grading = grading or course_grading(tree)
     formats: dict[str, str] = {}
     for block, _depth in tree.walk():
-        if block.scope_ids.block_type == "lm-subsection" and block.graded:
-            formats[_id(block)] = block.format or "Graded"
+        if block.scope_ids.block_type == "lm-subsection" and tree.value(block, "graded"):
+            formats[_id(block)] = tree.value(block, "format") or "Graded"
     weights: dict[str, float] = {}
     counts: dict[str, int] = {}
     for sub_format in formats.values():
@@ -717,14 +697,14 @@ def _ui_words(lang: str) -> dict[str, str]:
     return ui({"lang": lang})  # the blocks' own UI strings, so OLX and the runtime say the same
 
 
-def _title(body: str, unit: XBlock) -> str:
+def _title(body: str, unit_name: str) -> str:
     """A display name for an untitled html block: its first heading, else its unit's name."""
     m = re.search(r"<h[1-6][^>]*>(.*?)</h[1-6]>", body, re.S)
     if m:
         text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", m.group(1))).split())
         if text:
             return unicodedata.normalize("NFC", text)
-    return unit.display_name
+    return unit_name
 
 
 def _id(block: XBlock) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from xblock.core import XBlock
+from xblock.fields import Field
 
 from ..safe import read_text
 from ..tree import BUILTIN_TYPES, CourseTree, TreeRuntime
@@ -23,13 +23,17 @@ def _static(rel: str) -> str:
 
 
 class Loader:
+    """Each block's values are worked out first, then handed to ``TreeRuntime.add_block`` in one go: the
+    same stored fields as setting them one by one through the XBlock and ``save()``, without its per-write
+    deep copies and dirty tracking (tests/test_tree.py compares both ways)."""
+
     def __init__(self, source: SourceTree) -> None:
         self.source = source
         self.runtime = TreeRuntime()
         self.tree = CourseTree(self.runtime, "", source.root_dir)
 
     def load(self, course: Node) -> CourseTree:
-        self.tree.root_id = self.node(course, None).scope_ids.usage_id
+        self.tree.root_id = self.node(course, None)
         static = self.source.root_dir / "static"
         if static.is_dir():
             self.tree.assets = sorted(
@@ -39,33 +43,42 @@ class Loader:
             )
         return self.tree
 
-    def node(self, node: Node, parent: XBlock | None) -> XBlock:
+    def node(self, node: Node, parent: str | None) -> str:
+        """Add ``node`` and everything under it; returns its usage id (the node's id)."""
         data = node.data
+        values: dict[str, Any] = {}
         if node.kind == "block":
             kind = data["type"]
-            block = self.runtime.new_block(BUILTIN_TYPES.get(kind, kind), node.id)
-            getattr(self, f"fill_{kind}", self.fill_xblock)(block, data)
+            block_type = BUILTIN_TYPES.get(kind, kind)
+            fields = self.runtime.block_class(block_type).fields
+            getattr(self, f"fill_{kind}", self.fill_xblock)(values, data, fields)
         else:
-            block = self.runtime.new_block(BUILTIN_TYPES[node.kind], node.id)
-            getattr(self, f"fill_{node.kind}")(block, node)
-        if "title" in data and "display_name" in block.fields and not block.display_name:
-            block.display_name = data["title"]
-        if isinstance(data.get("policy"), dict) and "policy" in block.fields and not node.derived:
-            block.policy = data["policy"]
+            block_type = BUILTIN_TYPES[node.kind]
+            fields = self.runtime.block_class(block_type).fields
+            getattr(self, f"fill_{node.kind}")(values, node)
+        if "title" in data and "display_name" in fields:
+            current = values["display_name"] if "display_name" in values else fields["display_name"].default
+            # XBlock stores a field only when the value changes: a title equal to the default is not stored.
+            if not current and data["title"] != current:
+                values["display_name"] = data["title"]
+        if isinstance(data.get("policy"), dict) and "policy" in fields and not node.derived:
+            values["policy"] = data["policy"]
         self.tree.locations[node.id] = self.source.where(data)[0]
         if parent is not None:
-            block.parent = parent.scope_ids.usage_id
+            values["parent"] = parent
+        if node.children:
+            values["children"] = [child.id for child in node.children]
+        self.runtime.add_block(block_type, node.id, values)
         for child in node.children:
-            block.children.append(self.node(child, block).scope_ids.usage_id)
-        block.save()
-        return block
+            self.node(child, node.id)
+        return node.id
 
     # ---- structure
-    def fill_course(self, block: XBlock, node: Node) -> None:
+    def fill_course(self, values: dict[str, Any], node: Node) -> None:
         d = self.source.data
-        block.course = d["id"]
-        block.org = d["org"]
-        block.run = d["run"]
+        values["course"] = d["id"]
+        values["org"] = d["org"]
+        values["run"] = d["run"]
         for key in (
             "short_description",
             "language",
@@ -78,23 +91,23 @@ class Loader:
             "olx",
         ):
             if key in d:
-                setattr(block, key, d[key])
+                values[key] = d[key]
         if "audience" in d:
-            block.audience = list(d["audience"])
+            values["audience"] = list(d["audience"])
         if "hours" in d:
-            block.hours = float(d["hours"])
+            values["hours"] = float(d["hours"])
         if "pass_threshold" in d:
-            block.pass_threshold = float(d["pass_threshold"])
+            values["pass_threshold"] = float(d["pass_threshold"])
         if "description" in d:
-            block.description = markup.render_markdown(d["description"])
+            values["description"] = markup.render_markdown(d["description"])
         if "image" in d:
-            block.image = _static(d["image"])
+            values["image"] = _static(d["image"])
 
-    def fill_section(self, block: XBlock, node: Node) -> None:
+    def fill_section(self, values: dict[str, Any], node: Node) -> None:
         if "start" in node.data and not node.derived:
-            block.start = node.data["start"]
+            values["start"] = node.data["start"]
 
-    def fill_subsection(self, block: XBlock, node: Node) -> None:
+    def fill_subsection(self, values: dict[str, Any], node: Node) -> None:
         data = node.data
         roles = {
             b.data.get("role")
@@ -104,20 +117,20 @@ class Loader:
         }
         derived_format = "Post-test" if "post-test" in roles else ("Graded" if "graded" in roles else "")
         graded = data.get("graded")
-        block.graded = bool(graded) if isinstance(graded, bool) else bool(derived_format)
-        block.format = data.get("format", derived_format) if not node.derived else derived_format
-        if block.graded and not block.format:
-            block.format = "Graded"
+        values["graded"] = bool(graded) if isinstance(graded, bool) else bool(derived_format)
+        values["format"] = data.get("format", derived_format) if not node.derived else derived_format
+        if values["graded"] and not values["format"]:
+            values["format"] = "Graded"
         if not node.derived:
             for key in ("start", "due"):
                 if key in data:
-                    setattr(block, key, data[key])
+                    values[key] = data[key]
 
-    def fill_unit(self, block: XBlock, node: Node) -> None:
+    def fill_unit(self, values: dict[str, Any], node: Node) -> None:
         """Units carry only a title and children."""
 
     # ---- content
-    def fill_html(self, block: XBlock, data: dict[str, Any]) -> None:
+    def fill_html(self, values: dict[str, Any], data: dict[str, Any], fields: dict[str, Field]) -> None:
         if "file" in data:
             path = self.source.root_dir / data["file"]
             text = self.source.texts.get(path) or read_text(path)
@@ -128,42 +141,44 @@ class Loader:
         fmt = data.get("format")
         if fmt is not None:
             is_md = fmt == "markdown"
-        block.data = markup.render_markdown(text) if is_md else markup.canonical_static(text.strip())
+        values["data"] = markup.render_markdown(text) if is_md else markup.canonical_static(text.strip())
 
-    def fill_video(self, block: XBlock, data: dict[str, Any]) -> None:
+    def fill_video(self, values: dict[str, Any], data: dict[str, Any], fields: dict[str, Field]) -> None:
         if "src" in data:
-            block.src = _static(data["src"])
+            values["src"] = _static(data["src"])
         elif "url" in data:
-            block.src = data["url"]
+            values["src"] = data["url"]
         else:
-            block.youtube_id = data["youtube"]
+            values["youtube_id"] = data["youtube"]
         if data.get("subtitles"):
-            block.subtitles = {lang: _static(p) for lang, p in data["subtitles"].items()}
+            values["subtitles"] = {lang: _static(p) for lang, p in data["subtitles"].items()}
         for key in ("poster", "transcript"):
             if key in data:
-                setattr(block, key, _static(data[key]))
+                values[key] = _static(data[key])
         if "minutes" in data:
-            block.minutes = float(data["minutes"])
+            values["minutes"] = float(data["minutes"])
 
-    def fill_quiz(self, block: XBlock, data: dict[str, Any]) -> None:
+    def fill_quiz(self, values: dict[str, Any], data: dict[str, Any], fields: dict[str, Field]) -> None:
         for key in ("role", "attempts", "shuffle", "show_answers"):
             if key in data:
-                setattr(block, key, data[key])
+                values[key] = data[key]
         if "weight" in data:
-            block.weight = float(data["weight"])
-        block.pass_threshold = float(self.source.data.get("pass_threshold", 0.6))
-        block.questions = [normalise_question(q, i) for i, q in enumerate(data["questions"], 1)]
+            values["weight"] = float(data["weight"])
+        values["pass_threshold"] = float(self.source.data.get("pass_threshold", 0.6))
+        values["questions"] = [normalise_question(q, i) for i, q in enumerate(data["questions"], 1)]
 
-    def fill_olx(self, block: XBlock, data: dict[str, Any]) -> None:
-        block.xml = data["xml"] if "xml" in data else read_text(self.source.root_dir / data["file"]).strip()
+    def fill_olx(self, values: dict[str, Any], data: dict[str, Any], fields: dict[str, Field]) -> None:
+        values["xml"] = (
+            data["xml"] if "xml" in data else read_text(self.source.root_dir / data["file"]).strip()
+        )
         if data.get("files"):
-            block.files = list(data["files"])
+            values["files"] = list(data["files"])
 
-    def fill_xblock(self, block: XBlock, data: dict[str, Any]) -> None:
+    def fill_xblock(self, values: dict[str, Any], data: dict[str, Any], fields: dict[str, Field]) -> None:
         """A third-party XBlock: every other key is one of its content/settings fields (checked already)."""
         for name, value in data.items():
-            if name in block.fields and name not in ("type", "id"):
-                setattr(block, name, block.fields[name].from_json(value))
+            if name in fields and name not in ("type", "id"):
+                values[name] = fields[name].from_json(value)
 
 
 def normalise_question(q: dict[str, Any], position: int) -> dict[str, Any]:
