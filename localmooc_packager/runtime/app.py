@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import quote
@@ -278,6 +279,57 @@ HEALTH_BODY = b'{"ok":true}'
 log = logging.getLogger(__name__)
 
 
+class GroupCommit:
+    """SQLite: the handler calls that arrive together on the event loop share one transaction.
+
+    A call waits for the loop's next turn; the calls queued by then (the requests whose bytes arrived in
+    the same turn) run back to back in ``Store.group``, each in its own savepoint, and one COMMIT makes
+    them durable together. Every caller hears back only after that commit, so an acknowledged submission
+    is committed. Nothing waits on a timer: with one learner a batch is one call.
+    """
+
+    MAX_BATCH = 128  # bounds one transaction's time on the loop (~0.3 ms a call)
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pending: list[tuple[Callable[[Any], Any], asyncio.Future[Any]]] = []
+        self.scheduled = False
+        self.transactions = 0  # for tests and profiles: calls / transactions = the batching achieved
+        self.calls = 0
+
+    async def run(self, call: Callable[[Any], T_]) -> T_:
+        """``call(raw)`` inside a shared transaction; its result once committed (or its exception)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T_] = loop.create_future()
+        self.pending.append((call, future))
+        if not self.scheduled:
+            self.scheduled = True
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        batch, self.pending = self.pending[: self.MAX_BATCH], self.pending[self.MAX_BATCH :]
+        self.scheduled = bool(self.pending)
+        if self.scheduled:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self.transactions += 1
+        self.calls += len(batch)
+        try:
+            results = self.store.group([call for call, _f in batch])
+        except Exception as exc:  # the transaction failed as a whole: nothing of the batch was committed
+            for _call, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_call, future), result in zip(batch, results, strict=True):
+            if future.done():  # the request was cancelled (client gone); its work is committed anyway
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
 class HandlerFastPath:
     """Block handler calls (quiz ``submit``) and ``/api/health`` as plain ASGI, ahead of FastAPI.
 
@@ -299,6 +351,7 @@ class HandlerFastPath:
         # PostgreSQL: a small pool, as many threads as pooled connections, so waits for the network do
         # not stall the loop.
         self.pool = pool
+        self.group = GroupCommit(store) if pool is None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -346,8 +399,8 @@ class HandlerFastPath:
         lang = _lang(scope, cookies)
         args = (self.store, course, token, block_id, handler, body, lang)
         try:
-            if self.pool is None:
-                _s, status, out, ctype = call_handler_for_session(*args)
+            if self.group is not None:
+                _s, status, out, ctype = await self.group.run(partial(call_handler_for_session, *args))
             else:
                 loop = asyncio.get_running_loop()
                 _s, status, out, ctype = await loop.run_in_executor(

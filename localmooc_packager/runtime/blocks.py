@@ -488,13 +488,21 @@ def call_handler(
 
 
 def call_handler_for_session(
-    store: Store, course: LoadedCourse, token: str, block_id: str, handler: str, body: bytes, lang: str
+    store: Store,
+    course: LoadedCourse,
+    token: str,
+    block_id: str,
+    handler: str,
+    body: bytes,
+    lang: str,
+    raw: Any = None,
 ) -> tuple[SessionInfo, int, bytes, str]:
     """``call_handler`` for a session cookie: session, enrolment, state, grade and completion in one
-    transaction. Raises ``SessionRefused`` (nothing written) when the session or enrolment is not valid."""
+    transaction. Raises ``SessionRefused`` (nothing written) when the session or enrolment is not valid.
+    ``raw``: a connection in ``Store.group``'s transaction (the call runs in a savepoint of it)."""
     try:
         with store.session_handler_transaction(
-            token, course.id, block_id, lock_summary=block_id in course.summary_blocks
+            token, course.id, block_id, lock_summary=block_id in course.summary_blocks, raw=raw
         ) as (session, kvs, published):
             response = _run_handler(course, session.learner_id, kvs, published, block_id, handler, body, lang)
     except HandlerRefused as refused:

@@ -1,0 +1,167 @@
+"""Group commit on the handler hot path: submissions that arrive together share one transaction, each in
+its own savepoint. All of them are committed before any is answered; one that fails leaves nothing behind
+and takes nothing of the others with it; a transaction that fails as a whole answers every one with 503."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import httpx
+from runtime_support import COURSE_ID, Api, make_app
+from sqlalchemy import event, func, select
+
+from localmooc_packager.runtime.blocks import call_handler_for_session
+from localmooc_packager.runtime.store import Store, attempts, grades, learner_state
+
+PRACTICE = "revenue-check"  # unlimited attempts
+GRADED = "process-quiz"  # two attempts
+
+
+def _submit_path(block: str) -> str:
+    return f"/api/courses/{COURSE_ID}/blocks/{block}/handler/submit"
+
+
+def _learner(app: Any, name: str) -> dict[str, str]:
+    """An enrolled learner's cookies (session and CSRF), as a browser would hold them."""
+    api = Api(app)
+    api.learner(name)
+    assert api.post(f"/api/courses/{COURSE_ID}/enrol").status_code == 200
+    return {c.name: c.value or "" for c in api.client.cookies.jar}
+
+
+async def _together(app: Any, requests: list[tuple[dict[str, str], str, bytes]]) -> list[httpx.Response]:
+    """Send the requests concurrently on one event loop (the way a worker receives them)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
+        async def one(cookies: dict[str, str], path: str, body: bytes) -> httpx.Response:
+            cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+            headers = {
+                "cookie": cookie,
+                "x-csrftoken": cookies["lm_csrf"],
+                "content-type": "application/json",
+            }
+            return await client.post(path, content=body, headers=headers)
+
+        return list(await asyncio.gather(*(one(*r) for r in requests)))
+
+
+def _count(url: str, table: Any, **where: str) -> int:
+    store = Store(url)
+    try:
+        with store.read() as conn:
+            query = select(func.count()).select_from(table)
+            for name, value in where.items():
+                query = query.where(table.c[name] == value)
+            return int(conn.execute(query).scalar_one())
+    finally:
+        store.dispose()
+
+
+def test_concurrent_submissions_share_a_transaction_and_all_commit(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'runtime.db'}"
+    app = make_app(url)
+    learners = [_learner(app, f"group{i}") for i in range(8)]
+    group = app.fast_path.group
+    before = (group.transactions, group.calls)
+    answer = b'{"responses": {"q1": "a"}}'
+    # Twice each: the same learner twice in one batch must count two attempts, not one.
+    replies = asyncio.run(_together(app, [(c, _submit_path(PRACTICE), answer) for c in learners * 2]))
+    assert [r.status_code for r in replies] == [200] * 16
+    assert sorted(r.json()["attempts_used"] for r in replies) == [1] * 8 + [2] * 8
+    transactions, calls = group.transactions - before[0], group.calls - before[1]
+    assert calls == 16 and transactions < calls  # batched: fewer commits than submissions
+    assert _count(url, attempts) == 16
+    assert _count(url, grades) == 8
+    app.state.store.dispose()
+
+
+def test_a_failing_submission_rolls_back_only_itself(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'runtime.db'}"
+    app = make_app(url)
+    ok1, ok2, spent, gone = (_learner(app, f"mixed{i}") for i in range(4))
+    graded = b'{"responses": {"q1": "b"}}'
+    for _ in range(2):  # use up the graded quiz's two attempts
+        assert asyncio.run(_together(app, [(spent, _submit_path(GRADED), graded)]))[0].status_code == 200
+    store: Store = app.state.store
+    store.logout(gone["lm_session"])  # revoked: the hot path hands this one to the FastAPI route (401)
+    before = _count(url, attempts)
+    replies = asyncio.run(
+        _together(
+            app,
+            [
+                (ok1, _submit_path(PRACTICE), b'{"responses": {"q1": "a"}}'),
+                (spent, _submit_path(GRADED), graded),  # 409: no attempts left
+                (ok2, _submit_path(PRACTICE), b'{"responses": "not a dict"}'),  # 400
+                (gone, _submit_path(PRACTICE), b'{"responses": {"q1": "a"}}'),  # 401
+                (ok2, _submit_path(PRACTICE), b'{"responses": {"q1": "a"}}'),
+            ],
+        )
+    )
+    assert [r.status_code for r in replies] == [200, 409, 400, 401, 200]
+    assert _count(url, attempts) == before + 2
+    store.dispose()
+
+
+def test_a_call_that_raises_after_writing_leaves_nothing_behind(tmp_path: Path) -> None:
+    """Store.group, directly: the middle call writes state, grade, completion and attempt, then fails."""
+    from runtime_support import sample_courses
+
+    url = f"sqlite:///{tmp_path / 'runtime.db'}"
+    app = make_app(url)
+    cookies = [_learner(app, f"raw{i}") for i in range(3)]
+    course = sample_courses()[COURSE_ID]
+    store: Store = app.state.store
+    body = b'{"responses": {"q1": "a"}}'
+
+    def submit(i: int, fail: bool) -> Any:
+        def call(raw: Any) -> Any:
+            out = call_handler_for_session(
+                store, course, cookies[i]["lm_session"], PRACTICE, "submit", body, "th", raw
+            )
+            if fail:
+                raise RuntimeError("after the writes")
+            return out
+
+        return call
+
+    results = store.group([submit(0, False), submit(1, True), submit(2, False)])
+    assert results[0][1] == 200 and results[2][1] == 200
+    assert isinstance(results[1], RuntimeError)
+    failed_learner = store.session(cookies[1]["lm_session"])
+    assert failed_learner is not None
+    assert _count(url, attempts) == 2
+    assert _count(url, attempts, learner_id=failed_learner.learner_id) == 0
+    assert _count(url, learner_state, learner_id=failed_learner.learner_id) == 0
+    store.dispose()
+
+
+def test_a_batch_whose_transaction_fails_answers_every_call_503_then_recovers(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'runtime.db'}"
+    app = make_app(url)
+    learners = [_learner(app, f"busy{i}") for i in range(3)]
+    store: Store = app.state.store
+
+    @event.listens_for(store.engine, "connect")
+    def _short_wait(dbapi_conn: Any, _record: Any) -> None:  # fail fast instead of busy_timeout's 10 s
+        dbapi_conn.execute("PRAGMA busy_timeout=200")
+
+    store.engine.dispose()
+    answer = b'{"responses": {"q1": "a"}}'
+    holder = sqlite3.connect(tmp_path / "runtime.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process's writer
+    try:
+        replies = asyncio.run(_together(app, [(c, _submit_path(PRACTICE), answer) for c in learners]))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert [r.status_code for r in replies] == [503] * 3
+    assert all(r.json()["detail"] == "unavailable" for r in replies)
+    assert _count(url, attempts) == 0
+    replies = asyncio.run(_together(app, [(c, _submit_path(PRACTICE), answer) for c in learners]))
+    assert [r.status_code for r in replies] == [200] * 3
+    assert _count(url, attempts) == 3
+    store.dispose()
