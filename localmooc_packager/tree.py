@@ -6,7 +6,7 @@ reference runtime subclasses ``TreeRuntime`` to add learner state.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -14,7 +14,7 @@ from typing import Any
 
 from xblock.core import XBlock, XBlockAside
 from xblock.exceptions import NoSuchDefinition, NoSuchUsage
-from xblock.fields import NO_GENERATED_DEFAULTS, UNIQUE_ID, Field, Scope, ScopeIds
+from xblock.fields import NO_GENERATED_DEFAULTS, UNIQUE_ID, Field, Scope, ScopeIds, String
 from xblock.runtime import DictKeyValueStore, KeyValueStore, KvsFieldData, MemoryIdManager, Runtime
 
 from .errors import InvalidInputError, Location
@@ -56,6 +56,7 @@ class TreeIdManager(MemoryIdManager):
 # Where a field's value lives: course fields by usage or definition id (KvsFieldData keys children and
 # parent by usage id although Scope.children is definition-scoped), anything else (learner state) in the kvs.
 OTHER, BY_USAGE, BY_DEFINITION = 0, 1, 2
+_NOT_A_FIELD = (OTHER, None)
 
 
 def field_kinds(fields: dict[str, Field]) -> dict[str, int]:
@@ -70,6 +71,24 @@ def field_kinds(fields: dict[str, Field]) -> dict[str, int]:
         else:
             kinds[name] = OTHER
     return kinds
+
+
+def _decoder(fld: Field) -> Callable[[Any], Any]:
+    """Stored JSON -> what ``fld``'s descriptor returns for it: ``from_json``, then ``_sanitize``."""
+    kind = type(fld)
+    if kind._sanitize is Field._sanitize:  # no sanitising: from_json is all
+        return fld.from_json
+    if kind._sanitize is String._sanitize and kind.from_json is String.from_json:
+        bad = fld.BAD_REGEX.search  # type: ignore[attr-defined]
+
+        def string(value: Any) -> Any:
+            # Both steps leave a str without characters XML cannot hold as it is: one search, not four.
+            if type(value) is str and not bad(value):
+                return value
+            return fld._sanitize(fld.from_json(value))
+
+        return string
+    return lambda value: fld._sanitize(fld.from_json(value))
 
 
 class TreeFieldData(KvsFieldData):
@@ -88,6 +107,7 @@ class TreeFieldData(KvsFieldData):
         # A store with its own defaults (``KeyValueStore.default``) must be asked; DictKeyValueStore has none.
         self.kvs_defaults = type(kvs).default is not KeyValueStore.default
         self._kinds: dict[type, dict[str, int]] = {}
+        self._readers: dict[type, dict[str, tuple[int, Callable[[Any], Any]]]] = {}
 
     def course_id(self, block: XBlock, name: str) -> str | None:
         """The id ``name``'s value is stored under, or None when it is not a course field."""
@@ -103,6 +123,15 @@ class TreeFieldData(KvsFieldData):
         if kinds is None:
             kinds = self._kinds[cls] = field_kinds(cls.fields)  # type: ignore[attr-defined]
         return kinds
+
+    def readers(self, cls: type) -> dict[str, tuple[int, Callable[[Any], Any]]]:
+        """Field name -> (where it is stored, stored JSON -> the value its descriptor returns)."""
+        readers = self._readers.get(cls)
+        if readers is None:
+            kinds = self.kinds(cls)
+            fields: dict[str, Field] = cls.fields  # type: ignore[attr-defined]
+            readers = self._readers[cls] = {name: (kinds[name], _decoder(f)) for name, f in fields.items()}
+        return readers
 
     def get(self, block: XBlock, name: str) -> Any:
         key = self.course_id(block, name)
@@ -285,14 +314,14 @@ class CourseTree:
         data = self.runtime.tree_data
         if data is None or name in block._field_data_cache:
             return getattr(block, name)
-        kind = data.kinds(type(block)).get(name, OTHER)
+        kind, decode = data.readers(type(block)).get(name, _NOT_A_FIELD)
         if kind == OTHER:
             return getattr(block, name)
         ids = block.scope_ids
         stored = data.course.get(ids.usage_id if kind == BY_USAGE else ids.def_id)
-        fld = block.fields[name]
         if stored is not None and name in stored:
-            return fld._sanitize(fld.from_json(stored[name]))
+            return decode(stored[name])
+        fld = block.fields[name]
         if name not in NO_GENERATED_DEFAULTS and (fld._default is UNIQUE_ID or data.kvs_defaults):
             return getattr(block, name)  # a computed default: XBlock's own rules
         return fld._sanitize(fld.default)

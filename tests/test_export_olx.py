@@ -837,3 +837,25 @@ def test_tar_writer_matches_tarfile_byte_for_byte(tmp_path: Path) -> None:
         assert (tmp_path / "fast.tar.gz").read_bytes() == (tmp_path / "reference.tar.gz").read_bytes(), (
             course.name
         )
+
+
+# ---- plain files from a template
+@pytest.mark.parametrize(
+    "value",
+    ["", "บทที่ ๑ การคลัง", "a&b<c>d\"e'f", "line\nbreak\r\tend", "]]> &amp; \x7f \u2028 \ufffd", "ำ ํา"],
+)
+def test_plain_xml_is_what_lxml_writes(value: str) -> None:
+    for children in ([], [("html", "h1")], [("problem", value or "p"), ("video", "v-1")]):
+        attrib = {"display_name": value, "filename": "x", "start": value}
+        el = etree.Element("vertical", attrib)
+        for tag, url_name in children:
+            etree.SubElement(el, tag, url_name=url_name)
+        assert olx.plain_xml("vertical", attrib, children) == olx.xml_bytes(el)
+
+
+def test_plain_xml_refuses_what_xml_cannot_hold() -> None:
+    for bad in ("bell\x07", "\ud800", "\ufffe"):
+        with pytest.raises(ValueError):
+            olx.plain_xml("chapter", {"display_name": bad}, [])
+        with pytest.raises(ValueError):
+            olx.plain_xml("chapter", {"display_name": "ok"}, [("sequential", bad)])

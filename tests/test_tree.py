@@ -146,3 +146,15 @@ def test_cached_tree_makes_each_block_once(sample_course: Path) -> None:
         str(b.scope_ids.usage_id) for b, _ in tree.walk()
     ]
     assert cached.children(cached.course) is cached.children(cached.course)
+
+
+def test_value_sanitises_stored_strings_as_the_descriptor_does(sample_course: Path) -> None:
+    """A stored string with characters XML cannot hold (written by any runtime) reads back cleaned."""
+    tree = load_course(sample_course)
+    data = tree.runtime.tree_data
+    assert data is not None
+    data.course["intro"]["display_name"] = "บท\x07นำ\ufffe"
+    data.course["def-post"]["questions"][0]["prompt"] = "ข้อ\x07"  # in a List: XBlock leaves it
+    for uid, name in (("intro", "display_name"), ("post", "questions"), ("post", "pass_threshold")):
+        assert tree.value(tree.block(uid), name) == getattr(tree.block(uid), name), name
+    assert tree.value(tree.block("intro"), "display_name") == "บทนำ"

@@ -119,15 +119,10 @@ class _OlxBuilder:
 
     # ---- pipeline
     def build(self) -> None:
-        chapters = []
-        for section in self.tree.children(self.course):
-            chapters.append(self.chapter(section))
-        course_xml = etree.Element("course")
-        for url_name in chapters:
-            etree.SubElement(course_xml, "chapter", url_name=url_name)
+        chapters = [("chapter", self.chapter(section)) for section in self.tree.children(self.course)]
         # Settings live in policy.json only: stating them in the XML too makes the platform ignore one
         # copy silently and olxcleaner warn (SettingOverride).
-        self.add_xml(f"course/{self.run}.xml", course_xml)
+        self.writer.add_bytes(f"course/{self.run}.xml", plain_xml("course", {}, chapters))
         pointer = etree.Element("course")
         for key, value in (("course", self.course.course), ("org", self.course.org), ("url_name", self.run)):
             pointer.set(key, value)
@@ -141,60 +136,68 @@ class _OlxBuilder:
     # ---- outline
     def chapter(self, section: XBlock) -> str:
         name = _id(section)
-        el = etree.Element("chapter", display_name=self.v(section, "display_name"))
+        attrib = {"display_name": self.v(section, "display_name")}
         start = self.v(section, "start")
         if start:
-            el.set("start", iso_datetime(start))  # a bare date: midnight in Bangkok
-        for sub in self.tree.children(section):
-            etree.SubElement(el, "sequential", url_name=self.sequential(sub))
-        self.add_block_xml("chapter", name, el, section)
+            attrib["start"] = iso_datetime(start)  # a bare date: midnight in Bangkok
+        children = [("sequential", self.sequential(sub)) for sub in self.tree.children(section)]
+        self.add_plain_xml("chapter", name, attrib, children, section)
         return name
 
     def sequential(self, sub: XBlock) -> str:
         name = _id(sub)
         v = self.v
-        el = etree.Element("sequential", display_name=v(sub, "display_name"))
+        attrib = {"display_name": v(sub, "display_name")}
         graded = bool(v(sub, "graded"))
         if graded:
-            el.set("graded", "true")
+            attrib["graded"] = "true"
         # An ungraded subsection keeps its format too: Studio shows it, and it counts once graded.
         sub_format = v(sub, "format")
         if graded or sub_format:
-            el.set("format", sub_format or "Graded")
+            attrib["format"] = sub_format or "Graded"
         for key in ("start", "due"):
             value = v(sub, key)
             if value:
-                el.set(key, iso_datetime(value, end_of_day=key == "due"))
-        for unit in self.tree.children(sub):
-            etree.SubElement(el, "vertical", url_name=self.vertical(unit, graded))
-        self.add_block_xml("sequential", name, el, sub)
+                attrib[key] = iso_datetime(value, end_of_day=key == "due")
+        children = [("vertical", self.vertical(unit, graded)) for unit in self.tree.children(sub)]
+        self.add_plain_xml("sequential", name, attrib, children, sub)
         return name
 
     def vertical(self, unit: XBlock, graded: bool) -> str:
         name = _id(unit)
-        el = etree.Element("vertical", display_name=self.v(unit, "display_name"))
+        attrib = {"display_name": self.v(unit, "display_name")}
+        # Pointers (tag, url_name) or inline elements; pointers alone make a plain file (plain_xml).
+        children: list[tuple[str, str] | etree._Element] = []
         verbatim: list[etree._Element] = []
         for block in self.tree.children(unit):
             kind = block.scope_ids.block_type
             if kind == "lm-raw":
                 raw = self.raw(block)
-                el.append(raw)
+                children.append(raw)
                 verbatim.append(raw)
                 url_name = raw.get("url_name")
                 if url_name:  # without a url_name there is no policy.json key (nor a kept policy)
                     self.block_policy(etree.QName(raw).localname, url_name, block)
             elif self.native and kind in NATIVE_TYPES:
-                el.append(self.native_element(block))
+                children.append(self.native_element(block))
                 self.advanced.add(kind)
             elif kind == "lm-html":
-                etree.SubElement(el, "html", url_name=self.html(block, unit))
+                children.append(("html", self.html(block, unit)))
             elif kind == "lm-video":
-                etree.SubElement(el, "video", url_name=self.video(block, unit))
+                children.append(("video", self.video(block, unit)))
             elif kind == "lm-quiz":
-                for problem in self.problems(block, graded):
-                    etree.SubElement(el, "problem", url_name=problem)
+                children.extend(("problem", problem) for problem in self.problems(block, graded))
             else:
-                el.append(self.xblock_element(block))
+                children.append(self.xblock_element(block))
+        if not any(isinstance(c, etree._Element) for c in children):
+            self.add_plain_xml("vertical", name, attrib, children, unit)  # type: ignore[arg-type]
+            return name
+        el = etree.Element("vertical", attrib)
+        for child in children:
+            if isinstance(child, tuple):
+                etree.SubElement(el, child[0], url_name=child[1])
+            else:
+                el.append(child)
         self.add_block_xml("vertical", name, el, unit, verbatim)
         return name
 
@@ -205,8 +208,7 @@ class _OlxBuilder:
         # Byte-stable body: exactly the block's HTML; /static/ links stay for Open edX to rewrite.
         self.writer.add_bytes(f"html/{name}.html", body.rstrip("\n") + "\n")
         title = self.v(block, "display_name") or _title(body, self.v(unit, "display_name"))
-        el = etree.Element("html", filename=name, display_name=title)
-        self.add_block_xml("html", name, el, block)
+        self.add_plain_xml("html", name, {"display_name": title, "filename": name}, [], block)
         return name
 
     def video(self, block: XBlock, unit: XBlock) -> str:
@@ -422,7 +424,16 @@ class _OlxBuilder:
         self.add_xml(f"{kind}/{name}.xml", el, verbatim)
         self.block_policy(kind, name, block, el)
 
-    def block_policy(self, kind: str, name: str, block: XBlock, el: etree._Element | None = None) -> None:
+    def add_plain_xml(
+        self, kind: str, name: str, attrib: dict[str, str], children: list[tuple[str, str]], block: XBlock
+    ) -> None:
+        """``add_block_xml`` for an element of attributes and url_name pointers, written from a template."""
+        self.writer.add_bytes(f"{kind}/{name}.xml", plain_xml(kind, attrib, children))
+        self.block_policy(kind, name, block, attrib)
+
+    def block_policy(
+        self, kind: str, name: str, block: XBlock, el: etree._Element | dict[str, str] | None = None
+    ) -> None:
         """A block's kept Open edX settings go to policy.json, except values the XML ``el`` states as they are.
 
         The platform applies policy.json over the XML, so a kept value that differs from the attribute
@@ -433,8 +444,10 @@ class _OlxBuilder:
         policy = self.v(block, "policy") if "policy" in block.fields else getattr(block, "policy", None)
         self.add_policy(kind, name, policy or {}, el)
 
-    def add_policy(self, kind: str, name: str, policy: dict[str, Any], el: etree._Element | None) -> None:
-        attrib = el.attrib if el is not None else {}
+    def add_policy(
+        self, kind: str, name: str, policy: dict[str, Any], el: etree._Element | dict[str, str] | None
+    ) -> None:
+        attrib = el if isinstance(el, dict) else (el.attrib if el is not None else {})
         kept = {k: v for k, v in policy.items() if not (isinstance(v, str) and attrib.get(k) == v)}
         if kept:
             self.policy.setdefault(f"{kind}/{name}", {}).update(kept)
@@ -691,6 +704,34 @@ def xml_bytes(el: etree._Element, verbatim: list[etree._Element] | None = None) 
             stack.extend(node)
     # libxml2 indents only elements without text children, so HTML, CDATA and kept OLX stay as they are.
     return etree.tostring(el, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+# What libxml2 escapes in an attribute value; characters XML cannot hold at all make lxml raise instead.
+_ATTR_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_XML_DECLARATION = "<?xml version='1.0' encoding='UTF-8'?>\n"
+
+
+def plain_xml(tag: str, attrib: dict[str, str], children: list[tuple[str, str]]) -> bytes:
+    """``xml_bytes`` of ``<tag attrib...>`` holding ``<child url_name="..."/>`` pointers, from a template.
+
+    Most files of an OLX course are exactly this (outline, html pointers); building and serialising an
+    lxml tree for each cost more than everything else the export does per block. The bytes are lxml's
+    (tests/test_export_olx.py compares them); a value XML cannot hold goes through lxml, which refuses it.
+    """
+    values = [*attrib.values(), *(url for _tag, url in children)]
+    if any(_NOT_XML.search(value) for value in values):
+        el = etree.Element(tag, attrib)
+        for child_tag, url_name in children:
+            etree.SubElement(el, child_tag, url_name=url_name)
+        return xml_bytes(el)
+    attrs = "".join(f' {key}="{attrib[key].translate(_ATTR_ESCAPES)}"' for key in sorted(attrib))
+    if not children:
+        return f"{_XML_DECLARATION}<{tag}{attrs}/>\n".encode()
+    inner = "".join(f'  <{t} url_name="{url.translate(_ATTR_ESCAPES)}"/>\n' for t, url in children)
+    return f"{_XML_DECLARATION}<{tag}{attrs}>\n{inner}</{tag}>\n".encode()
 
 
 def _ui_words(lang: str) -> dict[str, str]:

@@ -93,6 +93,7 @@ class _ScormExporter:
 
     def export(self, tree: CourseTree, out_dir: Path, **options: Any) -> Path:
         """Write ``<org>-<course>-<run>.<name>.zip`` into ``out_dir``; other options are other formats'."""
+        tree = tree.cached()  # walked for units, quizzes, grading and the manifest: each block made once
         course = tree.course
         lang = course.language if course.language in PLAYER_UI else "th"
         units = _units(tree)
@@ -179,6 +180,7 @@ def course_data(tree: CourseTree, units: list[XBlock], schemaversion: str, lang:
     grading = course_grading(tree)
     unit_index = {_uid(u): i for i, u in enumerate(units)}
     quizzes = []
+    v = tree.value  # the stored values: XBlock's reads deep-copy each quiz's questions
     for i, unit in enumerate(units):
         for block, _depth in tree.walk(unit):
             if block.scope_ids.block_type != "lm-quiz":
@@ -187,11 +189,11 @@ def course_data(tree: CourseTree, units: list[XBlock], schemaversion: str, lang:
                 {
                     "id": _uid(block),
                     "unit": i,
-                    "role": block.role,
-                    "attempts": int(block.attempts),
-                    "show_answers": block.show_answers,
-                    "pass_threshold": float(block.pass_threshold),
-                    "questions": [_question_data(q) for q in block.questions],
+                    "role": v(block, "role"),
+                    "attempts": int(v(block, "attempts")),
+                    "show_answers": v(block, "show_answers"),
+                    "pass_threshold": float(v(block, "pass_threshold")),
+                    "questions": [_question_data(q) for q in v(block, "questions")],
                 }
             )
     structure = json.dumps(
@@ -209,7 +211,7 @@ def course_data(tree: CourseTree, units: list[XBlock], schemaversion: str, lang:
         "fingerprint": hashlib.sha256(structure.encode()).hexdigest()[:6],
         "lang": lang,
         "title": tree.course.display_name,
-        "units": [{"id": _uid(u), "title": u.display_name} for u in units],
+        "units": [{"id": _uid(u), "title": v(u, "display_name")} for u in units],
         "quizzes": quizzes,
         "grading": {
             "threshold": grading.pass_threshold,
@@ -269,7 +271,7 @@ def _index_html(
         uid = escape(_uid(unit))
         toc.append(
             f'<li><a href="#unit-{uid}" data-lm-goto="{uid}"><span class="lm-toc-num">{i + 1}.</span> '
-            f'<span class="lm-toc-title">{escape(unit.display_name)}</span>'
+            f'<span class="lm-toc-title">{escape(tree.value(unit, "display_name"))}</span>'
             f'<span class="lm-toc-mark" data-lm-visited hidden aria-hidden="true">✓</span>'
             f'<span class="lm-sr" data-lm-visited-text hidden>({escape(t["visited"])})</span></a></li>'
         )
