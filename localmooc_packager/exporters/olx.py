@@ -707,9 +707,7 @@ def xml_bytes(el: etree._Element, verbatim: list[etree._Element] | None = None) 
 
 
 # What libxml2 escapes in an attribute value; characters XML cannot hold at all make lxml raise instead.
-_ATTR_ESCAPES = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
-)
+_ATTR_SPECIAL = re.compile('[&<>"\n\r\t]')
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _XML_DECLARATION = "<?xml version='1.0' encoding='UTF-8'?>\n"
 
@@ -727,11 +725,18 @@ def plain_xml(tag: str, attrib: dict[str, str], children: list[tuple[str, str]])
         for child_tag, url_name in children:
             etree.SubElement(el, child_tag, url_name=url_name)
         return xml_bytes(el)
-    attrs = "".join(f' {key}="{attrib[key].translate(_ATTR_ESCAPES)}"' for key in sorted(attrib))
+    attrs = "".join(f' {key}="{_attr(attrib[key])}"' for key in sorted(attrib))
     if not children:
         return f"{_XML_DECLARATION}<{tag}{attrs}/>\n".encode()
-    inner = "".join(f'  <{t} url_name="{url.translate(_ATTR_ESCAPES)}"/>\n' for t, url in children)
+    inner = "".join(f'  <{t} url_name="{_attr(url)}"/>\n' for t, url in children)
     return f"{_XML_DECLARATION}<{tag}{attrs}>\n{inner}</{tag}>\n".encode()
+
+
+def _attr(value: str) -> str:
+    if not _ATTR_SPECIAL.search(value):  # the usual case; str.translate with a table is slower
+        return value
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return value.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
 
 
 def _ui_words(lang: str) -> dict[str, str]:
