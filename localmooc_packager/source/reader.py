@@ -83,17 +83,11 @@ class SourceTree:
         return display_path(self.root_dir / rel)
 
 
-def _register(tree: SourceTree, doc: YamlDoc, value: Any, path: DataPath) -> None:
-    """Remember the origin of every mapping and list below ``value``."""
-    stack = [(value, path)]
-    while stack:
-        obj, p = stack.pop()
-        if isinstance(obj, dict):
-            tree.origin[id(obj)] = (doc, p)
-            stack.extend((v, (*p, k)) for k, v in obj.items())
-        elif isinstance(obj, list):
-            tree.origin[id(obj)] = (doc, p)
-            stack.extend((v, (*p, i)) for i, v in enumerate(obj))
+def _register(tree: SourceTree, doc: YamlDoc) -> None:
+    """Remember the origin of every mapping and list of ``doc`` (listed by the YAML builder)."""
+    origin = tree.origin
+    for obj, path in doc.containers:
+        origin[id(obj)] = (doc, path)
 
 
 @cache
@@ -199,7 +193,7 @@ def read_source(course_dir: Path) -> tuple[SourceTree | None, Report]:
         if doc.data is not None:
             report.add(Location(doc.file, 1, 1), "course.yaml must be a mapping of course settings", "schema")
         return tree, report
-    _register(tree, doc, doc.data, ())
+    _register(tree, doc)
     _Includer(tree, report).run()
     return tree, report
 
@@ -277,7 +271,7 @@ class _Includer:
         schema_problems(doc, kind, self.report)
         if not isinstance(doc.data, dict):
             return None
-        _register(self.tree, doc, doc.data, ())
+        _register(self.tree, doc)
         return doc.data
 
 

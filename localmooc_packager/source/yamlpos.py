@@ -7,6 +7,7 @@ ISO dates); alias expansion is bounded so that an alias bomb is refused instead 
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,32 @@ from ..errors import InvalidInputError
 from ..safe import read_text
 
 try:  # libyaml's C parser is several times faster; fall back to pure Python where it is not built.
-    _Loader: type = yaml.CSafeLoader
+    _Base: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+_STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+# First characters for which an implicit tag (bool, int, float, null, timestamp, merge) may apply.
+_IMPLICIT_FIRST = frozenset(yaml.SafeLoader.yaml_implicit_resolvers)
+
+
+class _Loader(_Base):  # type: ignore[misc,valid-type]
+    """The safe loader with a quicker ``resolve``: the composer calls it for every node, and most values are
+    Thai text or quoted, for which PyYAML's generic resolver (a third of the composing time) finds `str`."""
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode:
+            if not implicit[0] or (value and value[0] not in _IMPLICIT_FIRST):
+                return _STR
+            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+
+# The shortcut is exact only without path resolvers or resolvers for any first character.
+assert not yaml.SafeLoader.yaml_path_resolvers and None not in _IMPLICIT_FIRST
 
 # More values than this in one file (counting each alias expansion) means an alias bomb, not a course.
 MAX_NODES = 500_000
@@ -35,9 +59,12 @@ class YamlDoc:
     file: str  # as shown in messages
     path: Path
     data: Any
+    text: str = ""  # the file as read
     pos: dict[DataPath, tuple[int, int]] = field(default_factory=dict)
     key_pos: dict[DataPath, tuple[int, int]] = field(default_factory=dict)
     duplicate_keys: list[DataPath] = field(default_factory=list)
+    # every mapping and list of ``data`` with its path, in the order built (for SourceTree.origin)
+    containers: list[tuple[Any, DataPath]] = field(default_factory=list)
 
     def where(self, path: DataPath, key: bool = False) -> tuple[int, int]:
         """Line and column of ``path``, or of its nearest parent that has one."""
@@ -72,6 +99,18 @@ def load_yaml(path: Path, shown: str) -> YamlDoc:
 
 
 def load_yaml_text(text: str, path: Path, shown: str) -> YamlDoc:
+    # Composing allocates a node and two marks per value, all of them kept until the data is built: the
+    # cyclic collector would rescan them again and again (a quarter of the time) to find no garbage.
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(text, path, shown)
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def _load(text: str, path: Path, shown: str) -> YamlDoc:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -84,7 +123,7 @@ def load_yaml_text(text: str, path: Path, shown: str) -> YamlDoc:
         raise InvalidInputError(f"{shown}: invalid YAML: {exc}") from None
     finally:
         loader.dispose()
-    doc = YamlDoc(shown, path, None)
+    doc = YamlDoc(shown, path, None, text)
     if node is None:
         return doc
     builder = _Builder(doc, loader)
@@ -97,6 +136,9 @@ class _Builder:
         self.doc = doc
         self.loader = loader
         self.count = 0
+        self.pos = doc.pos
+        self.key_pos = doc.key_pos
+        self.containers = doc.containers
 
     def fail(self, node: yaml.Node, message: str) -> InvalidInputError:
         m = node.start_mark
@@ -108,36 +150,48 @@ class _Builder:
             raise self.fail(node, f"more than {MAX_NODES} values (an alias bomb?); refused")
         if depth > MAX_DEPTH:
             raise self.fail(node, f"nested deeper than {MAX_DEPTH} levels; refused")
-        self.doc.pos.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
-        if node.tag not in _SAFE_TAGS:
-            raise self.fail(node, f"YAML tag {node.tag!r} is not allowed (only plain data)")
+        mark = node.start_mark
+        if path not in self.pos:
+            self.pos[path] = (mark.line + 1, mark.column + 1)
+        tag = node.tag
         if isinstance(node, yaml.ScalarNode):
-            if node.tag == "tag:yaml.org,2002:timestamp":
-                return node.value  # ISO date/time text; the schema checks its format
+            if tag == _STR or tag == _TIMESTAMP:
+                # Text as written (what SafeConstructor makes of str); timestamps stay ISO date/time text,
+                # which the schema checks.
+                return node.value
+            if tag not in _SAFE_TAGS:
+                raise self.fail(node, f"YAML tag {tag!r} is not allowed (only plain data)")
             try:
                 return self.loader.construct_object(node, deep=True)
             except (yaml.constructor.ConstructorError, ValueError) as exc:
                 raise self.fail(node, f"bad value: {exc}") from None
+        if tag not in _SAFE_TAGS:
+            raise self.fail(node, f"YAML tag {tag!r} is not allowed (only plain data)")
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+            items: list[Any] = []
+            self.containers.append((items, path))
+            items.extend(self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value))
+            return items
         result: dict[str, Any] = {}
+        self.containers.append((result, path))
+        key_pos = self.key_pos
         for key_node, value_node in self._pairs(node):
             key = self.build_key(key_node)
             child = (*path, key)
+            key_mark = key_node.start_mark
+            key_pos[child] = (key_mark.line + 1, key_mark.column + 1)
             if key in result:
                 self.doc.duplicate_keys.append(child)
-                self.doc.key_pos[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 continue
-            self.doc.key_pos[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             result[key] = self.build(value_node, child, depth + 1)
         return result
 
     def build_key(self, node: yaml.Node) -> str:
         if not isinstance(node, yaml.ScalarNode):
             raise self.fail(node, "a mapping key must be a plain word, not a list or mapping")
-        value = (
-            node.value if node.tag in ("tag:yaml.org,2002:timestamp",) else self.loader.construct_object(node)
-        )
+        if node.tag == _STR or node.tag == _TIMESTAMP:
+            return node.value  # type: ignore[no-any-return]
+        value = self.loader.construct_object(node)
         if isinstance(value, bool) or value is None:
             return node.value  # `yes:`/`null:` as keys mean the words, not booleans
         return str(value)
