@@ -155,7 +155,7 @@ class _Builder:
             self.pos[path] = (mark.line + 1, mark.column + 1)
         tag = node.tag
         if isinstance(node, yaml.ScalarNode):
-            if tag == _STR or tag == _TIMESTAMP:
+            if tag in (_STR, _TIMESTAMP):
                 # Text as written (what SafeConstructor makes of str); timestamps stay ISO date/time text,
                 # which the schema checks.
                 return node.value
@@ -189,7 +189,7 @@ class _Builder:
     def build_key(self, node: yaml.Node) -> str:
         if not isinstance(node, yaml.ScalarNode):
             raise self.fail(node, "a mapping key must be a plain word, not a list or mapping")
-        if node.tag == _STR or node.tag == _TIMESTAMP:
+        if node.tag in (_STR, _TIMESTAMP):
             return node.value  # type: ignore[no-any-return]
         value = self.loader.construct_object(node)
         if isinstance(value, bool) or value is None:

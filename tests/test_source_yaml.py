@@ -1,0 +1,141 @@
+"""The YAML reader's fast paths: resolver shortcut, direct strings, paused collector, listed containers."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from localmooc_packager.errors import InvalidInputError
+from localmooc_packager.source.checks import check
+from localmooc_packager.source.reader import read_source
+from localmooc_packager.source.yamlpos import _Loader, load_yaml_text
+
+DOC = """\
+id: budget
+title: งบประมาณ "ท้องถิ่น"
+yes: ใช่
+null: ว่าง
+start: 2026-10-01
+defaults: &d {role: practice, attempts: 2}
+units:
+  - id: u1
+    blocks:
+      - <<: *d
+        type: quiz
+        attempts: 3
+        shuffle: yes
+        weight: 1.5
+        tags: [ก, 'ข', ~]
+"""
+
+
+def _load(text: str) -> object:
+    return load_yaml_text(text, Path("x.yaml"), "x.yaml")
+
+
+def test_values_positions_and_containers() -> None:
+    doc = _load(DOC)
+    assert doc.data == {
+        "id": "budget",
+        "title": 'งบประมาณ "ท้องถิ่น"',
+        "yes": "ใช่",
+        "null": "ว่าง",
+        "start": "2026-10-01",
+        "defaults": {"role": "practice", "attempts": 2},
+        "units": [
+            {
+                "id": "u1",
+                "blocks": [
+                    {
+                        "role": "practice",
+                        "attempts": 3,
+                        "type": "quiz",
+                        "shuffle": True,
+                        "weight": 1.5,
+                        "tags": ["ก", "ข", None],
+                    }
+                ],
+            }
+        ],
+    }
+    block = ("units", 0, "blocks", 0)
+    assert doc.where(("title",)) == (2, 8)
+    assert doc.where(("title",), key=True) == (2, 1)
+    assert doc.where((*block, "type")) == (11, 15)
+    assert doc.where((*block, "role")) == (6, 21)  # merged: where the anchor wrote it
+    assert doc.where((*block, "tags", 2)) == (15, 24)
+    assert doc.where((*block, "tags", 7)) == (15, 15)  # no such item: its list
+    # every mapping and list is listed with its path, each exactly once
+    listed = {path: obj for obj, path in doc.containers}
+    assert len(listed) == len(doc.containers) == 7
+    assert listed[block] is doc.data["units"][0]["blocks"][0]
+    assert listed[(*block, "tags")] is doc.data["units"][0]["blocks"][0]["tags"]
+
+
+def test_duplicate_key_is_listed_with_its_place() -> None:
+    doc = _load("id: a\ntitle: ก\nid: b\n")
+    assert doc.data == {"id": "a", "title": "ก"}
+    assert doc.duplicate_keys == [("id",)]
+    assert doc.key_pos[("id",)] == (3, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: !!map text\n", "x.yaml:1:4: bad value: "),
+        ("a: !!python/name:os.system x\n", "x.yaml:1:4: YAML tag 'tag:yaml.org,2002:python/name:os.system'"),
+        ("a: !custom [1]\n", "x.yaml:1:4: YAML tag '!custom' is not allowed"),
+        ("[1]: x\n", "x.yaml:1:1: a mapping key must be a plain word"),
+    ],
+)
+def test_tags_outside_plain_data_are_refused(text: str, message: str) -> None:
+    with pytest.raises(InvalidInputError) as exc:
+        _load(text)
+    assert str(exc.value).startswith(message)
+
+
+def test_str_tag_on_a_list_keeps_the_list() -> None:
+    assert _load("a: !!str [x, 1]\n").data == {"a": ["x", 1]}
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_collector_state_is_restored(enabled: bool) -> None:
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        _load(DOC)
+        assert gc.isenabled() is enabled
+        with pytest.raises(InvalidInputError):
+            _load("a: [\n")
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
+
+
+_PLAIN = st.text(alphabet=st.sampled_from([*"yYnNtTfFoO~-+.0123456789:_eE<=xก ", "\u0e4d"]), max_size=8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_PLAIN, st.booleans(), st.booleans())
+def test_resolver_shortcut_agrees_with_pyyaml(value: str, plain: bool, quoted: bool) -> None:
+    for kind in (yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode):
+        ours = _Loader("").resolve(kind, value, (plain, quoted))
+        assert ours == yaml.SafeLoader("").resolve(kind, value, (plain, quoted))
+
+
+def test_sara_am_written_as_an_escape_is_still_found(tmp_path: Path) -> None:
+    """The check skips files without the pair or a backslash; an escaped pair must still be reported."""
+    (tmp_path / "course.yaml").write_text(
+        'id: c\norg: O\nrun: "1"\ntitle: "ก\\u0E4D\\u0E32"\n'
+        "units:\n  - id: u1\n    title: หน่วย\n    blocks:\n      - type: html\n        body: ข้อความ\n",
+        encoding="utf-8",
+    )
+    source, report = read_source(tmp_path)
+    assert source is not None
+    check(source, report)
+    assert [(p.location.line, p.location.column, p.code) for p in report] == [(4, 8, "thai-sara-am")]
