@@ -21,7 +21,13 @@ from localmooc_packager.source import load_course
 from localmooc_packager.source.checks import check
 from localmooc_packager.source.loader import Loader
 from localmooc_packager.source.reader import read_source
-from localmooc_packager.tree import CachedCourseTree, CourseTree, TreeFieldData, TreeRuntime
+from localmooc_packager.tree import (
+    CachedCourseTree,
+    CourseTree,
+    TreeFieldData,
+    TreeRuntime,
+    xblock_entry_points,
+)
 
 from conftest import FIXTURES, sample_courses
 
@@ -158,3 +164,29 @@ def test_value_sanitises_stored_strings_as_the_descriptor_does(sample_course: Pa
     for uid, name in (("intro", "display_name"), ("post", "questions"), ("post", "pass_threshold")):
         assert tree.value(tree.block(uid), name) == getattr(tree.block(uid), name), name
     assert tree.value(tree.block("intro"), "display_name") == "บทนำ"
+
+
+def test_block_classes_from_one_entry_point_scan_are_xblocks_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TreeRuntime fills XBlock's plugin cache from one scan; the classes are those XBlock itself picks."""
+    from xblock import plugin
+
+    names = sorted(xblock_entry_points())
+    assert {"lm-course", "lm-quiz", "lm-raw"} <= set(names)
+    monkeypatch.setattr(plugin, "PLUGIN_CACHE", {})
+    ours = {name: TreeRuntime().load_block_type(name) for name in names if name.startswith("lm-")}
+    monkeypatch.setattr(plugin, "PLUGIN_CACHE", {})
+    theirs = {name: XBlock.load_class(name) for name in ours}
+    assert ours == theirs and len(ours) == 8
+    # A type nobody installed: XBlock's own answer (its default class, or PluginMissingError).
+    monkeypatch.setattr(plugin, "PLUGIN_CACHE", {})
+    runtime = TreeRuntime()
+    try:
+        expected: object = XBlock.load_class("no-such-block", runtime.default_class)
+    except plugin.PluginMissingError as exc:
+        expected = type(exc)
+    monkeypatch.setattr(plugin, "PLUGIN_CACHE", {})
+    try:
+        got: object = runtime.load_block_type("no-such-block")
+    except plugin.PluginMissingError as exc:
+        got = type(exc)
+    assert got == expected
