@@ -5,16 +5,17 @@ and takes nothing of the others with it; a transaction that fails as a whole ans
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import httpx
-from runtime_support import COURSE_ID, Api, make_app
+from runtime_support import COURSE_ID, Api, db_url, make_app, pg_database, sample_courses  # noqa: F401
 from sqlalchemy import event, func, select
 
-from localmooc_packager.runtime.blocks import call_handler_for_session
-from localmooc_packager.runtime.store import Store, attempts, grades, learner_state
+from localmooc_packager.runtime.blocks import _run_handler
+from localmooc_packager.runtime.store import HandlerCall, Published, SessionInfo, Store, attempts, grades
 
 PRACTICE = "revenue-check"  # unlimited attempts
 GRADED = "process-quiz"  # two attempts
@@ -61,8 +62,8 @@ def _count(url: str, table: Any, **where: str) -> int:
         store.dispose()
 
 
-def test_concurrent_submissions_share_a_transaction_and_all_commit(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'runtime.db'}"
+def test_concurrent_submissions_share_a_transaction_and_all_commit(db_url: str) -> None:  # noqa: F811
+    url = db_url
     app = make_app(url)
     learners = [_learner(app, f"group{i}") for i in range(8)]
     group = app.fast_path.group
@@ -79,8 +80,8 @@ def test_concurrent_submissions_share_a_transaction_and_all_commit(tmp_path: Pat
     app.state.store.dispose()
 
 
-def test_a_failing_submission_rolls_back_only_itself(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'runtime.db'}"
+def test_a_failing_submission_rolls_back_only_itself(db_url: str) -> None:  # noqa: F811
+    url = db_url
     app = make_app(url)
     ok1, ok2, spent, gone = (_learner(app, f"mixed{i}") for i in range(4))
     graded = b'{"responses": {"q1": "b"}}'
@@ -106,36 +107,53 @@ def test_a_failing_submission_rolls_back_only_itself(tmp_path: Path) -> None:
     store.dispose()
 
 
-def test_a_call_that_raises_after_writing_leaves_nothing_behind(tmp_path: Path) -> None:
-    """Store.group, directly: the middle call writes state, grade, completion and attempt, then fails."""
-    from runtime_support import sample_courses
-
-    url = f"sqlite:///{tmp_path / 'runtime.db'}"
+def _batch_setup(url: str, n: int) -> tuple[Store, list[HandlerCall]]:
     app = make_app(url)
-    cookies = [_learner(app, f"raw{i}") for i in range(3)]
+    cookies = [_learner(app, f"raw{i}") for i in range(n)]
+    return app.state.store, [HandlerCall(c["lm_session"], COURSE_ID, PRACTICE) for c in cookies]
+
+
+def test_a_call_that_raises_after_writing_leaves_nothing_behind(db_url: str) -> None:  # noqa: F811
+    """Store.handler_batch, directly: a call fails after its handler wrote state, grade, completion and
+    attempt; the calls after it, the same learner's included, see the state as if it never ran."""
+    store, (x, y) = _batch_setup(db_url, 2)
     course = sample_courses()[COURSE_ID]
-    store: Store = app.state.store
     body = b'{"responses": {"q1": "a"}}'
 
-    def submit(i: int, fail: bool) -> Any:
-        def call(raw: Any) -> Any:
-            out = call_handler_for_session(
-                store, course, cookies[i]["lm_session"], PRACTICE, "submit", body, "th", raw
-            )
-            if fail:
-                raise RuntimeError("after the writes")
-            return out
+    def run(i: int, session: SessionInfo, kvs: Any, published: Published) -> int:
+        response = _run_handler(course, session.learner_id, kvs, published, PRACTICE, "submit", body, "th")
+        if i == 1:
+            raise RuntimeError("after the writes")
+        return int(json.loads(response.body)["attempts_used"])
 
-        return call
-
-    results = store.group([submit(0, False), submit(1, True), submit(2, False)])
-    assert results[0][1] == 200 and results[2][1] == 200
+    results = store.handler_batch([x, y, x, y], run)
+    assert results[0] == 1 and results[2] == 2 and results[3] == 1
     assert isinstance(results[1], RuntimeError)
-    failed_learner = store.session(cookies[1]["lm_session"])
-    assert failed_learner is not None
-    assert _count(url, attempts) == 2
-    assert _count(url, attempts, learner_id=failed_learner.learner_id) == 0
-    assert _count(url, learner_state, learner_id=failed_learner.learner_id) == 0
+    assert _count(db_url, attempts) == 3
+    y_id = store.session(y.token).learner_id  # type: ignore[union-attr]
+    assert _count(db_url, attempts, learner_id=y_id) == 1
+    store.dispose()
+
+
+def test_a_refused_write_fails_only_its_call(db_url: str) -> None:  # noqa: F811
+    """A write the database refuses (here a NULL into a NOT NULL column) fails the batch's transaction:
+    every call is retried in a transaction of its own, so only the bad one fails."""
+    store, calls = _batch_setup(db_url, 3)
+    course = sample_courses()[COURSE_ID]
+    body = b'{"responses": {"q1": "a"}}'
+
+    def run(i: int, session: SessionInfo, kvs: Any, published: Published) -> int:
+        response = _run_handler(course, session.learner_id, kvs, published, PRACTICE, "submit", body, "th")
+        if i == 1:
+            kvs.ops.append(
+                ("state_upsert", (COURSE_ID, "user_state", session.learner_id, PRACTICE, "x", None, None))
+            )
+        return response.status_code
+
+    results = store.handler_batch(calls, run)
+    assert results[0] == 200 and results[2] == 200
+    assert isinstance(results[1], Exception) and not isinstance(results[1], RuntimeError)
+    assert _count(db_url, attempts) == 2
     store.dispose()
 
 

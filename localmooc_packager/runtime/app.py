@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import quote
@@ -34,7 +33,7 @@ from .blocks import (
     RESOURCES,
     LoadedCourse,
     call_handler,
-    call_handler_for_session,
+    call_handlers_for_sessions,
     is_handler,
     load_courses,
     render_for_learner,
@@ -280,51 +279,74 @@ log = logging.getLogger(__name__)
 
 
 class GroupCommit:
-    """SQLite: the handler calls that arrive together on the event loop share one transaction.
+    """The handler calls that arrive together share one transaction (``Store.handler_batch``).
 
-    A call waits for the loop's next turn; the calls queued by then (the requests whose bytes arrived in
-    the same turn) run back to back in ``Store.group``, each in its own savepoint, and one COMMIT makes
-    them durable together. Every caller hears back only after that commit, so an acknowledged submission
-    is committed. Nothing waits on a timer: with one learner a batch is one call.
+    A call waits for the event loop's next turn; the calls queued by then (requests whose bytes arrived
+    in the same turn) form a batch. SQLite runs it right there on the loop (writers are serialised
+    anyway; a thread hop only adds latency); PostgreSQL in the thread pool, at most ``in_flight`` batches
+    at once, so that under load the requests arriving meanwhile gather into the next batch instead of
+    each paying its own round trips and COMMIT. Every caller hears back only after its batch committed.
+    Nothing waits on a timer: a lone request is a batch of one.
     """
 
-    MAX_BATCH = 128  # bounds one transaction's time on the loop (~0.3 ms a call)
+    MAX_BATCH = 64  # bounds one transaction's time on the loop (~0.3 ms a call)
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, pool: ThreadPoolExecutor | None, in_flight: int = 2) -> None:
         self.store = store
-        self.pending: list[tuple[Callable[[Any], Any], asyncio.Future[Any]]] = []
+        self.pool = pool
+        self.limit = 1 if pool is None else in_flight
+        self.pending: list[tuple[tuple[Any, ...], asyncio.Future[tuple[int, bytes, str]]]] = []
         self.scheduled = False
-        self.transactions = 0  # for tests and profiles: calls / transactions = the batching achieved
+        self.running = 0
+        self.transactions = 0  # calls / transactions = the batching achieved (tests, profiles)
         self.calls = 0
 
-    async def run(self, call: Callable[[Any], T_]) -> T_:
-        """``call(raw)`` inside a shared transaction; its result once committed (or its exception)."""
+    async def run(self, request: tuple[Any, ...]) -> tuple[int, bytes, str]:
+        """``request``: ``call_handlers_for_sessions``' (course, token, block, handler, body, lang)."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[T_] = loop.create_future()
-        self.pending.append((call, future))
-        if not self.scheduled:
-            self.scheduled = True
-            loop.call_soon(self._flush)
+        future: asyncio.Future[tuple[int, bytes, str]] = loop.create_future()
+        self.pending.append((request, future))
+        self._kick(loop)
         return await future
 
-    def _flush(self) -> None:
+    def _kick(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.pending and not self.scheduled and self.running < self.limit:
+            self.scheduled = True
+            loop.call_soon(self._flush, loop)
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.scheduled = False
         batch, self.pending = self.pending[: self.MAX_BATCH], self.pending[self.MAX_BATCH :]
-        self.scheduled = bool(self.pending)
-        if self.scheduled:
-            asyncio.get_running_loop().call_soon(self._flush)
+        if not batch:
+            return
         self.transactions += 1
         self.calls += len(batch)
-        try:
-            results = self.store.group([call for call, _f in batch])
-        except Exception as exc:  # the transaction failed as a whole: nothing of the batch was committed
-            for _call, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+        requests = [request for request, _f in batch]
+        if self.pool is None:
+            try:
+                results: Any = call_handlers_for_sessions(self.store, requests)
+            except Exception as exc:  # the transaction failed as a whole: nothing was committed
+                results = exc
+            self._settle(batch, results)
+            self._kick(loop)
             return
-        for (_call, future), result in zip(batch, results, strict=True):
-            if future.done():  # the request was cancelled (client gone); its work is committed anyway
+        self.running += 1
+        done = loop.run_in_executor(self.pool, call_handlers_for_sessions, self.store, requests)
+
+        def finished(f: asyncio.Future[Any]) -> None:
+            self.running -= 1
+            self._settle(batch, f.exception() or f.result())
+            self._kick(loop)
+
+        done.add_done_callback(finished)
+
+    @staticmethod
+    def _settle(batch: list[tuple[Any, asyncio.Future[Any]]], results: Any) -> None:
+        for i, (_request, future) in enumerate(batch):
+            if future.done():  # the request was cancelled (client gone); its work stands
                 continue
-            if isinstance(result, Exception):
+            result = results if isinstance(results, BaseException) else results[i]
+            if isinstance(result, BaseException):
                 future.set_exception(result)
             else:
                 future.set_result(result)
@@ -347,11 +369,9 @@ class HandlerFastPath:
         self.app = app
         self.courses = courses
         self.store = store
-        # SQLite: on the event loop (writers are serialised anyway; a thread hop only adds latency).
-        # PostgreSQL: a small pool, as many threads as pooled connections, so waits for the network do
-        # not stall the loop.
-        self.pool = pool
-        self.group = GroupCommit(store) if pool is None else None
+        # SQLite: batches on the event loop (writers are serialised anyway; a thread hop only adds
+        # latency). PostgreSQL: in ``pool``, so waits for the network do not stall the loop.
+        self.group = GroupCommit(store, pool)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -397,15 +417,8 @@ class HandlerFastPath:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         lang = _lang(scope, cookies)
-        args = (self.store, course, token, block_id, handler, body, lang)
         try:
-            if self.group is not None:
-                _s, status, out, ctype = await self.group.run(partial(call_handler_for_session, *args))
-            else:
-                loop = asyncio.get_running_loop()
-                _s, status, out, ctype = await loop.run_in_executor(
-                    self.pool, call_handler_for_session, *args
-                )
+            status, out, ctype = await self.group.run((course, token, block_id, handler, body, lang))
         except SessionRefused:
             await self.app(scope, _replay(body), send)  # 401/403 from the route, as before
             return True

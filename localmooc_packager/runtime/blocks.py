@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from xblock.runtime import DictKeyValueStore, KeyValueStore, KvsFieldData, Runti
 from ..errors import UsageError
 from ..grading import CourseGrading, course_grading
 from ..tree import CourseTree, installed_aside_types
-from .store import USER_SCOPES, Published, SessionInfo, Store
+from .store import USER_SCOPES, HandlerCall, Published, SessionInfo, Store
 
 # Block types whose completion the runtime records when their unit is shown (Open edX does this for html).
 VIEW_COMPLETES = ("lm-html",)
@@ -487,27 +488,42 @@ def call_handler(
     return response.status_code, response.body, response.content_type or "application/json"
 
 
+def call_handlers_for_sessions(
+    store: Store, requests: Sequence[tuple[LoadedCourse, str, str, str, bytes, str]]
+) -> list[tuple[int, bytes, str] | Exception]:
+    """Handler calls of several requests - (course, session cookie, block, handler, body, lang) each -
+    in one transaction (``Store.handler_batch``): session, enrolment, state, grade and completion of
+    each together. Per request: (status, body, content type), or the exception that refused it
+    (``SessionRefused``: nothing written) or broke it. A handler's 4xx is an answer with nothing of it
+    written. Returns once every answered call is committed."""
+    calls = [
+        HandlerCall(token, course.id, block_id, block_id in course.summary_blocks)
+        for course, token, block_id, _h, _b, _l in requests
+    ]
+
+    def run(i: int, session: SessionInfo, kvs: KeyValueStore, published: Published) -> webob.Response:
+        course, _t, block_id, handler, body, lang = requests[i]
+        return _run_handler(course, session.learner_id, kvs, published, block_id, handler, body, lang)
+
+    out: list[tuple[int, bytes, str] | Exception] = []
+    for result in store.handler_batch(calls, run):
+        response = result.response if isinstance(result, HandlerRefused) else result
+        if isinstance(response, Exception):
+            out.append(response)
+        else:
+            out.append((response.status_code, response.body, response.content_type or "application/json"))
+    return out
+
+
 def call_handler_for_session(
-    store: Store,
-    course: LoadedCourse,
-    token: str,
-    block_id: str,
-    handler: str,
-    body: bytes,
-    lang: str,
-    raw: Any = None,
-) -> tuple[SessionInfo, int, bytes, str]:
-    """``call_handler`` for a session cookie: session, enrolment, state, grade and completion in one
-    transaction. Raises ``SessionRefused`` (nothing written) when the session or enrolment is not valid.
-    ``raw``: a connection in ``Store.group``'s transaction (the call runs in a savepoint of it)."""
-    try:
-        with store.session_handler_transaction(
-            token, course.id, block_id, lock_summary=block_id in course.summary_blocks, raw=raw
-        ) as (session, kvs, published):
-            response = _run_handler(course, session.learner_id, kvs, published, block_id, handler, body, lang)
-    except HandlerRefused as refused:
-        response = refused.response
-    return session, response.status_code, response.body, response.content_type or "application/json"
+    store: Store, course: LoadedCourse, token: str, block_id: str, handler: str, body: bytes, lang: str
+) -> tuple[int, bytes, str]:
+    """``call_handlers_for_sessions`` for one request. Raises ``SessionRefused`` (nothing written) when
+    the session or the enrolment is not valid."""
+    (result,) = call_handlers_for_sessions(store, [(course, token, block_id, handler, body, lang)])
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def is_handler(course: LoadedCourse, block_id: str, name: str) -> bool:

@@ -21,11 +21,12 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from select import select as select_fds
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -51,6 +52,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from xblock.fields import BlockScope, Scope
@@ -192,6 +194,7 @@ audit_log = Table(
 )
 
 T = TypeVar("T")
+RowKey = tuple[str, str, str, str, str]  # learner_state's primary key: course, scope, learner, block, field
 USER_SCOPES = (Scope.user_state, Scope.user_state_summary, Scope.preferences, Scope.user_info)
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -240,6 +243,16 @@ class Published:
 
 class SessionRefused(Exception):
     """A handler call whose session is missing, expired or revoked, or whose learner is not enrolled."""
+
+
+@dataclass(frozen=True)
+class HandlerCall:
+    """One call of ``Store.handler_batch``: the session cookie, and the block whose state it needs."""
+
+    token: str
+    course_id: str
+    block_id: str
+    lock_summary: bool = False  # the block has user_state_summary fields (rows of learner '')
 
 
 # Hot statements, written once for both databases ("?" placeholders; PostgreSQL gets "%s"). They are the
@@ -304,7 +317,18 @@ def engine_for(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=30, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=10, max_overflow=30)
+
+    @event.listens_for(engine, "checkout")
+    def _alive(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        # pool_pre_ping without its round trip (a quarter of a quiz submission's): a backend that went
+        # away (restart, pg_terminate_backend, crash) left its socket readable - its FATAL message or
+        # EOF - while an idle healthy connection has nothing to read. The pool then discards the
+        # connection and checks out another (SQLAlchemy's documented DisconnectionError protocol).
+        if dbapi_conn.closed or select_fds([dbapi_conn.fileno()], [], [], 0)[0]:
+            raise sa_exc.DisconnectionError("the database closed this pooled connection")
+
+    return engine
 
 
 def _lock_key(*parts: str) -> int:
@@ -318,17 +342,29 @@ class SqlKeyValueStore(KeyValueStore):
 
     ``preload`` reads all rows of the blocks a request touches in one query; later ``get``s are served
     from that snapshot, which is exact because writes go through this object too. Writes are upserts.
-    ``raw`` None makes a read-only snapshot.
+    ``raw`` None makes a read-only snapshot. With ``ops`` (a list) writes are not sent but appended to it
+    as (statement name, row), for ``Store.handler_batch`` to send once the call succeeded; ``overlay``
+    holds the JSON text (None: deleted) of rows written by earlier calls of the batch, which the database
+    does not show yet.
     """
 
-    def __init__(self, store: Store, raw: Any, course_id: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        raw: Any,
+        course_id: str,
+        ops: list[tuple[str, tuple[Any, ...]]] | None = None,
+        overlay: dict[RowKey, str | None] | None = None,
+    ) -> None:
         self.store = store
         self.raw = raw
         self.course_id = course_id
-        self._cache: dict[tuple[str, str, str, str, str], Any] = {}
+        self.ops = ops
+        self.overlay = overlay
+        self._cache: dict[RowKey, Any] = {}
         self._loaded: set[tuple[str, str]] = set()  # (learner, block) pairs fully loaded
 
-    def _row_key(self, key: KeyValueStore.Key) -> tuple[str, str, str, str, str]:
+    def _row_key(self, key: KeyValueStore.Key) -> RowKey:
         if key.scope not in USER_SCOPES:
             raise ValueError(f"{key.scope} is not learner state")
         shared = key.scope.block in (BlockScope.TYPE, BlockScope.ALL)
@@ -358,7 +394,7 @@ class SqlKeyValueStore(KeyValueStore):
             self._cache[(row[0], row[1], row[2], row[3], row[4])] = json.loads(row[5])
         self._loaded.update((u, b) for u in learners_ for b in blocks)
 
-    def _known(self, rk: tuple[str, str, str, str, str]) -> bool:
+    def _known(self, rk: RowKey) -> bool:
         return rk[0] == self.course_id and (rk[2], rk[3]) in self._loaded
 
     def get(self, key: KeyValueStore.Key) -> Any:
@@ -367,6 +403,12 @@ class SqlKeyValueStore(KeyValueStore):
             return self._cache[rk]
         if self._known(rk) or self.raw is None:
             raise KeyError(key)
+        if self.overlay is not None and rk in self.overlay:
+            text = self.overlay[rk]
+            if text is None:
+                raise KeyError(key)
+            self._cache[rk] = json.loads(text)
+            return self._cache[rk]
         row = self.raw.execute(self.store.hot["state_get"], rk).fetchone()
         if row is None:
             raise KeyError(key)
@@ -394,14 +436,20 @@ class SqlKeyValueStore(KeyValueStore):
             rk = self._row_key(key)
             rows.append((*rk, json.dumps(value, ensure_ascii=False, separators=(",", ":")), at))
             self._cache[rk] = value
-        self.store.executemany(self.raw, "state_upsert", rows)
+        if self.ops is not None:
+            self.ops.extend(("state_upsert", row) for row in rows)
+        else:
+            self.store.executemany(self.raw, "state_upsert", rows)
 
     def delete(self, key: KeyValueStore.Key) -> None:
         rk = self._row_key(key)
         if self.raw is None:
             raise RuntimeError("a read-only snapshot of learner state cannot be written")
         self._cache.pop(rk, None)
-        self.raw.execute(self.store.hot["state_delete"], rk)
+        if self.ops is not None:
+            self.ops.append(("state_delete", rk))
+        else:
+            self.raw.execute(self.store.hot["state_delete"], rk)
 
 
 class Store:
@@ -414,6 +462,9 @@ class Store:
         self.is_sqlite = self.dialect == "sqlite"
         self._queue_fd: int | None = None
         self._checkpointer: tuple[threading.Event, threading.Thread] | None = None
+        from .faults import DB_UNAVAILABLE
+
+        self._unavailable = DB_UNAVAILABLE
         self.pool_size: int = self.engine.pool.size()  # type: ignore[attr-defined]  # a QueuePool
         ins = sqlite.insert if self.is_sqlite else postgresql.insert
         greatest = func.max if self.is_sqlite else func.greatest  # SQLite's 2-arg max() is scalar
@@ -500,52 +551,22 @@ class Store:
         try:
             if queue is not None:
                 fcntl.flock(queue, fcntl.LOCK_EX)
-            with pipeline:
-                if self.is_sqlite:
-                    raw.execute("BEGIN IMMEDIATE")  # the write lock up front, honouring busy_timeout
-                try:
+            try:
+                with pipeline:
+                    if self.is_sqlite:
+                        raw.execute("BEGIN IMMEDIATE")  # the write lock up front, honouring busy_timeout
                     yield raw
                     raw.commit()
-                except BaseException:
+            except BaseException:
+                # Outside the pipeline: inside, after a failed statement, ROLLBACK itself can fail with
+                # "pipeline aborted" and hide the error that matters.
+                with suppress(Exception):  # a dead connection: the pool's checkout check discards it
                     raw.rollback()
-                    raise
+                raise
         finally:
             if queue is not None:
                 fcntl.flock(queue, fcntl.LOCK_UN)
             fairy.close()  # back to the pool
-
-    @contextmanager
-    def savepoint(self, raw: Any) -> Iterator[Any]:
-        """A nested transaction on ``raw``: an exception rolls back what was done inside, and only that.
-        (Savepoints nest; ROLLBACK TO / RELEASE name the innermost one of that name.)"""
-        raw.execute("SAVEPOINT lm")
-        try:
-            yield raw
-        except BaseException:
-            raw.execute("ROLLBACK TO SAVEPOINT lm")
-            raw.execute("RELEASE SAVEPOINT lm")
-            raise
-        raw.execute("RELEASE SAVEPOINT lm")
-
-    def group(self, calls: list[Callable[[Any], T]]) -> list[T | Exception]:
-        """Group commit: run ``calls`` in one write transaction, in order; one result or exception each.
-
-        Each call gets the connection inside its own ``savepoint``, so a call that fails (its exception is
-        returned in its place) leaves nothing behind while the others stay. One BEGIN
-        and one COMMIT serve them all: on SQLite the commit (the WAL append) was a third of a quiz
-        submission, and calls that touch the same pages write them to the WAL once. When the transaction
-        itself fails (write lock not granted within busy_timeout, COMMIT refused) the exception is raised:
-        nothing of any call was committed. A caller must answer a call only after this returns.
-        """
-        out: list[T | Exception] = []
-        with self.raw_write() as raw:
-            for call in calls:
-                try:
-                    with self.savepoint(raw):
-                        out.append(call(raw))
-                except Exception as exc:  # handed back to that call's caller
-                    out.append(exc)
-        return out
 
     def _writer_queue(self) -> int | None:
         """SQLite file databases: a lock file that writers of all worker processes queue on.
@@ -877,16 +898,15 @@ class Store:
 
     @contextmanager
     def session_handler_transaction(
-        self, token: str, course_id: str, block_id: str, lock_summary: bool = False, raw: Any = None
+        self, token: str, course_id: str, block_id: str, lock_summary: bool = False
     ) -> Iterator[tuple[SessionInfo, SqlKeyValueStore, Published]]:
         """``handler_transaction`` for the session cookie ``token``, checked in the same transaction.
 
         SessionRefused when the session is unknown, expired or revoked, or the learner is not enrolled in
         the course: nothing is written then. Checking inside the transaction (rather than caching sessions
         per worker) means a logout or erasure in any worker takes effect at once, for one indexed lookup.
-        ``raw``: a connection inside ``group``'s transaction; the call then runs in its own savepoint.
         """
-        with self.raw_write() if raw is None else self.savepoint(raw) as raw:
+        with self.raw_write() as raw:
             row = raw.execute(self.hot["session"], (course_id, token_hash(token))).fetchone()
             if row is None or not row[3]:
                 raise SessionRefused("no session" if row is None else "not enrolled")
@@ -899,14 +919,165 @@ class Store:
             yield session, kvs, published
             self.write_events(raw, course_id, row[0], published)
 
+    def handler_batch(
+        self,
+        calls: Sequence[HandlerCall],
+        run: Callable[[int, SessionInfo, SqlKeyValueStore, Published], T],
+    ) -> list[T | Exception]:
+        """Group commit: the handler calls of several requests in one transaction; a result or an
+        exception for each call, in order. Return only after the commit: then every result is durable.
+
+        Each call gets what ``session_handler_transaction`` gives one (session checked in the
+        transaction, its block's state under the lock, a ``Published``), and ``run(i, ...)`` runs its
+        handler. A call's writes are held back until its ``run`` returns: one that raises (a 4xx
+        ``HandlerRefused``, ``SessionRefused``, a bug) leaves nothing behind, and the calls after it see
+        the state as if it had never run. Then all writes go out and one COMMIT makes them durable.
+
+        Why: per call, BEGIN and COMMIT were a third of a quiz submission on SQLite; on PostgreSQL the
+        statements of all calls travel together (pipeline mode): session checks in one round trip, locks
+        and state reads in a second, writes and COMMIT in a third, whatever the number of calls. Locks
+        are taken in key order, so concurrent batches cannot deadlock. If the transaction fails as a
+        whole, the database's exception is raised (nothing was committed); if a write is refused (a
+        constraint, say), every call is retried in a transaction of its own, so only the bad one fails.
+        """
+        try:
+            with self.raw_write() as raw:
+                results, ops, events = self._run_batch(raw, calls, run)
+                self._write_batch(raw, ops, events)
+            return results
+        except Exception as exc:
+            if len(calls) == 1 or isinstance(exc, self._unavailable):
+                raise
+        out: list[T | Exception] = []
+        for i, call in enumerate(calls):
+            try:
+                out += self.handler_batch([call], lambda _i, *a, i=i: run(i, *a))  # type: ignore[misc]
+            except Exception as exc:  # this call's outcome
+                out.append(exc)
+        return out
+
+    def _run_batch(
+        self,
+        raw: Any,
+        calls: Sequence[HandlerCall],
+        run: Callable[[int, SessionInfo, SqlKeyValueStore, Published], T],
+    ) -> tuple[list[T | Exception], list[tuple[str, tuple[Any, ...]]], list[tuple[str, tuple[Any, ...]]]]:
+        hot = self.hot
+        at = now()
+        # 1. Sessions and enrolments (exact expiry and revocation: read in this transaction).
+        rows = self._query_all(raw, [(hot["session"], (c.course_id, token_hash(c.token))) for c in calls])
+        sessions_: list[SessionInfo | SessionRefused] = []
+        for found in rows:
+            row = found[0] if found else None
+            if row is None or not row[3]:
+                sessions_.append(SessionRefused("no session" if row is None else "not enrolled"))
+                continue
+            expires = aware(self._read_time(row[1]))
+            assert expires is not None
+            sessions_.append(
+                SessionInfo(row[0], row[2], expires) if expires > at else SessionRefused("session expired")
+            )
+        # 2. Locks in key order, then each (learner, block)'s state, read after every lock is held.
+        keys: set[int] = set()
+        wanted: dict[tuple[str, str, str], bool] = {}  # (course, learner, block) -> with the '' rows
+        for c, s in zip(calls, sessions_, strict=True):
+            if isinstance(s, SessionInfo):
+                keys.add(_lock_key(c.course_id, s.learner_id, c.block_id))
+                if c.lock_summary:
+                    keys.add(_lock_key(c.course_id, "", c.block_id))
+                wanted[(c.course_id, s.learner_id, c.block_id)] = (
+                    wanted.get((c.course_id, s.learner_id, c.block_id), False) or c.lock_summary
+                )
+        queries = [] if self.is_sqlite else [(hot["lock"], (k,)) for k in sorted(keys)]
+        for (course, learner, block), summary in wanted.items():
+            if summary:
+                queries.append((hot["state2"], (learner, "", course, block)))
+            else:
+                queries.append((hot["state1"], (learner, course, block)))
+        found_rows = self._query_all(raw, queries)[len(queries) - len(wanted) :]
+        # The batch's view of learner_state as JSON text, by (course, learner, block).
+        texts: dict[tuple[str, str, str], dict[RowKey, str | None]] = {}
+        for state_rows in found_rows:
+            for r in state_rows:
+                texts.setdefault((r[0], r[2], r[3]), {})[(r[0], r[1], r[2], r[3], r[4])] = r[5]
+        # 3. The handlers, in arrival order; a call's writes join the batch only when it succeeded.
+        results: list[T | Exception] = []
+        ops: list[tuple[str, tuple[Any, ...]]] = []
+        events: list[tuple[str, tuple[Any, ...]]] = []
+        written: dict[RowKey, str | None] = {}
+        db_at = self.db_time(at)
+        for i, (c, s) in enumerate(zip(calls, sessions_, strict=True)):
+            if isinstance(s, SessionRefused):
+                results.append(s)
+                continue
+            own: list[tuple[str, tuple[Any, ...]]] = []
+            kvs = SqlKeyValueStore(self, raw, c.course_id, ops=own, overlay=written)
+            readers = [s.learner_id, ""] if c.lock_summary else [s.learner_id]
+            for u in readers:
+                for rk, text in texts.get((c.course_id, u, c.block_id), {}).items():
+                    if text is not None:  # decoded per call: a failed call's in-place edits stay its own
+                        kvs._cache[rk] = json.loads(text)
+            kvs._loaded.update((u, c.block_id) for u in readers)
+            published = Published()
+            try:
+                results.append(run(i, s, kvs, published))
+            except Exception as exc:  # handed back as this call's outcome
+                results.append(exc)
+                continue
+            for name, row in own:
+                ops.append((name, row))
+                rk: RowKey = row[:5]  # type: ignore[assignment]
+                text = row[5] if name == "state_upsert" else None
+                texts.setdefault((rk[0], rk[2], rk[3]), {})[rk] = written[rk] = text
+            events += self._event_rows(c.course_id, s.learner_id, published, db_at)
+        return results, ops, events
+
+    def _query_all(self, raw: Any, queries: list[tuple[str, tuple[Any, ...]]]) -> list[list[Any]]:
+        """Every query's rows. PostgreSQL (pipeline mode): all are sent before the first answer is read,
+        so they cost one round trip; the server still runs them one after another, in this order."""
+        if self.is_sqlite:
+            return [raw.execute(sql, params).fetchall() for sql, params in queries]
+        cursors = [raw.execute(sql, params) for sql, params in queries]
+        return [cur.fetchall() for cur in cursors]
+
+    def _event_rows(
+        self, course_id: str, learner_id: str, published: Published, at: Any
+    ) -> list[tuple[str, tuple[Any, ...]]]:
+        """``write_events``' rows, as (statement name, row)."""
+        rows: list[tuple[str, tuple[Any, ...]]] = []
+        for b, earned, possible in published.grades:
+            score = (earned / possible) if possible else 0.0
+            rows.append(("grade_upsert", (course_id, learner_id, b, earned, possible, score, at)))
+            rows.append(("attempt", (course_id, learner_id, b, earned, possible, at)))
+        rows += [("completion_upsert", (course_id, learner_id, b, c, at)) for b, c in published.completions]
+        return rows
+
+    def _write_batch(self, raw: Any, *lists: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Send the batch's writes: state in order (an upsert and a delete of one row must not swap),
+        then grades, attempts and completions, each statement once with all its rows."""
+        ops, events = lists
+        i = 0
+        while i < len(ops):  # consecutive writes of one kind go together
+            j = i
+            while j < len(ops) and ops[j][0] == ops[i][0]:
+                j += 1
+            self.executemany(raw, ops[i][0], [row for _n, row in ops[i:j]])
+            i = j
+        for name in ("grade_upsert", "attempt", "completion_upsert"):
+            rows = [row for n, row in events if n == name]
+            if rows:
+                self.executemany(raw, name, rows)
+
     def _handler_state(
         self, raw: Any, course_id: str, learner_id: str, block_id: str, lock_summary: bool
     ) -> tuple[SqlKeyValueStore, Published]:
         """Lock (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers), then read the state."""
         if not self.is_sqlite:
-            raw.execute(self.hot["lock"], (_lock_key(course_id, learner_id, block_id),))
+            keys = [_lock_key(course_id, learner_id, block_id)]
             if lock_summary:
-                raw.execute(self.hot["lock"], (_lock_key(course_id, "", block_id),))
+                keys.append(_lock_key(course_id, "", block_id))
+            for key in sorted(keys):  # every locker takes keys in one order: no deadlock among them
+                raw.execute(self.hot["lock"], (key,))
         kvs = SqlKeyValueStore(self, raw, course_id)
         kvs.preload([learner_id, ""] if lock_summary else [learner_id], [block_id])
         return kvs, Published()
