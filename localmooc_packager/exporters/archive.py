@@ -14,20 +14,23 @@ and a concurrent build of the same target keeps its own file.
 from __future__ import annotations
 
 import glob
-import gzip
 import io
 import os
 import shutil
+import struct
 import tarfile
 import tempfile
 import time
 import zipfile
+import zlib
 
 try:
     import fcntl
 except ImportError:  # Windows: no flock; stale temporary files are then left for the user
     fcntl = None  # type: ignore[assignment]
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,14 +134,10 @@ class ArchiveWriter:
         field-by-field headers cost more than the compression. Headers here differ only in name and size,
         so they are filled into one template; a member a plain ustar header cannot describe (a name over
         100 bytes or not ASCII) gets tarfile's own header. Output reaches gzip (mtime 0, no file name:
-        the bytes depend only on the content) in large writes.
+        the bytes depend only on the content) in large writes, compressed on every core (``GzipStream``).
         """
         prefix = f"{top}/" if top else ""
-        with (
-            atomic_target(target) as tmp,
-            tmp.open("wb") as raw,
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
-        ):
+        with atomic_target(target) as tmp, tmp.open("wb") as raw, GzipStream(raw) as gz:
             buf = bytearray()
             for folder in self._folders(prefix):
                 buf += self._header(folder, 0, tarfile.DIRTYPE)
@@ -162,7 +161,7 @@ class ArchiveWriter:
             gz.write(buf)
 
     @staticmethod
-    def _copy(source: Path, size: int, out: gzip.GzipFile) -> None:
+    def _copy(source: Path, size: int, out: GzipStream) -> None:
         left = size
         with source.open("rb") as src:
             while left:
@@ -203,6 +202,86 @@ class ArchiveWriter:
         info.uid = info.gid = 0
         info.uname = info.gname = ""
         return info
+
+
+def _deflate(chunk: bytes, primer: bytes, last: bool) -> bytes:
+    """One chunk as raw deflate at level 6 (gzip's and tar czf's default), primed with the 32 KiB before
+    it so that matches reach back across the cut; ends with a sync flush (byte aligned, not final) so that
+    the next chunk's output can follow it, or, for the last chunk, with the final block."""
+    if primer:
+        c = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS, 8, zlib.Z_DEFAULT_STRATEGY, primer)
+    else:
+        c = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return c.compress(chunk) + c.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+
+
+class GzipStream:
+    """A gzip writer that compresses on worker threads while the caller goes on (pigz's method).
+
+    The input is cut into fixed 128 KiB chunks, each deflated on its own (zlib releases the interpreter
+    lock) and written in order: one gzip member that any gunzip reads, whose bytes depend only on the
+    input, never on the number of threads. The header has no time and no name (as ``GzipFile(filename="",
+    mtime=0)`` writes it). At most two chunks per thread wait, so memory stays bounded for any input size.
+    """
+
+    CHUNK = 128 * 1024
+    WINDOW = 32 * 1024  # deflate's window: the primer a chunk needs from the one before
+
+    def __init__(self, raw: IO[bytes], threads: int = 0) -> None:
+        self.raw = raw
+        threads = threads or min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="gzip") if threads > 1 else None
+        self.limit = 2 * threads
+        self.pending: deque[Future[bytes]] = deque()
+        self.buf = bytearray()
+        self.primer = b""
+        self.crc = 0
+        self.size = 0
+        # magic, deflate, no flags, mtime 0, no extra flags, OS unknown: GzipFile's header for level 6
+        raw.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff")
+
+    def __enter__(self) -> GzipStream:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if kind is None:
+            self.close()
+        elif self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def write(self, data: bytes | bytearray) -> None:
+        self.buf += data
+        if len(self.buf) >= self.CHUNK:
+            view = memoryview(self.buf)
+            cut = len(self.buf) - len(self.buf) % self.CHUNK
+            for start in range(0, cut, self.CHUNK):
+                self._submit(bytes(view[start : start + self.CHUNK]), last=False)
+            view.release()
+            del self.buf[:cut]
+
+    def tell(self) -> int:
+        """Uncompressed bytes written so far, as ``GzipFile.tell()`` answers."""
+        return self.size + len(self.buf)
+
+    def _submit(self, chunk: bytes, last: bool) -> None:
+        self.crc = zlib.crc32(chunk, self.crc)
+        self.size += len(chunk)
+        primer, self.primer = self.primer, chunk[-self.WINDOW :]
+        if self.pool is None:
+            self.raw.write(_deflate(chunk, primer, last))
+            return
+        self.pending.append(self.pool.submit(_deflate, chunk, primer, last))
+        while len(self.pending) > self.limit:
+            self.raw.write(self.pending.popleft().result())
+
+    def close(self) -> None:
+        self._submit(bytes(self.buf), last=True)
+        self.buf.clear()
+        while self.pending:
+            self.raw.write(self.pending.popleft().result())
+        if self.pool is not None:
+            self.pool.shutdown()
+        self.raw.write(struct.pack("<II", self.crc, self.size & 0xFFFFFFFF))
 
 
 def remove_stale_parts(target: Path) -> list[Path]:
