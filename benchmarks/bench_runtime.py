@@ -89,6 +89,9 @@ class RunResult:
     p99_ms: float = 0.0
     generator_cpu: float = 0.0  # share of one core used by this process during the run
     server_cpu: float = 0.0  # cores used by the server process tree during the run
+    db_cpu: float = 0.0  # cores used by PostgreSQL's processes (backends, WAL writer) during the run
+    server_ms_per_ok: float = 0.0  # server CPU milliseconds per 2xx: the measure that noise moves least
+    load_average: float = 0.0  # 1-minute load average at the end of the run (other jobs on the machine)
     rows_written: int | None = None
     lost_writes: int | None = None
     state_rows: int | None = None
@@ -177,9 +180,9 @@ def load(
         await asyncio.gather(*(_client(port, mk, deadline, latencies, statuses) for mk in makers))
         return time.perf_counter() - started
 
-    cpu0, srv0 = time.process_time(), _cpu_seconds(server_pids)
+    cpu0, srv0, db0 = time.process_time(), _cpu_seconds(server_pids), _cpu_seconds(_postgres_pids())
     elapsed = uvloop.run(main())
-    cpu1, srv1 = time.process_time(), _cpu_seconds(server_pids)
+    cpu1, srv1, db1 = time.process_time(), _cpu_seconds(server_pids), _cpu_seconds(_postgres_pids())
     latencies.sort()
     ok = sum(v for k, v in statuses.items() if k.startswith("2"))
     return RunResult(
@@ -194,7 +197,23 @@ def load(
         p99_ms=latencies[max(int(len(latencies) * 0.99) - 1, 0)] / 1e6 if latencies else 0.0,
         generator_cpu=(cpu1 - cpu0) / elapsed,
         server_cpu=(srv1 - srv0) / elapsed,
+        db_cpu=(db1 - db0) / elapsed,
+        server_ms_per_ok=(srv1 - srv0) * 1000 / ok if ok else 0.0,
+        load_average=os.getloadavg()[0],
     )
+
+
+def _postgres_pids() -> list[int]:
+    """PostgreSQL's processes on this machine (any database: other jobs' use is included)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -389,12 +408,14 @@ def raw_commit_rate(url: str, threads: int, seconds: float) -> RunResult:
             counts[i] += 1
 
     started = time.perf_counter()
+    cpu0, db0 = time.process_time(), _cpu_seconds(_postgres_pids())
     pool = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
     for t in pool:
         t.start()
     for t in pool:
         t.join()
     elapsed = time.perf_counter() - started
+    cpu1, db1 = time.process_time(), _cpu_seconds(_postgres_pids())
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT count(*) FROM bench_raw")).scalar_one()
     engine.dispose()
@@ -411,6 +432,11 @@ def raw_commit_rate(url: str, threads: int, seconds: float) -> RunResult:
         rows_written=rows,
         lost_writes=max(sum(counts) - rows, 0),
         db="postgresql",
+        load_average=os.getloadavg()[0],
+        # The loop's own process is its "server": SQLAlchemy and psycopg around each commit.
+        server_cpu=(cpu1 - cpu0) / elapsed,
+        server_ms_per_ok=(cpu1 - cpu0) * 1000 / sum(counts),
+        db_cpu=(db1 - db0) / elapsed,
     )
 
 
@@ -505,7 +531,8 @@ def _row(r: RunResult) -> str:
     return (
         f"{r.db:<16} {r.workers:>2}w {r.name:<28} {r.clients:>3} {rows} {r.per_second:>8.0f}/s "
         f"p50 {r.p50_ms:>7.2f} ms p99 {r.p99_ms:>7.2f} ms  lost {lost:<3} non-2xx {other:<12} "
-        f"gen {r.generator_cpu * 100:>3.0f}% srv {r.server_cpu * 100:>4.0f}%"
+        f"gen {r.generator_cpu * 100:>3.0f}% srv {r.server_cpu * 100:>4.0f}% "
+        f"srv/2xx {r.server_ms_per_ok:.3f} ms pg {r.db_cpu * 100:>4.0f}% load {r.load_average:.1f}"
     )
 
 

@@ -283,15 +283,17 @@ class GroupCommit:
 
     A call waits for the event loop's next turn; the calls queued by then (requests whose bytes arrived
     in the same turn) form a batch. SQLite runs it right there on the loop (writers are serialised
-    anyway; a thread hop only adds latency); PostgreSQL in the thread pool, at most ``in_flight`` batches
-    at once, so that under load the requests arriving meanwhile gather into the next batch instead of
-    each paying its own round trips and COMMIT. Every caller hears back only after its batch committed.
+    anyway; a thread hop only adds latency); PostgreSQL in the thread pool, ``in_flight`` batches at a
+    time, so that under load the requests arriving meanwhile gather into the next batch instead of each
+    paying its own round trips and COMMIT (1 measured best on 2 cores: 0.75-0.80 ms of worker CPU per
+    submission at 32 learners against 0.92-0.98 with 2 and 0.83 with 4). Every caller hears back only
+    after its batch committed.
     Nothing waits on a timer: a lone request is a batch of one.
     """
 
     MAX_BATCH = 64  # bounds one transaction's time on the loop (~0.3 ms a call)
 
-    def __init__(self, store: Store, pool: ThreadPoolExecutor | None, in_flight: int = 2) -> None:
+    def __init__(self, store: Store, pool: ThreadPoolExecutor | None, in_flight: int = 1) -> None:
         self.store = store
         self.pool = pool
         self.limit = 1 if pool is None else in_flight
