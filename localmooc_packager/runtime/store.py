@@ -1058,7 +1058,7 @@ class Store:
 
     def _sessions(self, raw: Any, calls: Sequence[HandlerCall]) -> list[tuple[Any, ...] | None]:
         """Per call: (learner id, expires_at, role, enrolled) of its session, or None."""
-        if self.is_sqlite:
+        if self.is_sqlite or len(calls) == 1:  # one call: the row statement (arrays cost more to bind)
             return [
                 raw.execute(self.hot["session"], (c.course_id, token_hash(c.token))).fetchone() for c in calls
             ]
@@ -1083,6 +1083,12 @@ class Store:
             return [r for w in wanted for r in raw.execute(self.hot["state1"], w).fetchall()]
         if not wanted:
             return []
+        if len(wanted) <= 2:  # one call (maybe with its summary rows): row statements, one round trip
+            sent = [raw.execute(self.hot["lock"], (k,)) for k in keys]
+            reads = [raw.execute(self.hot["state1"], w) for w in wanted]
+            for cur in sent:
+                cur.fetchall()
+            return [r for cur in reads for r in cur.fetchall()]
         lock = raw.execute(_PG_BATCH_SQL["locks"], (keys,))
         read = raw.execute(_PG_BATCH_SQL["state"], tuple(list(col) for col in zip(*wanted, strict=True)))
         lock.fetchall()
@@ -1103,8 +1109,8 @@ class Store:
     def _write_batch(
         self, raw: Any, ops: list[tuple[str, tuple[Any, ...]]], events: list[tuple[str, tuple[Any, ...]]]
     ) -> None:
-        """Send the batch's writes, each kind as one statement on PostgreSQL (all rows as arrays) and as
-        one executemany on SQLite. Rows of one key are folded first, with the rules the statements
+        """Send the batch's writes: on PostgreSQL all of them as one statement (rows as arrays), on
+        SQLite one executemany per kind. Rows of one key are folded first, with the rules the statements
         apply one after another: the last state write of a field wins (upsert or delete), the best
         grade stays (the first of equal scores, as ``score >`` decides), the latest completion wins."""
         state: dict[RowKey, tuple[Any, ...] | None] = {}
@@ -1115,6 +1121,8 @@ class Store:
         grade: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         completion: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         attempt_rows: list[tuple[Any, ...]] = []
+        parts: list[str] = []
+        params: list[list[Any]] = []
         for name, row in events:
             if name == "grade_upsert":
                 best = grade.get(row[:3])
@@ -1133,10 +1141,15 @@ class Store:
         ):
             if not rows:
                 continue
-            if self.is_sqlite or len(rows) == 1:
+            if self.is_sqlite:
                 self.executemany(raw, name, rows)
             else:
-                raw.execute(_PG_BATCH_SQL[name], tuple(list(col) for col in zip(*rows, strict=True)))
+                parts.append(f"w{len(parts)} AS ({_PG_BATCH_SQL[name]})")
+                params += [list(col) for col in zip(*rows, strict=True)]
+        if parts:
+            # PostgreSQL: every write of the batch in one statement (data-modifying WITH clauses, on
+            # different tables, each run once): one send() and one backend wake-up before COMMIT.
+            raw.execute(f"WITH {', '.join(parts)} SELECT 1", tuple(params))
 
     def _handler_state(
         self, raw: Any, course_id: str, learner_id: str, block_id: str, lock_summary: bool
