@@ -119,3 +119,33 @@ def test_course_content_is_frozen_for_learners(tmp_path: Path) -> None:
     )
     assert status == 200 and json.dumps(questions, sort_keys=True) == before
     store.dispose()
+
+
+def test_user_state_row_keys_match_xblock_keys(tmp_path: Path) -> None:
+    """The runtime builds learner_state row keys of user_state fields itself (cheaper than XBlock's Key);
+    they must be exactly those XBlock's KvsFieldData path gives, or state would be read from the wrong row."""
+    from xblock.fields import Scope
+    from xblock.runtime import KvsFieldData
+
+    from localmooc_packager.runtime.blocks import LearnerFieldData, LearnerRuntime
+    from localmooc_packager.runtime.store import SqlKeyValueStore
+
+    course = sample_courses()[COURSE_ID]
+    store = Store(f"sqlite:///{tmp_path / 'keys.db'}")
+    kvs = SqlKeyValueStore(store, None, course.id)
+    runtime = LearnerRuntime(course, "learner-1", kvs)
+    data = LearnerFieldData(course, kvs)
+    checked = 0
+    for block_id, kind in course.block_types.items():
+        block = runtime.get_block(block_id)
+        for name, fld in block.fields.items():
+            if fld.scope == Scope.user_state:
+                assert data._row(block, name) == kvs._row_key(KvsFieldData._key(data, block, name)), (
+                    kind,
+                    name,
+                )
+                checked += 1
+            else:
+                assert data._row(block, name) is None
+    assert checked >= 5  # the quizzes' fields at least
+    store.dispose()

@@ -26,7 +26,7 @@ from xblock.runtime import DictKeyValueStore, KeyValueStore, KvsFieldData, Runti
 from ..errors import UsageError
 from ..grading import CourseGrading, course_grading
 from ..tree import CourseTree, installed_aside_types
-from .store import USER_SCOPES, HandlerCall, Published, SessionInfo, Store
+from .store import USER_SCOPES, HandlerCall, Published, RowKey, SessionInfo, SqlKeyValueStore, Store
 
 # Block types whose completion the runtime records when their unit is shown (Open edX does this for html).
 VIEW_COMPLETES = ("lm-html",)
@@ -271,6 +271,17 @@ class LearnerFieldData(KvsFieldData):
     def __init__(self, course: LoadedCourse, learner_kvs: KeyValueStore) -> None:
         super().__init__(learner_kvs)
         self.static = course.static_fields
+        self.course_id = course.id
+        # user_state fields (all of a quiz's) by row key: XBlock's Key and its translation cost more
+        # than the lookup. Other user scopes take XBlock's path.
+        self.rows = learner_kvs if isinstance(learner_kvs, SqlKeyValueStore) else None
+
+    def _row(self, block: XBlock, name: str) -> RowKey | None:
+        if self.rows is None or block.fields[name].scope != Scope.user_state:
+            return None
+        ids = block.scope_ids
+        user = "" if ids.user_id is None else str(ids.user_id)
+        return (self.course_id, "user_state", user, str(ids.usage_id), name)
 
     def get(self, block: XBlock, name: str) -> Any:
         value = self.static.get((block.scope_ids.usage_id, name), _ABSENT)
@@ -278,6 +289,9 @@ class LearnerFieldData(KvsFieldData):
             return value
         if block.fields[name].scope not in USER_SCOPES:
             raise KeyError(name)
+        rk = self._row(block, name)
+        if rk is not None:
+            return self.rows.get_row(rk)  # type: ignore[union-attr]
         return super().get(block, name)
 
     def has(self, block: XBlock, name: str) -> bool:
@@ -285,13 +299,24 @@ class LearnerFieldData(KvsFieldData):
             return True
         if block.fields[name].scope not in USER_SCOPES:
             return False
+        rk = self._row(block, name)
+        if rk is not None:
+            try:
+                self.rows.get_row(rk)  # type: ignore[union-attr]
+            except KeyError:
+                return False
+            return True
         return super().has(block, name)
 
     def set_many(self, block: XBlock, update_dict: dict[str, Any]) -> None:
         if any(block.fields[name].scope not in USER_SCOPES for name in update_dict):
             # Course content is shared by every request of the worker; a learner must never change it.
             raise PermissionError("course content is read-only in the runtime")
-        super().set_many(block, update_dict)
+        rows = {self._row(block, name): value for name, value in update_dict.items()}
+        if None in rows:
+            super().set_many(block, update_dict)
+        else:
+            self.rows.set_rows(rows)  # type: ignore[union-attr, arg-type]
 
     def set(self, block: XBlock, name: str, value: Any) -> None:
         self.set_many(block, {name: value})

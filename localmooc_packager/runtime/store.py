@@ -433,9 +433,13 @@ class SqlKeyValueStore(KeyValueStore):
         return rk[0] == self.course_id and (rk[2], rk[3]) in self._loaded
 
     def get(self, key: KeyValueStore.Key) -> Any:
-        rk = self._row_key(key)
+        return self.get_row(self._row_key(key))
+
+    def get_row(self, rk: RowKey) -> Any:
+        """``get`` by row key (``LearnerFieldData`` builds it without XBlock's Key)."""
         if rk in self._cache:
             return self._cache[rk]
+        key = rk
         if self._known(rk) or self.raw is None:
             raise KeyError(key)
         if self.overlay is not None and rk in self.overlay:
@@ -461,14 +465,17 @@ class SqlKeyValueStore(KeyValueStore):
         self.set_many({key: value})
 
     def set_many(self, update_dict: dict[KeyValueStore.Key, Any]) -> None:
-        if not update_dict:
+        self.set_rows({self._row_key(key): value for key, value in update_dict.items()})
+
+    def set_rows(self, update: dict[RowKey, Any]) -> None:
+        """``set_many`` by row keys."""
+        if not update:
             return
         if self.raw is None:
             raise RuntimeError("a read-only snapshot of learner state cannot be written")
         at = self.store.db_time(now())
         rows = []
-        for key, value in update_dict.items():
-            rk = self._row_key(key)
+        for rk, value in update.items():
             rows.append((*rk, json.dumps(value, ensure_ascii=False, separators=(",", ":")), at))
             self._cache[rk] = value
         if self.ops is not None:
