@@ -3,7 +3,7 @@
 * PostgreSQL: the app's backend connections are terminated (``pg_terminate_backend``) while a submission
   is in flight. That is what a server restart does to the app, without restarting the server every other
   test on this machine shares (docs/robustness.md says why). The request in flight gets a 503 with a JSON
-  body; the next requests succeed (the pool pings connections before use and opens new ones).
+  body; the next requests succeed (the pool checks connections at checkout and opens new ones).
 * SQLite: another process holds the write lock past ``busy_timeout``: a 503 with a JSON body, and the
   same request succeeds once the lock is gone.
 * A uvicorn worker is SIGKILLed under load: every submission answered 2xx has its attempts row.
