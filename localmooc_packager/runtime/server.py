@@ -81,7 +81,6 @@ def serve(
     import uvicorn
 
     from .blocks import load_courses
-    from .httpproto import PROTOCOL
 
     os.environ["LOCALMOOC_TRUSTED_HTML"] = "1" if trusted_html else "0"
     loaded = load_courses(courses)  # fail here, with the loader's report, rather than in every worker
@@ -109,7 +108,7 @@ def serve(
         port=port,
         workers=workers,
         loop="uvloop",
-        http=PROTOCOL,  # httptools, head and body in one write()
+        http="httptools",
         access_log=False,
         proxy_headers=True,
         server_header=False,
