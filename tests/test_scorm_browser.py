@@ -335,6 +335,47 @@ FILL_EVERYTHING = """() => {
 }"""
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_shuffled_quiz_gives_each_learner_an_order_of_their_own(
+    version: str,
+    lms: Lms,  # noqa: F811
+    sample_urls: dict[str, str],
+) -> None:
+    """The post-test shuffles: one package, a stable order per learner, grading by choice id."""
+    read = (
+        "qid => Array.from(document.querySelectorAll("
+        "'[data-lm-quiz=\"post\"] [data-lm-question=\"' + qid + '\"] .lm-choice [data-lm-choice]'))"
+        ".map(e => e.value)"
+    )
+
+    def orders(learner: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        data = seed(version)
+        if version == "1.2":
+            data["cmi"]["core"]["student_id"] = learner
+        else:
+            data["cmi"]["learner_id"] = learner
+        frame = lms.launch(version, sample_urls[version], data)
+        found = tuple(frame.evaluate(read, "q1")), tuple(frame.evaluate(read, "q3"))
+        lms.close_sco()
+        return found
+
+    seen = {learner: orders(learner) for learner in (f"3101700{n:06d}" for n in range(6))}
+    for q1, q3 in seen.values():
+        assert sorted(q1) == ["a", "b", "c"] and sorted(q3) == ["a", "b", "c", "d"]  # every choice, once
+    assert len(set(seen.values())) > 1  # not one order for everybody
+    first = next(iter(seen))
+    assert orders(first) == seen[first]  # a relaunch shows the learner the same order
+    # Whatever the order, the answer is graded by choice id.
+    frame = lms.launch(version, sample_urls[version], seed(version))
+    frame.evaluate("LmPlayer.goTo(LmPlayer.data.units.length - 1)")
+    result = answer(
+        frame, "post", {"q1": "b", "q2": Typed("2"), "q3": ["a", "b"], "q4": "true", "q5": Typed("สภาเทศบาล")}
+    )
+    assert "5/5 (100%)" in result
+    assert frame.evaluate("LmPlayer.errors") == []
+    lms.assert_no_network()
+
+
 def test_standalone_without_lms_shows_a_notice_and_still_works(
     lms: Lms,  # noqa: F811
     sample_urls: dict[str, str],

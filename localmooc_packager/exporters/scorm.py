@@ -193,6 +193,7 @@ def course_data(tree: CourseTree, units: list[XBlock], schemaversion: str, lang:
                     "attempts": int(v(block, "attempts")),
                     "show_answers": v(block, "show_answers"),
                     "pass_threshold": float(v(block, "pass_threshold")),
+                    "shuffle": bool(v(block, "shuffle")),
                     "questions": [_question_data(q) for q in v(block, "questions")],
                 }
             )

@@ -618,9 +618,35 @@
     return q.answer[0];
   }
 
+  // A shuffled quiz shows each learner an order of their own. The package is built once for everyone, so
+  // the order in its pages is the same for all; the choices are sorted by a hash of (learner, quiz,
+  // question, choice), which gives every learner a different order that a relaunch shows again. Answers
+  // are kept by choice id, so grading, interactions and suspend_data do not depend on the order.
+  function hash32(text) { // FNV-1a
+    var h = 0x811c9dc5;
+    for (var i = 0; i < text.length; i++) { h ^= text.charCodeAt(i); h = Math.imul(h, 0x01000193) >>> 0; }
+    return h;
+  }
+
+  function learnerOrder(section, quiz) {
+    quiz.questions.forEach(function (q) {
+      if (q.type !== "single-choice" && q.type !== "multiple-choice") return;
+      var fs = section.querySelector('[data-lm-question="' + q.id + '"]');
+      if (!fs) return;
+      var rows = Array.prototype.filter.call(fs.children, function (el) { return el.classList.contains("lm-choice"); });
+      if (rows.length < 2) return;
+      var anchor = rows[rows.length - 1].nextSibling;
+      rows.map(function (row) {
+        var id = row.querySelector("[data-lm-choice]").value;
+        return [hash32(learnerId + "|" + quiz.id + "|" + q.id + "|" + id), row];
+      }).sort(function (a, b) { return a[0] - b[0]; }).forEach(function (pair) { fs.insertBefore(pair[1], anchor); });
+    });
+  }
+
   function QuizView(section) {
     var quiz = QUIZ_BY_ID[section.getAttribute("data-lm-quiz")];
     if (!quiz) return;
+    if (quiz.shuffle && learnerId) learnerOrder(section, quiz);
     var form = section.querySelector(".lm-quiz-form");
     var button = form.querySelector('[data-lm="submit"]');
     var resultBox = form.querySelector("[data-lm-result]");
@@ -737,12 +763,15 @@
     lms.finish();
   }
 
+  var learnerId = ""; // the LMS's learner id; none when the package runs without an LMS
+
   function start() {
     var restored = null;
     if (lms.init()) {
       html.setAttribute("data-lm-lms", V12 ? "scorm12" : "scorm2004");
       var mode = lms.get(CMI.mode);
       reviewMode = mode === "review" || mode === "browse";
+      learnerId = lms.get(CMI.learner) || "";
       restored = decodeState(lms.get(CMI.suspend));
       if (!restored) {
         // No usable suspend_data (first launch, or another build of the course): resume from the bookmark.
