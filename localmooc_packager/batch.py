@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import multiprocessing.context
-import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidInputError, LocalMoocError
+from .exporters.archive import usable_cores
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class CourseResult:
 
 
 def default_jobs(courses: int) -> int:
-    return max(1, min(courses, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
+    return max(1, min(courses, usable_cores()))
 
 
 def build_one(

@@ -60,6 +60,13 @@ STORED_SUFFIXES = {
 }
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def build_time(paths: list[Path] | None = None) -> int:
     """``SOURCE_DATE_EPOCH`` when set, else the newest mtime of ``paths`` (the source), else 1980-01-01."""
     env = os.environ.get("SOURCE_DATE_EPOCH")
@@ -229,7 +236,7 @@ class GzipStream:
 
     def __init__(self, raw: IO[bytes], threads: int = 0) -> None:
         self.raw = raw
-        threads = threads or min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+        threads = threads or min(4, usable_cores())
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="gzip") if threads > 1 else None
         self.limit = 2 * threads
         self.pending: deque[Future[bytes]] = deque()
