@@ -42,7 +42,9 @@ p {{ margin: 0; font-size: {p}px; text-align: center; line-height: 1.35; }}
 
 
 def box(text: str, color: str, note: str = "", dark: bool = False) -> str:
-    small = f"<small>{html.escape(note)}</small>" if note else ""
+    small = (
+        "<small>" + "<br>".join(html.escape(part) for part in note.split("|")) + "</small>" if note else ""
+    )
     style = f"background:{color}" + (";color:#1a1a1a" if dark else "")
     return f'<div class="box" style="{style}"><b>{html.escape(text)}</b>{small}</div>'
 
@@ -133,6 +135,34 @@ COURSES: dict[str, Course] = {
                 "ประเมินผลปีละ 2 รอบ",
                 "รอบที่ 1: ต.ค. – มี.ค. · รอบที่ 2: เม.ย. – ก.ย.",
                 "ผลการปฏิบัติงานประเมินปีละสองรอบ ใช้ประกอบการเลื่อนเงินเดือน",
+            ),
+        ],
+    ),
+    "community-waste-management": Course(
+        pictures=[
+            card("การจัดการขยะมูลฝอยชุมชน|สำหรับท้องถิ่น", "การบริการสาธารณะท้องถิ่น", GREEN),
+            Picture(
+                "waste-bins.png",
+                800,
+                220,
+                title("ถังขยะ 4 สี แยกตามประเภทขยะ")
+                + row(
+                    box("สีเขียว", GREEN, "ขยะอินทรีย์|เศษอาหาร เปลือกผลไม้"),
+                    box("สีเหลือง", GOLD, "ขยะรีไซเคิล|ขวด กระป๋อง กระดาษ", dark=True),
+                    box("สีน้ำเงิน", BLUE, "ขยะทั่วไป|ถุงขนม ซองบะหมี่"),
+                    box("สีแดง", RED, "ขยะอันตราย|ถ่านไฟฉาย หลอดไฟ"),
+                ),
+            ),
+        ],
+        video="sorting.mp4",
+        slides=[
+            slide("ลดขยะที่ต้นทาง", "ใช้น้อย · ใช้ซ้ำ · นำกลับมาใช้ใหม่", "การจัดการขยะที่ดีเริ่มจากการลดขยะที่ต้นทาง", GREEN),
+            slide("คัดแยกก่อนทิ้ง", "อินทรีย์ · รีไซเคิล · ทั่วไป · อันตราย", "ครัวเรือนคัดแยกขยะเป็นสี่ประเภทก่อนทิ้ง", GREEN),
+            slide(
+                "กำจัดอย่างถูกวิธี",
+                "หมักปุ๋ย · รีไซเคิล · ฝังกลบถูกหลักสุขาภิบาล",
+                "ขยะที่เหลือจึงนำไปกำจัดอย่างถูกหลักวิชาการ",
+                GREEN,
             ),
         ],
     ),
