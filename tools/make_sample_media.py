@@ -35,17 +35,17 @@ h1 {{ margin: 0; font-size: {h1}px; font-weight: bold; text-align: center; line-
 p {{ margin: 0; font-size: {p}px; text-align: center; line-height: 1.35; }}
 .row {{ display: flex; gap: {gap}px; justify-content: center; width: 100%; }}
 .box {{ flex: 1; border-radius: 10px; color: #fff; padding: 8px 6px; text-align: center;
-  font-size: {p}px; line-height: 1.3; display: flex; flex-direction: column; justify-content: center; }}
-.box small {{ font-size: {small}px; opacity: .95; }}
+  font-size: {p}px; line-height: 1.45; display: flex; flex-direction: column; justify-content: center; }}
+.box small {{ font-size: {small}px; opacity: .95; margin-top: 4px; }}
 .arrow {{ font-size: {p}px; color: {grey}; line-height: 1; }}
 </style><body><div class="wrap">{body}</div></body></html>"""
 
 
-def box(text: str, color: str, note: str = "", dark: bool = False) -> str:
+def box(text: str, color: str, note: str = "", dark: bool = False, grow: int = 1) -> str:
     small = (
         "<small>" + "<br>".join(html.escape(part) for part in note.split("|")) + "</small>" if note else ""
     )
-    style = f"background:{color}" + (";color:#1a1a1a" if dark else "")
+    style = f"flex:{grow};background:{color}" + (";color:#1a1a1a" if dark else "")
     return f'<div class="box" style="{style}"><b>{html.escape(text)}</b>{small}</div>'
 
 
@@ -163,6 +163,40 @@ COURSES: dict[str, Course] = {
                 "หมักปุ๋ย · รีไซเคิล · ฝังกลบถูกหลักสุขาภิบาล",
                 "ขยะที่เหลือจึงนำไปกำจัดอย่างถูกหลักวิชาการ",
                 GREEN,
+            ),
+        ],
+    ),
+    "thai-local-government": Course(
+        pictures=[
+            card("รู้จักองค์กรปกครอง|ส่วนท้องถิ่นไทย", "ความรู้ทั่วไปที่เกี่ยวข้องกับท้องถิ่น", "#00695c"),
+            Picture(
+                "lao-forms.png",
+                800,
+                300,
+                title("องค์กรปกครองส่วนท้องถิ่น 5 รูปแบบ")
+                + row(
+                    box("รูปแบบทั่วไป", BLUE, "ใช้ได้ทั่วประเทศ", grow=3),
+                    box("รูปแบบพิเศษ", RED, "ตั้งขึ้นเฉพาะพื้นที่", grow=2),
+                )
+                + row(
+                    box("อบจ.", BLUE, "องค์การบริหาร|ส่วนจังหวัด"),
+                    box("เทศบาล", BLUE, "ตำบล · เมือง · นคร"),
+                    box("อบต.", BLUE, "องค์การบริหาร|ส่วนตำบล"),
+                    box("กทม.", RED, "กรุงเทพมหานคร"),
+                    box("เมืองพัทยา", RED, "จังหวัดชลบุรี"),
+                ),
+            ),
+        ],
+        video="overview.mp4",
+        slides=[
+            slide(
+                "ราชการบริหาร 3 ส่วน", "ส่วนกลาง · ส่วนภูมิภาค · ส่วนท้องถิ่น", "การบริหารราชการแผ่นดินของไทยแบ่งเป็นสามส่วน"
+            ),
+            slide("อปท. 5 รูปแบบ", "อบจ. · เทศบาล · อบต. · กทม. · เมืองพัทยา", "ราชการส่วนท้องถิ่นมีห้ารูปแบบ"),
+            slide(
+                "สภา + ผู้บริหาร",
+                "ทั้งสองฝ่ายมาจากการเลือกตั้งของประชาชน",
+                "ทุกรูปแบบมีสภาท้องถิ่นและผู้บริหารท้องถิ่นที่ประชาชนเลือกตั้ง",
             ),
         ],
     ),
