@@ -256,6 +256,7 @@ COURSES: dict[str, Course] = {
         ],
     ),
     "pdpa-for-local-government": Course(
+        pictures=[card("การคุ้มครองข้อมูลส่วนบุคคล|สำหรับองค์กรปกครองส่วนท้องถิ่น", "กฎหมายท้องถิ่น", BLUE)],
         video="pdpa-intro.mp4",
         slides=[
             slide(
