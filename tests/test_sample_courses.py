@@ -65,16 +65,26 @@ def round_dates(run_name: str) -> tuple[date, date]:
     return (date(ce - 1, 10, 1), date(ce, 3, 31)) if part == "1" else (date(ce, 4, 1), date(ce, 9, 30))
 
 
+# The programme's seven categories (docs/course-format.md); the schema may accept Thai aliases as well.
+CATEGORIES = [
+    "local-finance",
+    "local-personnel",
+    "public-services",
+    "local-law",
+    "local-knowledge",
+    "admin-techniques",
+    "dla-facts",
+]
+
+
 def test_one_course_for_each_of_the_seven_categories() -> None:
-    categories = SCHEMA["properties"]["category"]["enum"]
-    assert len(categories) == 7
     found = sorted(source(c)["category"] for c in COURSES)
-    assert found == sorted(categories)
+    assert found == sorted(CATEGORIES)
 
 
 def test_every_question_type_and_quiz_role_is_used() -> None:
     types = {name.removeprefix("question-") for name in SCHEMA["$defs"] if name.startswith("question-")}
-    roles = set(SCHEMA["$defs"]["block-quiz"]["properties"]["role"]["enum"])
+    roles = {r for r in SCHEMA["$defs"]["block-quiz"]["properties"]["role"]["enum"] if r.isascii()}
     used_types, used_roles = set(), set()
     for course in COURSES:
         for quiz in blocks(source(course), "quiz"):
@@ -121,7 +131,7 @@ def test_what_a_local_mooc_course_holds(course: Path, tmp_path: Path) -> None:
         and THAI.search(data["short_description"])
         and THAI.search(data["description"])
     )
-    assert data["category"] in SCHEMA["properties"]["category"]["enum"]
+    assert data["category"] in CATEGORIES
     assert len(units(data)) >= 3
     assert all(THAI.search(u["title"]) for u in units(data))
 
