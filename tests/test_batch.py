@@ -35,19 +35,20 @@ def test_samples_command_builds_and_checks_every_package(tmp_path: Path) -> None
     for course in sample_courses():
         built = sorted(p.name for p in (tmp_path / course.name).iterdir())
         assert [n.split(".", 1)[1] for n in built] == ["olx.tar.gz", "scorm12.zip", "scorm2004.zip"], built
-    assert done.stdout.count("olx valid") == 2 and done.stdout.count("scorm valid") == 4
+    n = len(sample_courses())
+    assert done.stdout.count("olx valid") == n and done.stdout.count("scorm valid") == 2 * n
     assert "INVALID" not in done.stdout
 
 
 def test_several_courses_in_parallel_one_broken(tmp_path: Path) -> None:
     """The broken course is reported with its locations; the others are built, byte for byte as alone."""
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
-    courses = [str(p) for p in sample_courses()]
+    courses = sample_courses()[:2]  # two good courses around the broken one
     done = _cli(
         "build",
-        courses[0],
+        str(courses[0]),
         str(BROKEN),
-        courses[1],
+        str(courses[1]),
         "--format",
         "olx",
         "-o",
@@ -61,7 +62,7 @@ def test_several_courses_in_parallel_one_broken(tmp_path: Path) -> None:
     assert "quiz-answer-unknown" in done.stderr and "[quiz-answer-unknown]" in done.stderr
     assert f"{BROKEN.relative_to(ROOT)}/" in done.stderr or str(BROKEN) in done.stderr
     assert not (tmp_path / "many" / BROKEN.name).exists()  # nothing half-written for the broken one
-    for course in sample_courses():
+    for course in courses:
         alone = _cli(
             "build", str(course), "--format", "olx", "-o", str(tmp_path / "alone" / course.name), env=env
         )
