@@ -35,8 +35,11 @@ def workbench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         [*admin, "migrate", "--noinput"], cwd=home, env=env, check=True, capture_output=True, timeout=300
     )
     port = _free_port()
+    # --nothreading: the workbench fills its scenario list on the first request, without a lock. When a slow
+    # first request timed out and the probe asked again, two threads filled it at once and the loser's
+    # error left a partial list (our scenarios missing) for the rest of the run.
     proc = subprocess.Popen(
-        [*admin, "runserver", f"127.0.0.1:{port}", "--noreload"],
+        [*admin, "runserver", f"127.0.0.1:{port}", "--noreload", "--nothreading"],
         cwd=home,
         env=env,
         stdout=subprocess.PIPE,
@@ -46,7 +49,7 @@ def workbench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         for _ in range(300):  # up to 60 s: a busy machine starts Django slowly
             try:
-                urllib.request.urlopen(base + "/", timeout=2)
+                urllib.request.urlopen(base + "/", timeout=60)
                 break
             except OSError:
                 if proc.poll() is not None:
