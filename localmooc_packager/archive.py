@@ -22,6 +22,7 @@ import gzip
 import io
 import lzma
 import os
+import re
 import shutil
 import stat
 import tarfile
@@ -36,6 +37,7 @@ from typing import IO, BinaryIO
 from .errors import InvalidInputError, UnsafeInputError, UsageError, display_path
 
 CHUNK = 1024 * 1024
+_CONTROL = re.compile(r"[\x00-\x1f]")
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 
@@ -147,7 +149,7 @@ class _Namer:
             name.encode("utf-8")
         except UnicodeEncodeError:
             raise _Refused(_printable(name), "member name is not valid UTF-8") from None
-        if not name or "\x00" in name or any(ord(c) < 32 for c in name):
+        if not name or _CONTROL.search(name):
             raise _Refused(_printable(name), "member name is empty or contains control characters")
         if "\\" in name:
             raise _Refused(name, "member name contains a backslash (a Windows path separator)")
@@ -162,8 +164,11 @@ class _Namer:
             raise _Refused(name, "member name is empty")
         rel = "/".join(parts)
         # Every ancestor is a directory: a file may not sit where a directory is, nor the other way round.
+        dirs = self.dirs
         for i in range(1, len(parts) + (1 if is_dir else 0)):
             ancestor = "/".join(parts[:i])
+            if ancestor in dirs:  # already checked; a known folder is never also a file
+                continue
             if ancestor in self.files:
                 raise _Refused(name, f"'{ancestor}' is both a file and a directory (duplicate member)")
             self._fold(ancestor, name)
@@ -177,7 +182,7 @@ class _Namer:
 
     def _fold(self, rel: str, name: str) -> None:
         # Case-insensitive file systems (macOS, Windows) would merge these; NFC folds composed forms.
-        key = unicodedata.normalize("NFC", rel).casefold()
+        key = rel.casefold() if rel.isascii() else unicodedata.normalize("NFC", rel).casefold()
         seen = self.folded.setdefault(key, rel)
         if seen != rel:
             raise _Refused(name, f"name differs from '{seen}' only in letter case or Unicode normalisation")
@@ -469,6 +474,13 @@ class ArchiveView:
         out = io.BytesIO()
         if isinstance(entry, zipfile.ZipInfo):
             assert self._zip is not None
+            if limit is None or entry.file_size <= limit:
+                # zipfile never yields more than the declared file_size, and the declared sizes were
+                # checked against the limits when the archive was opened: one read is safe.
+                with self._zip.open(entry) as src:
+                    data = src.read()
+                self._total[0] += len(data)
+                return data
             with self._zip.open(entry) as src:
                 _copy(src, out, rel, self.limits, self._total, entry.compress_size, limit)  # type: ignore[arg-type]
             return out.getvalue()
