@@ -268,6 +268,10 @@ def _check_zip_info(info: zipfile.ZipInfo, namer: _Namer, limits: ArchiveLimits)
     rel = namer.check(name, is_dir)
     if not is_dir and info.file_size > limits.max_member_bytes:
         raise _Refused(name, f"declares {info.file_size} bytes, over the member limit (zip bomb)")
+    # The central directory already tells: refused up front, whether or not the member is ever read.
+    ratio = info.file_size / max(info.compress_size, 1)
+    if not is_dir and info.file_size > limits.ratio_min_bytes and ratio > limits.max_ratio:
+        raise _Refused(name, f"compression ratio above {limits.max_ratio:g}:1 (zip bomb)")
     return rel, is_dir
 
 
@@ -474,9 +478,9 @@ class ArchiveView:
         out = io.BytesIO()
         if isinstance(entry, zipfile.ZipInfo):
             assert self._zip is not None
-            if limit is None or entry.file_size <= limit:
-                # zipfile never yields more than the declared file_size, and the declared sizes were
-                # checked against the limits when the archive was opened: one read is safe.
+            if entry.file_size <= min(limit if limit is not None else CHUNK, self.limits.ratio_min_bytes):
+                # A small member: zipfile never yields more than the declared file_size, and below
+                # ratio_min_bytes _copy would check nothing, so one plain read is as safe and cheaper.
                 with self._zip.open(entry) as src:
                     data = src.read()
                 self._total[0] += len(data)
