@@ -25,11 +25,12 @@ import os
 import re
 import shutil
 import stat
+import struct
 import tarfile
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
@@ -473,6 +474,64 @@ class ArchiveView:
         else:
             data = self._guarded(lambda: self._read_member(rel, entry, limit))
         return None if limit is not None and len(data) > limit else data
+
+    def read_many(
+        self, rels: Iterable[str], limit: int | None = None
+    ) -> Iterator[tuple[str, bytes | InvalidInputError | None]]:
+        """``(rel, bytes)`` for each file of ``rels`` in archive order: None when it is larger than ``limit``,
+        the error when it cannot be read (the caller reports it and goes on). For a zip, one pass over the
+        file: small stored/deflated members are read straight from their offsets (zipfile.open per member
+        costs more than decompressing a small page); anything else goes through :meth:`read`."""
+        wanted = [(self.files[rel], rel) for rel in rels]
+        if self.kind != _KIND_ZIP:
+            for _, rel in wanted:
+                yield rel, self._read_or_error(rel, limit)
+            return
+        wanted.sort(key=lambda pair: pair[0].header_offset)  # type: ignore[union-attr]
+        small = min(limit if limit is not None else CHUNK, self.limits.ratio_min_bytes)
+        with self.path.open("rb") as raw:
+            for info, rel in wanted:
+                assert isinstance(info, zipfile.ZipInfo)
+                if limit is not None and info.file_size > limit:
+                    yield rel, None
+                elif (
+                    info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+                    and info.file_size <= small
+                ):
+                    yield rel, self._read_raw(raw, info)
+                else:
+                    yield rel, self._read_or_error(rel, limit)
+
+    def _read_or_error(self, rel: str, limit: int | None) -> bytes | InvalidInputError | None:
+        try:
+            return self.read(rel, limit)
+        except InvalidInputError as exc:
+            return exc
+
+    def _read_raw(self, raw: BinaryIO, info: zipfile.ZipInfo) -> bytes | InvalidInputError:
+        """One small member from its local header; sizes and CRC checked as zipfile would."""
+        raw.seek(info.header_offset)
+        header = raw.read(30)
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            return InvalidInputError(
+                f"{display_path(self.path)}: corrupt archive: bad local header for '{info.filename}'"
+            )
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        raw.seek(name_len + extra_len, 1)
+        packed = raw.read(info.compress_size)
+        try:
+            if info.compress_type == zipfile.ZIP_DEFLATED:
+                data = zlib.decompressobj(-15).decompress(packed, info.file_size)
+            else:
+                data = packed[: info.file_size]
+        except zlib.error as exc:
+            return InvalidInputError(f"{display_path(self.path)}: corrupt archive: '{info.filename}': {exc}")
+        if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
+            return InvalidInputError(
+                f"{display_path(self.path)}: corrupt archive: bad CRC or size for '{info.filename}'"
+            )
+        self._total[0] += len(data)
+        return data
 
     def _read_member(self, rel: str, entry: zipfile.ZipInfo | None, limit: int | None) -> bytes:
         out = io.BytesIO()

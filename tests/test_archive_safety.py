@@ -7,6 +7,7 @@ import io
 import os
 import tarfile
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -325,3 +326,26 @@ def test_describe_archives(tmp_path: Path) -> None:
     with tarfile.open(plain_tar, "w") as tf:
         tf.add(VALID_OLX / "course.xml", "course.xml")
     assert describe_file(plain_tar) == "a tar archive (uncompressed)"
+
+
+def test_read_many_matches_read_and_reports_a_bad_member(tmp_path: Path) -> None:
+    archive = tmp_path / "pkg.zip"
+    pages = {f"p/{i}.html": f"<p>หน้า {i}</p>".encode() * (i + 1) for i in range(20)}
+    with zipfile.ZipFile(archive, "w") as zf:
+        for i, (name, data) in enumerate(pages.items()):
+            zf.writestr(name, data, zipfile.ZIP_DEFLATED if i % 2 else zipfile.ZIP_STORED)
+        zf.writestr("big.html", b"x" * 5000, zipfile.ZIP_DEFLATED)
+    with open_archive(archive) as view:
+        got = dict(view.read_many(list(view.files), limit=4000))
+        assert got == {**pages, "big.html": None}  # over the limit: None, as read() says
+        assert got == {rel: view.read(rel, 4000) for rel in view.files}
+    # Flip one byte of a stored member's data: its CRC no longer matches.
+    raw = bytearray(archive.read_bytes())
+    at = raw.index("หน้า 0".encode())
+    raw[at] ^= 0xFF
+    archive.write_bytes(bytes(raw))
+    with open_archive(archive) as view:
+        got = dict(view.read_many(["p/0.html", "p/1.html"]))
+    assert isinstance(got["p/0.html"], InvalidInputError)
+    assert "bad CRC or size for 'p/0.html'" in str(got["p/0.html"])
+    assert got["p/1.html"] == pages["p/1.html"]

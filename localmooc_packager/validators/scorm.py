@@ -85,6 +85,19 @@ class _Package:
             data = fh.read(limit + 1)
         return None if len(data) > limit else data
 
+    def read_many(self, paths: list[str], limit: int) -> Iterator[tuple[str, bytes | Exception | None]]:
+        """Each file's bytes (None when over ``limit``, the exception when unreadable), archive order."""
+        if self._view is not None:
+            names = {self.files[path]: path for path in paths}
+            for name, data in self._view.read_many(names, limit):
+                yield names[name], data
+            return
+        for path in sorted(paths):
+            try:
+                yield path, self.read(path, limit)
+            except OSError as exc:
+                yield path, exc
+
     def close(self) -> None:
         if self._view is not None:
             self._view.close()
@@ -771,11 +784,18 @@ def validate_scorm(path: Path, offline: bool = False) -> Report:
 
 def _validate_package(pkg: _Package, report: Report, offline: bool) -> None:
     manifest = _find_manifest(pkg, report)
-    for rel in sorted(pkg.files):
-        if posixpath.splitext(rel)[1].lower() not in SCAN_SUFFIXES:
-            continue
-        data = _read(pkg, rel, MAX_SCAN_BYTES, report, Severity.WARNING)
-        if data is not None and b"\x00" not in data:
+    scanned = [rel for rel in pkg.files if posixpath.splitext(rel)[1].lower() in SCAN_SUFFIXES]
+    for rel, data in pkg.read_many(scanned, MAX_SCAN_BYTES):
+        if isinstance(data, Exception):
+            report.add(Location(rel), f"cannot read this file: {data}", "scorm-package-unreadable")
+        elif data is None:
+            report.add(
+                Location(rel),
+                f"file larger than {MAX_SCAN_BYTES // (1024 * 1024)} MB, not checked",
+                "scorm-file-too-large",
+                severity=Severity.WARNING,
+            )
+        elif b"\x00" not in data:
             _scan_text_file(rel, data, report, offline)
     if manifest is None:
         return
