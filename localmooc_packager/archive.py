@@ -64,6 +64,10 @@ class _Refused(Exception):
         self.reason = reason
 
 
+class _Limit(_Refused):
+    """Internal: a refusal of the whole archive (member count, sizes, bombs), never of one member alone."""
+
+
 _KIND_ZIP = "zip"
 _KIND_TAR = "tar"
 
@@ -121,11 +125,11 @@ class _BombGuard:
         limits = self.limits
         # Tar headers and padding add a little to the member bytes; allow for them without trusting them.
         if self.count > limits.max_total_bytes + 64 * MiB:
-            raise _Refused(self.member, f"expands to more than {limits.max_total_bytes} bytes (archive bomb)")
+            raise _Limit(self.member, f"expands to more than {limits.max_total_bytes} bytes (archive bomb)")
         if self.compressed is not None and self.count > limits.ratio_min_bytes:
             ratio = self.count / max(self.compressed.count, 1)
             if ratio > limits.max_ratio:
-                raise _Refused(
+                raise _Limit(
                     self.member,
                     f"compression ratio above {limits.max_ratio:g}:1 (gzip/compression bomb)",
                 )
@@ -145,7 +149,7 @@ class _Namer:
     def check(self, name: str, is_dir: bool) -> str:
         self.members += 1
         if self.members > self.limits.max_members:
-            raise _Refused(name, f"more than {self.limits.max_members} members")
+            raise _Limit(name, f"more than {self.limits.max_members} members")
         try:
             name.encode("utf-8")
         except UnicodeEncodeError:
@@ -234,11 +238,11 @@ def _copy(
         written += len(chunk)
         total[0] += len(chunk)
         if written > limits.max_member_bytes:
-            raise _Refused(name, f"member expands past {limits.max_member_bytes} bytes (archive bomb)")
+            raise _Limit(name, f"member expands past {limits.max_member_bytes} bytes (archive bomb)")
         if total[0] > limits.max_total_bytes:
-            raise _Refused(name, f"archive expands past {limits.max_total_bytes} bytes (archive bomb)")
+            raise _Limit(name, f"archive expands past {limits.max_total_bytes} bytes (archive bomb)")
         if packed >= 0 and written > limits.ratio_min_bytes and written / max(packed, 1) > limits.max_ratio:
-            raise _Refused(name, f"compression ratio above {limits.max_ratio:g}:1 (zip bomb)")
+            raise _Limit(name, f"compression ratio above {limits.max_ratio:g}:1 (zip bomb)")
         dst.write(chunk)
 
 
@@ -268,11 +272,11 @@ def _check_zip_info(info: zipfile.ZipInfo, namer: _Namer, limits: ArchiveLimits)
         raise _Refused(name, "encrypted member")
     rel = namer.check(name, is_dir)
     if not is_dir and info.file_size > limits.max_member_bytes:
-        raise _Refused(name, f"declares {info.file_size} bytes, over the member limit (zip bomb)")
+        raise _Limit(name, f"declares {info.file_size} bytes, over the member limit (zip bomb)")
     # The central directory already tells: refused up front, whether or not the member is ever read.
     ratio = info.file_size / max(info.compress_size, 1)
     if not is_dir and info.file_size > limits.ratio_min_bytes and ratio > limits.max_ratio:
-        raise _Refused(name, f"compression ratio above {limits.max_ratio:g}:1 (zip bomb)")
+        raise _Limit(name, f"compression ratio above {limits.max_ratio:g}:1 (zip bomb)")
     return rel, is_dir
 
 
@@ -280,7 +284,7 @@ def _extract_zip(archive: Path, dest: Path, limits: ArchiveLimits) -> None:
     with zipfile.ZipFile(archive) as zf:
         infos = zf.infolist()
         if len(infos) > limits.max_members:
-            raise _Refused("", f"more than {limits.max_members} members")
+            raise _Limit("", f"more than {limits.max_members} members")
         namer = _Namer(limits)
         plan: list[tuple[zipfile.ZipInfo, str]] = []
         declared = 0
@@ -290,7 +294,7 @@ def _extract_zip(archive: Path, dest: Path, limits: ArchiveLimits) -> None:
             if not is_dir:
                 declared += info.file_size
                 if declared > limits.max_total_bytes:
-                    raise _Refused(rel, "declared sizes exceed the total limit (zip bomb)")
+                    raise _Limit(rel, "declared sizes exceed the total limit (zip bomb)")
             plan.append((info, "" if is_dir else rel))
             if is_dir and rel:
                 dest.joinpath(*rel.split("/")).mkdir(parents=True, exist_ok=True)
@@ -333,7 +337,7 @@ def _check_tar_member(member: tarfile.TarInfo, namer: _Namer, limits: ArchiveLim
         raise _Refused(_printable(name), f"unsupported member type {member.type!r}")
     rel = namer.check(name, member.isdir())
     if member.isreg() and member.size > limits.max_member_bytes:
-        raise _Refused(name, f"declares {member.size} bytes, over the member limit")
+        raise _Limit(name, f"declares {member.size} bytes, over the member limit")
     return rel
 
 
@@ -580,24 +584,10 @@ def _refusal(archive: Path, exc: _Refused) -> UnsafeInputError:
     return UnsafeInputError(f"{display_path(archive)}:{where} refused: {exc.reason}")
 
 
-# Refusals about one member's name or type: in lenient mode they skip that member. Everything else
-# (member count, bombs, sizes) stops the whole archive.
-_MEMBER_REASONS = (
-    "link",
-    "special file",
-    "device file",
-    "unsupported member type",
-    "encrypted",
-    "member name",
-    "duplicate member",
-    "only in letter case",
-    "both a file and a directory",
-    "absolute",
-)
-
-
 def _member_level(exc: _Refused) -> bool:
-    return any(word in exc.reason for word in _MEMBER_REASONS)
+    """A refusal of one member's name or type (lenient reading skips that member); a _Limit (member count,
+    sizes, bombs) refuses the whole archive."""
+    return not isinstance(exc, _Limit)
 
 
 def open_archive(
@@ -646,7 +636,7 @@ def _index_zip(view: ArchiveView, lenient: bool) -> None:
     zf = view._zip = zipfile.ZipFile(view.path)
     infos = zf.infolist()
     if len(infos) > limits.max_members:
-        raise _Refused("", f"more than {limits.max_members} members (the limit; refused before reading)")
+        raise _Limit("", f"more than {limits.max_members} members (the limit; refused before reading)")
     namer = _Namer(limits)
     declared = 0
     for info in infos:
@@ -663,7 +653,7 @@ def _index_zip(view: ArchiveView, lenient: bool) -> None:
             continue
         declared += info.file_size
         if declared > limits.max_total_bytes:
-            raise _Refused(rel, "declared sizes exceed the total limit (zip bomb)")
+            raise _Limit(rel, "declared sizes exceed the total limit (zip bomb)")
         view.files[rel] = info
     view.dirs |= namer.dirs
 

@@ -349,3 +349,10 @@ def test_read_many_matches_read_and_reports_a_bad_member(tmp_path: Path) -> None
     assert isinstance(got["p/0.html"], InvalidInputError)
     assert "bad CRC or size for 'p/0.html'" in str(got["p/0.html"])
     assert got["p/1.html"] == pages["p/1.html"]
+
+
+def test_lenient_reading_still_refuses_the_whole_archive_over_a_limit(tmp_path: Path) -> None:
+    archive = tmp_path / "course.zip"
+    pack_folder(VALID_OLX, archive)
+    with pytest.raises(UnsafeInputError, match=r"more than 3 members \(the limit; refused before reading\)"):
+        open_archive(archive, ArchiveLimits(max_members=3), lenient=True)

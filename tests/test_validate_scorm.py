@@ -339,3 +339,14 @@ def test_cmi5_course_structure() -> None:
     assert xsd.validate_xml(parse_xml_bytes(doc.encode(), "cmi5.xml"), "cmi5") == []
     bad = doc.replace("<url>au1/index.html</url>", "")
     assert [i.line for i in xsd.validate_xml(parse_xml_bytes(bad.encode(), "cmi5.xml"), "cmi5")] == [1]
+
+
+def test_zip_bomb_in_a_package_refuses_the_package(tmp_path: Path) -> None:
+    target = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(FIXTURES / "valid-scorm12.zip") as src, zipfile.ZipFile(target, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+        dst.writestr("media/zeros.bin", bytes(4 * 1024 * 1024), zipfile.ZIP_DEFLATED)
+    problems = validate_scorm(target).problems
+    assert [(p.code, p.location.file) for p in problems] == [("scorm-package-unreadable", "bomb.zip")]
+    assert "member 'media/zeros.bin' refused: compression ratio above 200:1 (zip bomb)" in problems[0].message
