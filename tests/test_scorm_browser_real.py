@@ -15,6 +15,7 @@ import pytest
 from browser_support import (  # noqa: F401 (fixtures)
     Lms,
     LocalServer,
+    NetworkGuard,
     extract,
     lms,
     scorm_browser,
@@ -75,3 +76,38 @@ def test_golf_example_plays_bookmarks_and_resumes(lms: Lms, golf_url: str) -> No
     frame.wait_for_function("() => document.getElementById('contentFrame').src.endsWith('OtherScoring.html')")
     assert _page(frame) == ["Playing", "OtherScoring.html"]
     lms.assert_no_network()
+
+
+GOLF4 = GOLF.parent / "SequencingPostTestRollup4thEd_SCORM20044thEdition.zip"
+
+
+def test_what_offline_reports_is_what_the_browser_fetches(
+    scorm_browser: Any,  # noqa: F811
+    scorm_server: LocalServer,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The 4th edition golf example loads jQuery from a CDN: --offline calls exactly those URLs errors, and
+    in the browser (network cut off) exactly those requests fail, and the course never starts."""
+    flagged = {
+        p.message.split(" loads ")[1].split(" ")[0]
+        for p in validate_scorm(GOLF4, offline=True).errors
+        if p.code == "scorm-network-url"
+    }
+    assert len(flagged) == 2
+    url = scorm_server.mount("golf2004-4th", extract(GOLF4, tmp_path_factory.mktemp("golf4")))
+    page = scorm_browser.new_page()
+    guard = NetworkGuard()
+    guard.attach(page)
+    try:
+        lms = Lms(page, scorm_server, guard)
+        page.goto(f"{scorm_server.base}/lms/lms.html")
+        page.evaluate(
+            "([v, init, url]) => startLms(v, init, url)", ["2004", None, url + "shared/launchpage.html"]
+        )
+        frame = lms.sco_frame()  # waits for the load event: both script requests have been settled by then
+        assert set(guard.blocked) == flagged
+        # Without its jQuery the launch page never starts the SCO: offline, the package does not work.
+        frame.wait_for_timeout(500)
+        assert page.evaluate("lmsEvents") == []
+    finally:
+        page.close()
