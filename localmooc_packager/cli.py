@@ -60,13 +60,19 @@ def cli() -> None:
     default=None,
     help="What PATH is (default: detected).",
 )
-def validate(paths: tuple[Path, ...], fmt: str, strict: bool, kind: str | None) -> None:
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="SCORM: the package must play with no network; a file loaded from the network is an error "
+    "(default: a warning).",
+)
+def validate(paths: tuple[Path, ...], fmt: str, strict: bool, kind: str | None, offline: bool) -> None:
     """Check course sources, OLX courses (folder or archive) and SCORM packages; print every problem."""
     from .validators import validate_path
 
     all_ok = True
     for path in paths:
-        detected, report = validate_path(path, kind)
+        detected, report = validate_path(path, kind, offline=offline)
         all_ok &= _print_report(report, fmt, f"{display_path(path)} ({detected})", strict)
     sys.exit(0 if all_ok else 1)
 

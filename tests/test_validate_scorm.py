@@ -26,7 +26,7 @@ EXPECTED: dict[str, set[tuple]] = {
     "datafromlms-in-12.zip": {("scorm-xsd", "imsmanifest.xml", 20)},
     "duplicate-ids.zip": {("scorm-duplicate-id", "imsmanifest.xml", 18)},
     "dangling-identifierref.zip": {("scorm-dangling-ref", "imsmanifest.xml", 18)},
-    "cdn-script.zip": {("scorm-network-url", "page2.html", 8)},
+    "cdn-script.zip": {("scorm-network-url", "page2.html", 8, W)},
     "zip-slip.zip": {("scorm-unsafe-path", "../../evil.html", 0)},
     "bad-schemaversion.zip": {("scorm-version-unknown", "imsmanifest.xml", 9)},
     "invalid-xml.zip": {("scorm-xml-invalid", "imsmanifest.xml", 22)},
@@ -36,19 +36,38 @@ EXPECTED: dict[str, set[tuple]] = {
         ("scorm-openedx-launch", "imsmanifest.xml", 24, W),
         ("scorm-file-missing", "imsmanifest.xml", 34),
         ("scorm-path-outside", "imsmanifest.xml", 35),
-        ("scorm-network-url", "imsmanifest.xml", 36),
-        ("scorm-network-url", "index.html", 12, W),
-        ("scorm-path-outside", "index.html", 13),
+        ("scorm-network-url", "imsmanifest.xml", 36, W),
+        ("scorm-path-outside", "index.html", 14),
         ("scorm-file-unlisted", "notes.txt", 0, W),
         ("scorm-file-unlisted", "style.css", 0, W),
-        ("scorm-network-url", "scorm.js", 14),
-        ("scorm-network-url", "style.css", 1),
+        ("scorm-network-url", "scorm.js", 14, W),
+        ("scorm-network-url", "style.css", 1, W),
     },
     "assorted-2004.zip": {
         ("scorm-xsd", "imsmanifest.xml", 22),
         ("scorm-scormtype", "imsmanifest.xml", 40),
         ("scorm-dangling-ref", "imsmanifest.xml", 42),
     },
+}
+
+
+# Under --offline a network fetch is an error and a link leaving the package a warning.
+OFFLINE_CHANGES: dict[str, tuple[set[tuple], set[tuple]]] = {
+    # fixture: (removed from EXPECTED, added)
+    "cdn-script.zip": ({("scorm-network-url", "page2.html", 8, W)}, {("scorm-network-url", "page2.html", 8)}),
+    "assorted-12.zip": (
+        {
+            ("scorm-network-url", "imsmanifest.xml", 36, W),
+            ("scorm-network-url", "scorm.js", 14, W),
+            ("scorm-network-url", "style.css", 1, W),
+        },
+        {
+            ("scorm-network-url", "imsmanifest.xml", 36),
+            ("scorm-network-url", "scorm.js", 14),
+            ("scorm-network-url", "style.css", 1),
+            ("scorm-network-link", "index.html", 13, W),
+        },
+    ),
 }
 
 
@@ -63,6 +82,13 @@ def test_fixture_problems(fixture: str) -> None:
     report = validate_scorm(FIXTURES / fixture)
     assert _found(report) == EXPECTED[fixture], "\n".join(map(str, report))
     assert len(report.problems) == len(EXPECTED[fixture]), "a problem was reported twice"
+
+
+@pytest.mark.parametrize("fixture", sorted(EXPECTED))
+def test_fixture_problems_offline(fixture: str) -> None:
+    removed, added = OFFLINE_CHANGES.get(fixture, (set(), set()))
+    report = validate_scorm(FIXTURES / fixture, offline=True)
+    assert _found(report) == (EXPECTED[fixture] - removed) | added, "\n".join(map(str, report))
 
 
 def test_every_fixture_is_in_the_table() -> None:
@@ -142,10 +168,98 @@ def test_network_heuristic_ignores_namespaces_and_local_files(tmp_path: Path) ->
     )
     found = {p for p in _found(validate_scorm(folder)) if p[0] == "scorm-network-url"}
     assert found == {
-        ("scorm-network-url", "index.html", 4),
-        ("scorm-network-url", "index.html", 5),
-        ("scorm-network-url", "data.json", 1),
+        ("scorm-network-url", "index.html", 4, W),
+        ("scorm-network-url", "index.html", 5, W),
+        ("scorm-network-url", "data.json", 1, W),
     }
+
+
+# What a browser fetches while showing the page (line -> URL); everything else in FETCH_PAGE is inert.
+FETCH_PAGE = """<!DOCTYPE html>
+<html><head>
+<link rel="stylesheet" href="https://cdn.example.com/a.css">
+<link rel="icon" href="//cdn.example.com/favicon.ico">
+<link rel="canonical" href="https://example.com/page">
+<link rel="license" href="http://creativecommons.org/licenses/by/3.0/">
+<style>/* url(http://comment.example.com/x.png) */ body { background: url('https://cdn.example.com/bg.png') }
+@import "https://cdn.example.com/more.css";</style>
+<script src="https://cdn.example.com/jquery.js"></script>
+<script>
+  // fetch("https://comment.example.com/x")
+  var cc = '<span href="http://purl.org/dc/dcmitype/InteractiveResource">';
+  document.write('<img src="http://string.example.com/in-a-js-string.png">');
+  fetch("https://api.example.com/progress");
+</script>
+<script type="text/template"><img src="https://template.example.com/x.png"></script>
+</head><body>
+<!-- <img src="https://comment.example.com/y.png"> -->
+<span href="http://purl.org/dc/dcmitype/Text">inert</span>
+<p>Text about https://text.example.com/ is not a fetch.</p>
+<a href="https://www.dla.go.th/">link</a>
+<img srcset="img/a.png 1x, https://cdn.example.com/b.png 2x" src="img/a.png">
+<iframe src="https://www.youtube.com/embed/x"></iframe>
+<video poster="https://cdn.example.com/p.jpg"><source src="https://cdn.example.com/v.mp4">
+<track src="https://cdn.example.com/v.vtt"></video>
+<object data="https://cdn.example.com/x.swf"></object>
+<div style="background-image: url(https://cdn.example.com/d.png)"></div>
+<form action="https://forms.example.com/post"></form>
+</body></html>
+"""
+FETCHED = {
+    3: "https://cdn.example.com/a.css",
+    4: "//cdn.example.com/favicon.ico",
+    7: "https://cdn.example.com/bg.png",
+    8: "https://cdn.example.com/more.css",
+    9: "https://cdn.example.com/jquery.js",
+    14: "https://api.example.com/progress",
+    22: "https://cdn.example.com/b.png",
+    23: "https://www.youtube.com/embed/x",
+    24: "https://cdn.example.com/v.mp4",
+    25: "https://cdn.example.com/v.vtt",
+    26: "https://cdn.example.com/x.swf",
+    27: "https://cdn.example.com/d.png",
+}
+
+
+def _page_problems(tmp_path: Path, offline: bool) -> set[tuple]:
+    folder = _unzip("valid-scorm12.zip", tmp_path / "pkg")
+    (folder / "index.html").write_text(FETCH_PAGE, encoding="utf-8")
+    report = validate_scorm(folder, offline=offline)
+    return {
+        (p.code, p.location.line, p.severity, p.message.split(" loads ")[-1].split(" ")[0])
+        for p in report
+        if p.location.file == "index.html"
+    }
+
+
+def test_only_what_a_browser_fetches_is_a_network_problem(tmp_path: Path) -> None:
+    problems = _page_problems(tmp_path, offline=False)
+    assert {(line, url) for code, line, _, url in problems} == set(FETCHED.items()) | {
+        (24, "https://cdn.example.com/p.jpg")
+    }
+    assert {code for code, *_ in problems} == {"scorm-network-url"}
+    assert {severity for _, _, severity, _ in problems} == {W}
+
+
+def test_offline_makes_fetches_errors_and_reports_links(tmp_path: Path) -> None:
+    problems = _page_problems(tmp_path, offline=True)
+    fetches = {(line, sev) for code, line, sev, _ in problems if code == "scorm-network-url"}
+    assert fetches == {(line, Severity.ERROR) for line in [*FETCHED, 24]}
+    links = {(line, sev) for code, line, sev, _ in problems if code == "scorm-network-link"}
+    assert links == {(21, W), (28, W)}
+
+
+def test_js_file_strings_are_not_fetches_but_calls_are(tmp_path: Path) -> None:
+    folder = _unzip("valid-scorm12.zip", tmp_path / "pkg")
+    (folder / "golf.js").write_text(
+        "document.write('<span href=\"http://purl.org/dc/dcmitype/InteractiveResource\">');\n"
+        "var home = 'https://www.scorm.com';  // fetch('https://comment.example.com')\n"
+        "/* importScripts('https://comment.example.com/w.js') */\n"
+        "var url = 'http://a.example.com//b'; fetch(\"https://api.example.com/x\");\n",
+        encoding="utf-8",
+    )
+    found = {(p.location.line, p.severity) for p in validate_scorm(folder) if p.code == "scorm-network-url"}
+    assert found == {(4, W)}
 
 
 # ---- the XSDs themselves
@@ -225,3 +339,14 @@ def test_cmi5_course_structure() -> None:
     assert xsd.validate_xml(parse_xml_bytes(doc.encode(), "cmi5.xml"), "cmi5") == []
     bad = doc.replace("<url>au1/index.html</url>", "")
     assert [i.line for i in xsd.validate_xml(parse_xml_bytes(bad.encode(), "cmi5.xml"), "cmi5")] == [1]
+
+
+def test_zip_bomb_in_a_package_refuses_the_package(tmp_path: Path) -> None:
+    target = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(FIXTURES / "valid-scorm12.zip") as src, zipfile.ZipFile(target, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+        dst.writestr("media/zeros.bin", bytes(4 * 1024 * 1024), zipfile.ZIP_DEFLATED)
+    problems = validate_scorm(target).problems
+    assert [(p.code, p.location.file) for p in problems] == [("scorm-package-unreadable", "bomb.zip")]
+    assert "member 'media/zeros.bin' refused: compression ratio above 200:1 (zip bomb)" in problems[0].message

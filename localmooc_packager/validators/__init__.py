@@ -5,10 +5,38 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from ..archive import is_archive
-from ..errors import Report, UsageError, display_path
+from ..archive import archive_kind, describe_file
+from ..errors import InvalidInputError, Report, UsageError, display_path
 
 KINDS = ("source", "olx", "scorm")
+# What a file name promises; the first bytes decide what it is.
+_NAMED_KINDS = {".zip": "zip", ".tar": "tar", ".tgz": "tar", ".tbz2": "tar", ".txz": "tar"}
+_TAR_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz")
+_ENTRY_FILES = ("course.yaml", "course.xml", "imsmanifest.xml")
+
+
+def _named_kind(name: str) -> str | None:
+    lower = name.lower()
+    if lower.endswith(_TAR_SUFFIXES):
+        return "tar"
+    return _NAMED_KINDS.get(Path(lower).suffix)
+
+
+def check_archive_file(path: Path) -> str:
+    """'zip' or 'tar' for a file that is the archive its name says; InvalidInputError (exit 1) naming what
+    the file really is otherwise (a text file called .zip, a tar called .zip, an empty file)."""
+    shown = display_path(path)
+    actual = archive_kind(path)
+    named = _named_kind(path.name)
+    if actual is not None and named in (None, actual):
+        return actual
+    what = describe_file(path)
+    if named is None:
+        raise InvalidInputError(
+            f"{shown}: not a folder, zip or tar archive this tool can validate: it is {what}"
+        )
+    expected = "a zip archive" if named == "zip" else "a tar archive (.tar, .tar.gz, .tgz)"
+    raise InvalidInputError(f"{shown}: named like {expected}, but it is {what}")
 
 
 def detect(path: Path) -> str:
@@ -16,7 +44,7 @@ def detect(path: Path) -> str:
     shown = display_path(path)
     if not path.exists():
         raise UsageError(f"{shown}: no such file or folder")
-    if path.is_file() and path.name in ("course.yaml", "course.xml", "imsmanifest.xml"):
+    if path.is_file() and path.name in _ENTRY_FILES:
         return detect(path.parent)
     if path.is_dir():
         if (path / "course.yaml").is_file():
@@ -31,18 +59,18 @@ def detect(path: Path) -> str:
             f"{shown}: not a course folder (no course.yaml), an OLX course (no course.xml) "
             "or a SCORM package (no imsmanifest.xml)"
         )
-    if zipfile.is_zipfile(path):
+    if not path.is_file():
+        raise UsageError(f"{shown}: not a file or folder this tool can validate")
+    if check_archive_file(path) == "zip":
         try:
             with zipfile.ZipFile(path) as zf:
                 names = [n.rstrip("/").split("/")[-1] for n in zf.namelist()]
         except (zipfile.BadZipFile, OSError, ValueError):
             names = []
         # Only a manifest makes a zip SCORM; anything else goes through the OLX reader, whose safe
-        # extraction refuses hostile archives (and reports a missing course.xml) with exit status 1.
+        # reading refuses hostile archives (and reports a missing course.xml) with exit status 1.
         return "scorm" if "imsmanifest.xml" in names else "olx"
-    if path.name.endswith((".zip", ".tar.gz", ".tgz", ".tar")) or is_archive(path):
-        return "olx"
-    raise UsageError(f"{shown}: not a folder, .zip or .tar.gz this tool can validate")
+    return "olx"
 
 
 def _subdirs(path: Path) -> list[Path]:
@@ -52,8 +80,12 @@ def _subdirs(path: Path) -> list[Path]:
         return []
 
 
-def validate_path(path: Path, kind: str | None = None) -> tuple[str, Report]:
-    """Validate ``path`` as ``kind`` (detected when None); returns the kind and the report."""
+def validate_path(path: Path, kind: str | None = None, offline: bool = False) -> tuple[str, Report]:
+    """Validate ``path`` as ``kind`` (detected when None); returns the kind and the report.
+
+    ``offline`` (SCORM): the package must play without any network access; see docs/validate-scorm.md."""
+    if kind in ("olx", "scorm") and path.is_file() and path.name not in _ENTRY_FILES:
+        check_archive_file(path)
     kind = kind or detect(path)
     if kind == "source":
         from ..source import check_course
@@ -66,5 +98,5 @@ def validate_path(path: Path, kind: str | None = None) -> tuple[str, Report]:
     if kind == "scorm":
         from .scorm import validate_scorm
 
-        return kind, validate_scorm(path)
+        return kind, validate_scorm(path, offline=offline)
     raise UsageError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")

@@ -27,7 +27,6 @@ import importlib.metadata
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,7 +35,7 @@ from pathlib import Path
 import dateutil.parser
 from lxml import etree
 
-from ..archive import extract_archive, is_archive
+from ..archive import ArchiveView, is_archive, open_archive
 from ..errors import InvalidInputError, Location, Report, Severity, UsageError, display_path
 from ..safe import parse_json, parse_xml_root
 
@@ -315,9 +314,12 @@ def _non_ascii(text: str) -> bool:
 
 
 class _Validator:
-    def __init__(self, root: Path, report: Report) -> None:
+    def __init__(self, root: Path, report: Report, view: ArchiveView | None = None, prefix: str = "") -> None:
         self.root = root
         self.root_s = os.fspath(root)
+        # An archive is read in place: its files come from ``view`` (names below ``prefix``), not the disk.
+        self.view = view
+        self.prefix = prefix
         self.report = report
         self.files: set[str] = set()
         self.xblocks = xblock_names()
@@ -337,6 +339,9 @@ class _Validator:
     # -- files
     def scan(self) -> None:
         """Index every regular file once; all existence checks are set look-ups afterwards."""
+        if self.view is not None:
+            self.scan_archive(self.view)
+            return
         stack = [("", str(self.root))]
         files = self.files
         while stack:
@@ -364,7 +369,25 @@ class _Validator:
                             WARNING,
                         )
 
+    def scan_archive(self, view: ArchiveView) -> None:
+        # Links never get this far: the archive reader refuses them.
+        n = len(self.prefix)
+        for name in view.files:
+            if name.startswith(self.prefix):
+                rel = name[n:]
+                self.files.add(rel)
+                if not rel.isascii():
+                    self.add(
+                        Location(rel),
+                        "non-ASCII file name; Open edX has repeatedly broken on these "
+                        "(keep Thai in display_name and content)",
+                        "olx-file-name-non-ascii",
+                        WARNING,
+                    )
+
     def read_bytes(self, rel: str) -> bytes:
+        if self.view is not None:
+            return self.view.read(self.prefix + rel) or b""
         # Plain os calls: pathlib and buffered files cost more than the read itself on small OLX files.
         fd = os.open(f"{self.root_s}/{rel}", os.O_RDONLY)
         try:
@@ -1167,8 +1190,11 @@ def _course_xml_files(base: Path) -> list[str]:
     return sorted(found, key=lambda r: (r.count("/"), r))
 
 
-def _validate_tree(base: Path, report: Report, shown: str, in_archive: bool) -> None:
-    if (base / "course.xml").is_file() and not in_archive:
+def _validate_tree(base: Path, report: Report, shown: str, view: ArchiveView | None = None) -> None:
+    if view is not None:
+        found = [f for f in view.files if f == "course.xml" or f.endswith("/course.xml")]
+        candidates = sorted(found, key=lambda r: (r.count("/"), r))
+    elif (base / "course.xml").is_file():
         candidates = ["course.xml"]
     else:
         candidates = _course_xml_files(base)
@@ -1192,7 +1218,8 @@ def _validate_tree(base: Path, report: Report, shown: str, in_archive: bool) -> 
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        _Validator(base / root_rel if root_rel else base, report).run_all()
+        prefix = f"{root_rel}/" if root_rel else ""
+        _Validator(base / root_rel if root_rel else base, report, view, prefix).run_all()
     finally:
         if was_enabled:
             gc.enable()
@@ -1208,10 +1235,11 @@ def validate_olx(path: Path) -> Report:
     report = Report()
     shown = display_path(path)
     if path.is_dir():
-        _validate_tree(path, report, shown, in_archive=False)
+        _validate_tree(path, report, shown)
     elif path.is_file() and is_archive(path):
-        with tempfile.TemporaryDirectory(prefix="localmooc-olx-") as tmp:
-            _validate_tree(extract_archive(path, Path(tmp)), report, shown, in_archive=True)
+        # Read in place (no extraction): the same safety checks as import, nothing written to disk.
+        with open_archive(path) as view:
+            _validate_tree(path, report, shown, view)
     elif path.exists():
         raise UsageError(f"{shown}: not a folder or a .tar.gz/.zip archive")
     else:
