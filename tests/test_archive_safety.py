@@ -72,10 +72,10 @@ def test_hostile_archive_is_refused_fast_and_writes_nothing_outside(
     before = _snapshot(tmp_path)
     escapes_before = {p: p.exists() for p in ESCAPES}
 
-    started = time.monotonic()
+    started = time.process_time()  # CPU, not wall-clock: a bound on the work that holds on a busy machine
     with pytest.raises(InvalidInputError) as caught:
         extract_archive(HOSTILE / fixture, target)
-    elapsed = time.monotonic() - started
+    elapsed = time.process_time() - started
 
     assert type(caught.value) is error
     message = str(caught.value)
