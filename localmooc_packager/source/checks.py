@@ -6,6 +6,8 @@ reports everything.
 
 from __future__ import annotations
 
+import bisect
+import os
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
 from functools import cache
@@ -18,9 +20,10 @@ from xblock.fields import Scope
 
 from ..errors import InvalidInputError, Location, Report, Severity, display_path
 from ..safe import read_text
-from . import markup
+from . import links, markup
 from .outline import Node, outline
 from .reader import SourceTree, did_you_mean, path_text, resolve_inside
+from .yamlpos import DataPath, YamlDoc
 
 BANGKOK = timezone(timedelta(hours=7))
 W = Severity.WARNING
@@ -53,6 +56,9 @@ class Checker:
         self.tree = tree
         self.report = report
         self.root = tree.root_dir
+        self.root_resolved = tree.root_dir.resolve()
+        self.files = links.CourseFiles(tree.root_dir)
+        self.folders: dict[Path, str] = {}
 
     def add(
         self,
@@ -128,6 +134,8 @@ class Checker:
             )
         if isinstance(data.get("image"), str):
             self.asset(data, ("image",), data["image"])
+        if isinstance(data.get("description"), str):
+            self.body_refs(data, ("description",), data["description"], None)
 
     def certificate(self, post_tests: list[Node], course: Node) -> None:
         data = self.tree.data
@@ -216,7 +224,7 @@ class Checker:
     def html(self, data: dict[str, Any]) -> None:
         which = self.exactly_one(data, ("body", "file"), "html-body")
         if which == "body" and isinstance(data["body"], str):
-            self.body_refs(data, ("body",), data["body"], None)
+            self.body_refs(data, ("body",), data["body"], None, data.get("format") != "html")
         elif which == "file" and isinstance(data["file"], str):
             path = self.asset(data, ("file",), data["file"], folder=None)
             if path is None:
@@ -234,35 +242,73 @@ class Checker:
             except InvalidInputError as exc:
                 self.report.add(Location(display_path(path)), str(exc).split(": ", 1)[-1], "file-unreadable")
                 return
-            self.body_refs(data, ("file",), text, path)
+            markdown = path.suffix.lower() in (".md", ".markdown")
+            if data.get("format") in ("markdown", "html"):
+                markdown = data["format"] == "markdown"
+            self.body_refs(data, ("file",), text, path, markdown)
 
     def tree_text(self, path: Path) -> str:
         if path not in self.tree.texts:
             self.tree.texts[path] = read_text(path)
         return self.tree.texts[path]
 
-    def body_refs(self, data: dict[str, Any], keys: tuple[str, ...], text: str, file: Path | None) -> None:
-        """Assets a body names must exist; network addresses only warn (offline packages lose them)."""
-        for line, url in markup.references(text):
-            if file is not None:
-                loc, path = Location(display_path(file), line), ""
-            else:
-                base, path = self.tree.where(data, *keys)
-                loc = Location(
-                    base.file, base.line + (line - 1 if base.line else 0), base.column if line == 1 else 0
-                )
-            name = markup.static_name(url)
-            if name is not None:
-                if resolve_inside(self.root, name) is None or not (self.root / name).is_file():
-                    self.report.add(loc, f"asset {name!r} not found", "asset-missing", path)
-            elif markup.is_network(url):
-                self.report.add(
-                    loc,
-                    f"{url} is on the network: offline packages (SCORM) cannot show it",
-                    "content-network-url",
-                    path,
-                    W,
-                )
+    def folder_of(self, file: Path) -> str:
+        """The folder of a course file, relative to the course root ('' for the root itself)."""
+        folder = self.folders.get(file)
+        if folder is None:
+            rel = os.path.relpath(file.resolve().parent, self.root_resolved)
+            folder = self.folders[file] = "" if rel == "." else rel.replace(os.sep, "/")
+        return folder
+
+    def body_refs(
+        self, data: dict[str, Any], keys: tuple[str, ...], text: str, file: Path | None, markdown: bool = True
+    ) -> None:
+        """Every link and image of a body must name a course file; the ones that do are rewritten to
+        `/static/NAME` for the loader. Network addresses only warn (offline packages lose them)."""
+        found = list(links.links(text, markdown))
+        if not found:
+            return
+        if file is not None:
+            base = self.folder_of(file)
+        else:
+            origin = self.tree.origin.get(id(data))
+            base = self.folder_of(origin[0].path) if origin else ""
+        changes: list[tuple[int, int, str]] = []
+        for link in found:
+            resolved = links.resolve(link.url, base, self.files)
+            if resolved is None:
+                if markup.is_network(link.url):
+                    self.body_problem(
+                        data, keys, file, text, link,
+                        f"{link.url} is on the network: offline packages (SCORM) cannot show it",
+                        "content-network-url", W,
+                    )  # fmt: skip
+            elif resolved.code:
+                self.body_problem(data, keys, file, text, link, resolved.message, resolved.code)
+            elif resolved.canonical is not None:
+                changes.append((link.start, link.end, resolved.canonical))
+        if changes:
+            self.tree.bodies[(id(data), keys[0])] = links.rewrite(text, changes)
+
+    def body_problem(
+        self,
+        data: dict[str, Any],
+        keys: tuple[str, ...],
+        file: Path | None,
+        text: str,
+        link: links.Link,
+        message: str,
+        code: str,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        if file is not None:
+            self.report.add(Location(display_path(file), link.line, link.column), message, code, "", severity)
+            return
+        origin = self.tree.origin.get(id(data))
+        doc = origin[0] if origin else self.tree.docs[0]
+        path = (*(origin[1] if origin else ()), *keys)
+        line, column = inside_value(doc, path, text, link.start, link.url)
+        self.report.add(Location(doc.file, line, column), message, code, path_text(path), severity)
 
     def asset(
         self, data: dict[str, Any], keys: tuple[str, ...], rel: str, folder: str | None = "static/"
@@ -396,6 +442,9 @@ class Checker:
             self.question(q)
 
     def question(self, q: dict[str, Any]) -> None:
+        for key in ("prompt", "explain"):
+            if isinstance(q.get(key), str):
+                self.body_refs(q, (key,), q[key], None)
         kind = q.get("type")
         if kind not in ("single-choice", "multiple-choice"):
             return
@@ -473,6 +522,27 @@ class Checker:
                 )
             elif unicodedata.normalize("NFC", rel) != rel:
                 self.report.add(Location(display_path(path)), f"{rel}: file name is not NFC", "asset-name")
+
+
+def inside_value(doc: YamlDoc, path: DataPath, value: str, offset: int, needle: str) -> tuple[int, int]:
+    """Line and column in the YAML file of ``needle`` found at ``offset`` of the scalar ``value`` at ``path``.
+
+    A block scalar (`body: |`) holds its lines verbatim but indented, so the n-th occurrence of the needle
+    in the value is the n-th after the value's start in the file; else the value's own position.
+    """
+    line, column = doc.where(path)
+    starts = doc.line_starts()
+    if not needle or line < 1 or line > len(starts):
+        return line, column
+    at = starts[line - 1] + column - 1
+    for _ in range(value.count(needle, 0, offset) + 1):
+        at = doc.text.find(needle, at)
+        if at < 0:
+            return line, column
+        at += 1
+    at -= 1
+    found_line = bisect.bisect_right(starts, at)
+    return found_line, at - starts[found_line - 1] + 1
 
 
 def check(tree: SourceTree, report: Report) -> Node:

@@ -99,7 +99,9 @@ class Loader:
         if "pass_threshold" in d:
             values["pass_threshold"] = float(d["pass_threshold"])
         if "description" in d:
-            values["description"] = markup.render_markdown(d["description"])
+            values["description"] = markup.render_markdown(
+                self.source.bodies.get((id(d), "description"), d["description"])
+            )
         if "image" in d:
             values["image"] = _static(d["image"])
 
@@ -131,12 +133,13 @@ class Loader:
 
     # ---- content
     def fill_html(self, values: dict[str, Any], data: dict[str, Any], fields: dict[str, Field]) -> None:
+        bodies = self.source.bodies
         if "file" in data:
             path = self.source.root_dir / data["file"]
-            text = self.source.texts.get(path) or read_text(path)
+            text = bodies.get((id(data), "file")) or self.source.texts.get(path) or read_text(path)
             is_md = path.suffix.lower() in (".md", ".markdown")
         else:
-            text = data["body"]
+            text = bodies.get((id(data), "body"), data["body"])
             is_md = True
         fmt = data.get("format")
         if fmt is not None:
@@ -165,7 +168,10 @@ class Loader:
         if "weight" in data:
             values["weight"] = float(data["weight"])
         values["pass_threshold"] = float(self.source.data.get("pass_threshold", 0.6))
-        values["questions"] = [normalise_question(q, i) for i, q in enumerate(data["questions"], 1)]
+        bodies = self.source.bodies
+        values["questions"] = [
+            normalise_question(_rewritten(q, bodies), i) for i, q in enumerate(data["questions"], 1)
+        ]
 
     def fill_olx(self, values: dict[str, Any], data: dict[str, Any], fields: dict[str, Field]) -> None:
         values["xml"] = (
@@ -179,6 +185,13 @@ class Loader:
         for name, value in data.items():
             if name in fields and name not in ("type", "id"):
                 values[name] = fields[name].from_json(value)
+
+
+def _rewritten(q: dict[str, Any], bodies: dict[tuple[int, str], str]) -> dict[str, Any]:
+    """The question with the link-rewritten prompt and explanation the checks worked out, if any."""
+    if (id(q), "prompt") not in bodies and (id(q), "explain") not in bodies:
+        return q
+    return {**q, **{k: bodies[(id(q), k)] for k in ("prompt", "explain") if (id(q), k) in bodies}}
 
 
 def normalise_question(q: dict[str, Any], position: int) -> dict[str, Any]:

@@ -70,6 +70,9 @@ class SourceTree:
     texts: dict[Path, str] = field(
         default_factory=dict
     )  # body files read by the checks, reused by the loader
+    # (id(mapping), key) -> that Markdown/HTML text with its links made canonical (`/static/NAME`); the
+    # loader renders this instead of the text as written (for `file:` bodies, the file's rewritten text)
+    bodies: dict[tuple[int, str], str] = field(default_factory=dict)
 
     def where(self, obj: Any, *keys: str | int, key: bool = False) -> tuple[Location, str]:
         """Location and data path of ``obj[keys...]`` (or of ``obj`` itself)."""

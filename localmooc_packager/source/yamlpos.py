@@ -8,6 +8,7 @@ ISO dates); alias expansion is bounded so that an alias bomb is refused instead 
 from __future__ import annotations
 
 import gc
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,13 @@ class YamlDoc:
     duplicate_keys: list[DataPath] = field(default_factory=list)
     # every mapping and list of ``data`` with its path, in the order built (for SourceTree.origin)
     containers: list[tuple[Any, DataPath]] = field(default_factory=list)
+    _line_starts: list[int] | None = field(default=None, repr=False)
+
+    def line_starts(self) -> list[int]:
+        """Offset in ``text`` where each line starts (computed once, when a message needs it)."""
+        if self._line_starts is None:
+            self._line_starts = [0, *(m.end() for m in re.finditer("\n", self.text))]
+        return self._line_starts
 
     def where(self, path: DataPath, key: bool = False) -> tuple[int, int]:
         """Line and column of ``path``, or of its nearest parent that has one."""
