@@ -11,6 +11,17 @@ from localmooc_packager.cli import main
 from conftest import FIXTURES
 
 CASES: dict[str, list[str]] = {
+    "thai-text": [
+        "course.yaml:4:12: warning: title: Thai sara am typed as nikhahit + sara aa (◌ํ + า); retype it as ำ [thai-sara-am]",
+        "course.yaml:13:28: warning: units[0].blocks[0].body: Thai sara am typed as nikhahit + sara aa (◌ํ + า); retype it as ำ [thai-sara-am]",
+        "course.yaml:14:26: warning: units[0].blocks[0].body: ◌่ + ◌ี typed in the wrong order; retype it as ◌ี + ◌่ [thai-mark-order]",
+        "course.yaml:14:33: warning: units[0].blocks[0].body: two sara e (เ + เ) typed for sara ae; retype it as แ [thai-sara-e-twice]",
+        "static/clip.th.vtt:4:6: warning: Thai sara am typed as nikhahit + sara aa (◌ํ + า); retype it as ำ [thai-sara-am]",
+        "units/steps.md:3:13: warning: two marks stacked on one letter (◌้ + ◌้); delete one [thai-mark-repeated]",
+        "units/steps.md:4:10: warning: two marks stacked on one letter (◌ั + ◌ั); delete one [thai-mark-repeated]",
+        "units/steps.md:5:2: warning: the mark ◌่ has no consonant under it; retype the word [thai-mark-alone]",
+        "units/steps.md:5:31: warning: ำ + ◌้ typed in the wrong order; retype it as ◌้ + ำ [thai-mark-order]",
+    ],
     "third-party-fields": [
         "course.yaml:13:9: units[0].blocks[0].max_vlaue: slider_demo has no field 'max_vlaue'; did you mean 'max_value'? [xblock-field-unknown]",
         "course.yaml:15:9: units[0].blocks[1].value: field 'value' of slider_demo is learner state (user_state); only content and settings fields belong in a course [xblock-field-scope]",
@@ -36,7 +47,7 @@ CASES: dict[str, list[str]] = {
         "units/binary.yaml:2: binary data (NUL byte) where text was expected [file-encoding]",
         "units/latin1.yaml:2:11: not valid UTF-8 (byte 0xe9) [file-encoding]",
         "units/u1.yaml:7:13: warning: blocks[0].weight: weight is ignored: a practice quiz is never graded [quiz-weight-ignored]",
-        "units/u1.yaml:12:18: warning: blocks[0].questions[0].explain: Thai sara am typed as nikhahit + sara aa (ํ + า); retype it as ำ [thai-sara-am]",
+        "units/u1.yaml:12:48: warning: blocks[0].questions[0].explain: Thai sara am typed as nikhahit + sara aa (◌ํ + า); retype it as ำ [thai-sara-am]",
     ],
     "missing-files": [
         "course.yaml:5:8: image: file 'static/card.png' not found [asset-missing]",
@@ -101,7 +112,7 @@ CASES: dict[str, list[str]] = {
 def test_bad_fixture_exact_messages(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     folder = FIXTURES / "source" / name
     with pytest.raises(SystemExit) as exit_info:
-        main(["validate", str(folder.relative_to(FIXTURES.parent.parent))])
+        main(["validate", "--strict", str(folder.relative_to(FIXTURES.parent.parent))])
     assert exit_info.value.code == 1
     err = capsys.readouterr().err.splitlines()
     prefix = f"tests/fixtures/source/{name}/"

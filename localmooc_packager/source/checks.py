@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
 from functools import cache
@@ -20,7 +21,7 @@ from xblock.fields import Scope
 
 from ..errors import InvalidInputError, Location, Report, Severity, display_path
 from ..safe import read_text
-from . import links, markup
+from . import links, markup, thai
 from .outline import Node, outline
 from .reader import SourceTree, did_you_mean, path_text, resolve_inside
 from .yamlpos import DataPath, YamlDoc
@@ -36,6 +37,9 @@ def xblock_types() -> frozenset[str]:
 
 
 BUILTIN_BLOCKS = ("html", "video", "quiz", "olx")
+# Files in static/ read as text for the Thai check.
+_TEXT_SUFFIXES = frozenset({"vtt", "srt", "html", "htm", "md", "markdown", "txt", "xml", "svg", "css"})
+_THAI_ESCAPE = re.compile(r"\\[uUx]0*[eE][0-9a-fA-F]{2}")
 
 
 def parse_when(text: str) -> datetime | None:
@@ -478,29 +482,50 @@ class Checker:
 
     # ---- whole files
     def thai_text(self) -> None:
-        """Nikhahit + sara aa typed for sara am looks right but breaks search and answer matching."""
-        # A value can hold the pair only if some file does, literally or through a backslash escape: most
-        # courses skip the walk over every value.
-        if not any("\u0e4d\u0e32" in doc.text or "\\" in doc.text for doc in self.tree.docs):
-            return
+        """Thai typing problems in every text file of the course, at their own line and column: the YAML
+        files, the bodies read by html blocks, and the text files in static/ (subtitles, pages)."""
+        texts: dict[Path, tuple[str, YamlDoc | None]] = {}
         for doc in self.tree.docs:
-            stack: list[tuple[Any, tuple[str | int, ...]]] = [(doc.data, ())]
-            while stack:
-                value, path = stack.pop()
-                if isinstance(value, dict | list):
-                    origin = self.tree.origin.get(id(value))
-                    if origin is not None and origin[0] is not doc:
-                        continue  # spliced in from an included file: checked with that file
-                    items = value.items() if isinstance(value, dict) else enumerate(value)
-                    stack.extend((v, (*path, k)) for k, v in items)
-                elif isinstance(value, str) and "\u0e4d\u0e32" in value:
+            texts[doc.path.resolve()] = (doc.text, doc)
+            if "\\" in doc.text and _THAI_ESCAPE.search(doc.text):
+                self.escaped_thai(doc)
+        for path, text in self.tree.texts.items():
+            texts.setdefault(path.resolve(), (text, None))
+        for rel in sorted(self.files.paths):
+            if rel.startswith("static/") and rel.rsplit(".", 1)[-1].lower() in _TEXT_SUFFIXES:
+                path = (self.root / rel).resolve()
+                if path not in texts:
+                    try:
+                        texts[path] = (read_text(self.root / rel), None)
+                    except InvalidInputError:
+                        continue  # not a text file after all; not ours to judge
+        for path, (text, doc) in texts.items():
+            shown = doc.file if doc is not None else display_path(path)
+            for problem in thai.thai_problems(text):
+                where = path_text(doc.path_at(problem.line, problem.column)) if doc is not None else ""
+                self.report.add(
+                    Location(shown, problem.line, problem.column), problem.message, problem.code, where, W
+                )
+
+    def escaped_thai(self, doc: YamlDoc) -> None:
+        """A problem written with escapes (`"\\u0E4D\\u0E32"`) is only in the parsed value: report it there."""
+        stack: list[tuple[Any, tuple[str | int, ...]]] = [(doc.data, ())]
+        while stack:
+            value, path = stack.pop()
+            if isinstance(value, dict | list):
+                origin = self.tree.origin.get(id(value))
+                if origin is not None and origin[0] is not doc:
+                    continue  # spliced in from an included file: checked with that file
+                items = value.items() if isinstance(value, dict) else enumerate(value)
+                stack.extend((v, (*path, k)) for k, v in items)
+            elif isinstance(value, str):
+                for problem in thai.thai_problems(value):
+                    found = value[problem.offset : problem.offset + 2]
+                    if found in doc.text:
+                        continue  # typed literally: the scan of the file reports it
                     line, col = doc.where(path)
                     self.report.add(
-                        Location(doc.file, line, col),
-                        "Thai sara am typed as nikhahit + sara aa (ํ + า); retype it as ำ",
-                        "thai-sara-am",
-                        path_text(path),
-                        W,
+                        Location(doc.file, line, col), problem.message, problem.code, path_text(path), W
                     )
 
     def static_folder(self) -> None:

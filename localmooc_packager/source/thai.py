@@ -2,7 +2,7 @@
 
 The rules follow what `pythainlp.util.normalize` repairs (our own code, no dependency): sara am typed as
 nikhahit + sara aa, a tone mark typed before the vowel it sits with, a mark typed twice, two sara e typed for
-sara ae, and a mark with no consonant under it. Each is reported at its own line and column of the file,
+sara ae, and a mark with no consonant under it (a dotted circle ◌ as its base is fine: that is how a mark is shown alone). Each is reported at its own line and column of the file,
 so a problem inside a YAML block scalar or a Markdown file points at the character itself.
 """
 
@@ -23,12 +23,16 @@ _PROBLEM = re.compile(
     rf"|(?P<order>[{_TONES}][{_VOWELS_ON}]|\u0e33[{_TONES}])"
     rf"|(?P<twice>(?P<twice_mark>[{_MARKS}])(?P=twice_mark)|[{_TONES}]{{2}}|[\u0e31\u0e34-\u0e37\u0e47]{{2}}|[\u0e38-\u0e3a]{{2}})"
     r"|(?P<ee>\u0e40\u0e40)"
-    rf"|(?P<alone>(?:^|(?<=[^{_CONSONANTS}{_MARKS}]))[{_MARKS}])",
+    rf"|(?P<alone>(?:^|(?<=[^{_CONSONANTS}{_MARKS}\u25cc]))[{_MARKS}])",
     re.MULTILINE,
 )
 # A cheap first test: every rule involves a mark or sara e, and text with neither (most English and ASCII
 # files) needs no regex scan.
 _ANY = re.compile(rf"[{_MARKS}\u0e40]")
+
+
+# Every code this module reports (docs/validation.md documents each; tests/test_docs_codes.py checks it).
+CODES = ("thai-sara-am", "thai-mark-order", "thai-mark-repeated", "thai-sara-e-twice", "thai-mark-alone")
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,10 @@ def _describe(kind: str, found: str, before: str) -> tuple[str, str]:
     if kind == "am":
         tone = found[1:-1]
         fix = f"{_shown(tone)} + ำ" if tone else "ำ"
-        return "thai-sara-am", f"sara am typed as nikhahit + sara aa ({_shown(found)}); retype it as {fix}"
+        return (
+            "thai-sara-am",
+            f"Thai sara am typed as nikhahit + sara aa ({_shown(found)}); retype it as {fix}",
+        )
     if kind == "order":
         return (
             "thai-mark-order",

@@ -74,6 +74,16 @@ class YamlDoc:
             self._line_starts = [0, *(m.end() for m in re.finditer("\n", self.text))]
         return self._line_starts
 
+    def path_at(self, line: int, column: int) -> DataPath:
+        """The path of the innermost value that starts at or before ``line:column`` (for a problem found by
+        scanning the file's text): the value the character belongs to in a well-formed file."""
+        best: DataPath = ()
+        best_pos = (0, 0)
+        for path, pos in self.pos.items():
+            if best_pos <= pos <= (line, column) and (pos > best_pos or len(path) > len(best)):
+                best, best_pos = path, pos
+        return best
+
     def where(self, path: DataPath, key: bool = False) -> tuple[int, int]:
         """Line and column of ``path``, or of its nearest parent that has one."""
         table = self.key_pos if key else self.pos
