@@ -30,6 +30,12 @@ CASES: dict[str, list[str]] = {
     "bad-yaml": [
         "course.yaml:4:6: invalid YAML: did not find expected ',' or ']' [yaml-invalid]",
     ],
+    "buddhist-era": [
+        "course.yaml:5:8: start: 2569-01-05 has a Buddhist-era year (พ.ศ. 2569 = ค.ศ. 2026); dates are written in the Common Era: write 2026-01-05 [date-buddhist-era]",
+        "course.yaml:7:19: enrollment_start: 2568-02-29 has a Buddhist-era year (พ.ศ. 2568 = ค.ศ. 2025); dates are written in the Common Era: C.E. 2025 has no 29 February; check the date [date-buddhist-era]",
+        "course.yaml:8:17: enrollment_end: 2569-03-31T16:30+07:00 has a Buddhist-era year (พ.ศ. 2569 = ค.ศ. 2026); dates are written in the Common Era: write 2026-03-31T16:30+07:00 [date-buddhist-era]",
+        "course.yaml:16:14: sections[0].subsections[0].due: 2569-06-30 has a Buddhist-era year (พ.ศ. 2569 = ค.ศ. 2026); dates are written in the Common Era: write 2026-06-30 [date-buddhist-era]",
+    ],
     "dates-and-structure": [
         "course.yaml:6:6: end: end (2022-03-31) must be after start (2022-10-01) [dates-order]",
         "course.yaml:7:19: enrollment_start: '2022-13-01' is not a valid date [date-invalid]",

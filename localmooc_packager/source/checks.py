@@ -27,6 +27,9 @@ from .reader import SourceTree, did_you_mean, path_text, resolve_inside
 from .yamlpos import DataPath, YamlDoc
 
 BANGKOK = timezone(timedelta(hours=7))
+_DATE_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:?\d{2})?)?$")
+BE_OFFSET = 543  # B.E. = C.E. + 543
+BE_YEARS_FROM = 2400  # a year above this in a date is a B.E. year (C.E. 1857 is long before any course)
 W = Severity.WARNING
 
 
@@ -83,6 +86,9 @@ class Checker:
         self.unique_ids(course)
         post_tests = []
         for node in course.walk():
+            if node.kind in ("section", "subsection") and not node.derived:
+                for key in ("start", "due") if node.kind == "subsection" else ("start",):
+                    self.date(node.data, key)
             if node.kind in ("section", "subsection") and not node.derived and not node.children:
                 field = "subsections" if node.kind == "section" else "units"
                 self.add(node.data, (field,), f"the {node.kind} has no {field}", f"{node.kind}-empty")
@@ -110,12 +116,9 @@ class Checker:
         data = self.tree.data
         dates = {}
         for key in ("start", "end", "enrollment_start", "enrollment_end"):
-            if isinstance(data.get(key), str):
-                when = parse_when(data[key])
-                if when is None:
-                    self.add(data, (key,), f"{data[key]!r} is not a valid date", "date-invalid")
-                else:
-                    dates[key] = when
+            when = self.date(data, key)
+            if when is not None:
+                dates[key] = when
         for first, second in (
             ("start", "end"),
             ("enrollment_start", "enrollment_end"),
@@ -140,6 +143,35 @@ class Checker:
             self.asset(data, ("image",), data["image"])
         if isinstance(data.get("description"), str):
             self.body_refs(data, ("description",), data["description"], None)
+
+    def date(self, data: dict[str, Any], key: str) -> datetime | None:
+        """The date at ``data[key]``, or None after reporting why it cannot be used (or when absent)."""
+        text = data.get(key)
+        if not isinstance(text, str):
+            return None
+        if not _DATE_SHAPE.match(text):
+            return None  # the schema has said so
+        when = parse_when(text)
+        if when is None:
+            self.add(data, (key,), f"{text!r} is not a valid date", "date-invalid")
+            return None
+        if when.year > BE_YEARS_FROM:
+            ce_year = when.year - BE_OFFSET
+            ce_text = f"{ce_year:04d}{text[4:]}"
+            offer = (
+                f"write {ce_text}"
+                if parse_when(ce_text) is not None
+                else f"C.E. {ce_year} has no {when.day} {when:%B}; check the date"
+            )
+            self.add(
+                data,
+                (key,),
+                f"{text} has a Buddhist-era year (พ.ศ. {when.year} = ค.ศ. {ce_year}); dates are "
+                f"written in the Common Era: {offer}",
+                "date-buddhist-era",
+            )
+            return None
+        return when
 
     def certificate(self, post_tests: list[Node], course: Node) -> None:
         data = self.tree.data
