@@ -249,6 +249,26 @@ def import_cmd(archive_or_dir: Path, out: Path) -> None:
     click.echo(f"check it with: localmooc validate {display_path(out)}")
 
 
+@cli.command("fix-encoding")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def fix_encoding_cmd(files: tuple[Path, ...]) -> None:
+    """Convert Thai text FILES saved as TIS-620 / windows-874 to UTF-8, in place.
+
+    Each original is kept as FILE.bak (a file whose backup exists already is left alone); UTF-8 files are
+    left as they are.
+    """
+    from .source.encoding import fix_encoding
+
+    failed = 0
+    for path in files:
+        try:
+            click.echo(fix_encoding(path))
+        except LocalMoocError as exc:
+            click.echo(f"error: {exc}", err=True)
+            failed = max(failed, exc.exit_code)
+    sys.exit(failed)
+
+
 @cli.group()
 def db() -> None:
     """The runtime's database."""

@@ -65,6 +65,10 @@ CASES: dict[str, list[str]] = {
         "units/page.md:3:8: 'static/missing.png' not found [asset-missing]",
         "units/page.md:5:11: warning: https://cdn.example.com/x.png is on the network: offline packages (SCORM) cannot show it [content-network-url]",
     ],
+    "legacy-encoding": [
+        "units/budget.yaml:2:9: not valid UTF-8 (byte 0xa7): the file looks like Thai saved as TIS-620 / windows-874 by an older program; convert it with: localmooc fix-encoding units/budget.yaml [file-encoding]",
+        "units/notes.md:1:4: not valid UTF-8 (byte 0xba): the file looks like Thai saved as TIS-620 / windows-874 by an older program; convert it with: localmooc fix-encoding units/notes.md [file-encoding]",
+    ],
     "links": [
         "course.yaml:6:54: description: 'static/bins.png' not found; did you mean 'static/waste-bins.png'? [asset-missing]",
         "course.yaml:18:34: units[0].blocks[1].body: 'static/img/compst.png' not found; did you mean 'static/img/compost.png'? [asset-missing]",

@@ -20,10 +20,10 @@ from xblock.core import XBlock
 from xblock.fields import Scope
 
 from ..errors import InvalidInputError, Location, Report, Severity, display_path
-from ..safe import read_text
+from .encoding import read_course_text
 from . import links, markup, thai
 from .outline import Node, outline
-from .reader import SourceTree, did_you_mean, path_text, resolve_inside
+from .reader import SourceTree, add_unreadable, did_you_mean, path_text, resolve_inside
 from .yamlpos import DataPath, YamlDoc
 
 BANGKOK = timezone(timedelta(hours=7))
@@ -276,7 +276,7 @@ class Checker:
             try:
                 text = self.tree_text(path)
             except InvalidInputError as exc:
-                self.report.add(Location(display_path(path)), str(exc).split(": ", 1)[-1], "file-unreadable")
+                add_unreadable(self.report, display_path(path), exc)
                 return
             markdown = path.suffix.lower() in (".md", ".markdown")
             if data.get("format") in ("markdown", "html"):
@@ -285,7 +285,7 @@ class Checker:
 
     def tree_text(self, path: Path) -> str:
         if path not in self.tree.texts:
-            self.tree.texts[path] = read_text(path)
+            self.tree.texts[path] = read_course_text(path)
         return self.tree.texts[path]
 
     def folder_of(self, file: Path) -> str:
@@ -528,7 +528,7 @@ class Checker:
                 path = (self.root / rel).resolve()
                 if path not in texts:
                     try:
-                        texts[path] = (read_text(self.root / rel), None)
+                        texts[path] = (read_course_text(self.root / rel), None)
                     except InvalidInputError:
                         continue  # not a text file after all; not ours to judge
         for path, (text, doc) in texts.items():

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from ..errors import InvalidInputError
-from ..safe import read_text
+from .encoding import read_course_text
 
 try:  # libyaml's C parser is several times faster; fall back to pure Python where it is not built.
     _Base: type = yaml.CSafeLoader
@@ -112,7 +112,7 @@ _SAFE_TAGS = {
 
 def load_yaml(path: Path, shown: str) -> YamlDoc:
     """Parse one YAML file. Raises ``InvalidInputError`` with ``file:line:col`` on anything unreadable."""
-    text = read_text(path, shown)
+    text = read_course_text(path, shown)
     return load_yaml_text(text, path, shown)
 
 
