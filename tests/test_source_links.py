@@ -53,7 +53,9 @@ def test_packages_carry_the_images_the_bodies_name(tmp_path: Path) -> None:
         page = zf.read("index.html").decode("utf-8")
     srcs = set(re.findall(r'src="([^"?#]+)', page)) - {"player.js"}
     assert len(srcs) == 2, srcs
-    assert sorted(src for src in srcs if src not in names) == []  # each image the page loads is inside the package
+    assert (
+        sorted(src for src in srcs if src not in names) == []
+    )  # each image the page loads is inside the package
 
 
 def test_links_skip_code_and_other_schemes() -> None:

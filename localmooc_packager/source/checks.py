@@ -20,8 +20,8 @@ from xblock.core import XBlock
 from xblock.fields import Scope
 
 from ..errors import InvalidInputError, Location, Report, Severity, display_path
-from .encoding import read_course_text
 from . import links, markup, thai
+from .encoding import read_course_text
 from .outline import Node, outline
 from .reader import SourceTree, add_unreadable, did_you_mean, path_text, resolve_inside
 from .yamlpos import DataPath, YamlDoc

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import InvalidInputError, UsageError, display_path
 from ..safe import read_text
+from .thai import thai_problems
 
 LEGACY = "cp874"  # windows-874, a superset of TIS-620 (Python's tis-620 codec lacks € … ‘ ’ “ ” – —)
 BACKUP_SUFFIX = ".bak"
@@ -37,7 +38,6 @@ def looks_legacy_thai(data: bytes) -> bool:
     thai = [c for c in non_ascii if "\u0e00" <= c <= "\u0e7f"]
     if len(thai) < 0.9 * len(non_ascii) or not thai:
         return False
-    from .thai import thai_problems  # noqa: PLC0415 - only needed for the rare undecodable file
 
     alone = sum(1 for p in thai_problems(text) if p.code == "thai-mark-alone")
     return alone <= len(thai) // 50
@@ -115,4 +115,6 @@ def fix_encoding(path: Path) -> str:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return f"{shown}: converted from windows-874 (TIS-620) to UTF-8; the original is in {display_path(backup)}"
+    return (
+        f"{shown}: converted from windows-874 (TIS-620) to UTF-8; the original is in {display_path(backup)}"
+    )
