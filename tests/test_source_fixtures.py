@@ -28,7 +28,7 @@ CASES: dict[str, list[str]] = {
         "course.yaml:17:21: units[0].blocks[2].input_type: bad value for textinput_demo.input_type: Value stored in a String must be None or a string, found <class 'list'> [xblock-field-value]",
     ],
     "bad-yaml": [
-        "course.yaml:4:6: invalid YAML: did not find expected ',' or ']' [yaml-invalid]",
+        "course.yaml:3:8: invalid YAML: the [ opened here is not closed with ] (or a comma is missing between items) [yaml-invalid]",
     ],
     "buddhist-era": [
         "course.yaml:5:8: start: 2569-01-05 has a Buddhist-era year (พ.ศ. 2569 = ค.ศ. 2026); dates are written in the Common Era: write 2026-01-05 [date-buddhist-era]",
@@ -111,6 +111,14 @@ CASES: dict[str, list[str]] = {
         "course.yaml:13:9: units[0].blocks[1].bdy: unknown key 'bdy'; did you mean 'body'? [unknown-key]",
         "course.yaml:16:15: units[0].blocks[2].role: 'post_test' is not one of pre-test, practice, graded, post-test; did you mean 'post-test'? [schema]",
         "course.yaml:18:19: units[0].blocks[2].questions[0].type: 'singel-choice' is not one of single-choice, multiple-choice, true-false, numeric, short-text; did you mean 'single-choice'? [schema]",
+    ],
+    "yaml-slips": [
+        "units/body-dedented.yaml:8:4: invalid YAML: the indentation (การเยื้อง) does not line up: this line is indented by 3 spaces, but the block it belongs to (opened at line 7: `- type: html`) indents its lines by 4; indent this line by 4 spaces [yaml-invalid]",
+        'units/colon-in-title.yaml:2:15: invalid YAML: a second `: ` on one line: YAML reads only one `key: value` per line; put text that holds `: ` in quotes (title: "บทที่ 3: น้ำหมักชีวภาพ") [yaml-invalid]',
+        "units/item-dedented.yaml:6:2: invalid YAML: the indentation (การเยื้อง) does not line up: this line is indented by 1 space, but the block it belongs to (opened at line 3: `blocks:`) indents its lines by 2; indent this line by 2 spaces [yaml-invalid]",
+        "units/key-indented.yaml:3:3: invalid YAML: the indentation (การเยื้อง) does not line up: this line is indented by 2 spaces, but it continues the top level of the file, whose keys start at column 1 (line 1: `id: u2`); remove the spaces before it [yaml-invalid]",
+        "units/quote.yaml:2:8: invalid YAML: this quote is never closed: end the text with the same quote mark it starts with [yaml-invalid]",
+        "units/tab.yaml:5:1: invalid YAML: a tab character: YAML indents with spaces only (การเยื้องต้องใช้ช่องว่าง); replace the tab with spaces [yaml-invalid]",
     ],
     "yaml-unsafe": [
         "course.yaml:4:8: YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed (only plain data) [yaml-invalid]",

@@ -17,6 +17,7 @@ import yaml
 
 from ..errors import InvalidInputError
 from .encoding import read_course_text
+from .yamlerrors import plain_message
 
 try:  # libyaml's C parser is several times faster; fall back to pure Python where it is not built.
     _Base: type = yaml.CSafeLoader
@@ -133,9 +134,8 @@ def _load(text: str, path: Path, shown: str) -> YamlDoc:
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
-        what = exc.problem or exc.context or "syntax error"
+        line, column, what = plain_message(exc, text)
+        where = f"{shown}:{line}:{column}" if line else shown
         raise InvalidInputError(f"{where}: invalid YAML: {what}") from None
     except yaml.YAMLError as exc:
         raise InvalidInputError(f"{shown}: invalid YAML: {exc}") from None
