@@ -206,20 +206,36 @@ class Checker:
             )
 
     def unique_ids(self, course: Node) -> None:
-        """Ids are unique course-wide. Derived ids (short form) are checked after the written ones, and
-        not at all for a unit whose own id already collided: one message per mistake."""
+        """Ids are unique course-wide. Written ids are checked first, then the ones made up from them (a
+        short-form unit's `<unit>_ch`/`<unit>_seq`, a block's `<unit>-html1`). A made-up id is not reported
+        when the id it was made from collided already: one message per mistake."""
         seen: dict[str, Node] = {}
-        reported: set[int] = set()
+        collided: set[int] = set()  # nodes whose id was reported (or follows from one that was)
         nodes = course.walk()
-        for node in [n for n in nodes if not n.derived] + [n for n in nodes if n.derived]:
+        for node in [n for n in nodes if n.basis is None] + [n for n in nodes if n.basis is not None]:
             other = seen.setdefault(node.id, node)
-            if other is node or id(node.data) in reported:
+            if other is node:
                 continue
-            reported.add(id(node.data))
-            where, _ = self.tree.where(other.data, "id")
-            key = ("id",) if "id" in node.data else ()
-            what = "derived from a unit id" if node.derived else "used"
-            self.add(node.data, key, f"id {node.id!r} {what} twice (first at {where})", "id-duplicate")
+            collided.add(id(node))
+            if node.basis is not None and id(node.basis) in collided:
+                continue
+            where = self.first_at(other.data, node.data)
+            if node.basis is None:
+                self.add(node.data, ("id",), f"id {node.id!r} used twice (first at {where})", "id-duplicate")
+            else:
+                how = "derived from the unit id" if node.derived else "made up from its place"
+                self.add(
+                    node.data,
+                    (),
+                    f"this {node.kind}'s id {node.id!r} ({how}) is also used at {where}; give it an id",
+                    "id-duplicate",
+                )
+
+    def first_at(self, first: dict[str, Any], here: dict[str, Any]) -> str:
+        """Where ``first`` was written, as `line N` inside the file of ``here``, else `file:line:col`."""
+        where, _ = self.tree.where(first, "id")
+        mine, _ = self.tree.where(here)
+        return f"line {where.line}" if where.file == mine.file and where.line else str(where)
 
     # ---- blocks
     def block(self, node: Node) -> None:
@@ -468,10 +484,12 @@ class Checker:
                 continue
             qid = q.get("id") if isinstance(q.get("id"), str) else f"q{i + 1}"
             if qid in seen:
+                first = questions[seen[qid]]
+                how = "" if "id" in first else ", whose automatic id it is"
                 self.add(
                     q,
                     ("id",) if "id" in q else (),
-                    f"question id {qid!r} used twice in this quiz (also question {seen[qid] + 1})",
+                    f"question id {qid!r} used twice in this quiz (also question {seen[qid] + 1}{how})",
                     "quiz-question-id-duplicate",
                 )
             seen.setdefault(qid, i)
@@ -501,7 +519,17 @@ class Checker:
         for j, a in enumerate(picked):
             if isinstance(a, str | int) and str(a) not in ids:
                 keys = ("answer", j) if isinstance(answer, list) else ("answer",)
-                self.add(q, keys, f"{a!r} is not one of the choices {', '.join(ids)}", "quiz-answer-unknown")
+                position = (
+                    " (an answer names a choice by its id, not by its number)"
+                    if isinstance(a, int) and not any(c.isdigit() for c in ids)
+                    else ""
+                )
+                self.add(
+                    q,
+                    keys,
+                    f"{a!r} is not one of the choices {', '.join(ids)}{position}",
+                    "quiz-answer-unknown",
+                )
         for cid in (q.get("feedback") or {}) if isinstance(q.get("feedback"), dict) else {}:
             if str(cid) not in ids:
                 self.add(

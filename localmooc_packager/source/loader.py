@@ -15,7 +15,7 @@ from ..safe import read_text
 from ..tree import BUILTIN_TYPES, CourseTree, TreeRuntime
 from . import markup
 from .outline import Node
-from .reader import SourceTree
+from .reader import SourceTree, aliases
 
 
 def _static(rel: str) -> str:
@@ -82,7 +82,6 @@ class Loader:
         for key in (
             "short_description",
             "language",
-            "category",
             "start",
             "end",
             "enrollment_start",
@@ -92,8 +91,12 @@ class Loader:
         ):
             if key in d:
                 values[key] = d[key]
+        if "category" in d:
+            values["category"] = aliases("category").get(d["category"], d["category"])
         if "audience" in d:
-            values["audience"] = list(d["audience"])
+            thai = aliases("audience")
+            # Two names of one group (`public` and `ประชาชน`) count once.
+            values["audience"] = list(dict.fromkeys(thai.get(a, a) for a in d["audience"]))
         if "hours" in d:
             values["hours"] = float(d["hours"])
         if "pass_threshold" in d:

@@ -39,6 +39,14 @@ def _registry() -> tuple[Registry, dict[str, dict[str, Any]]]:
 
 
 @cache
+def aliases(key: str) -> dict[str, str]:
+    """Thai names accepted for the codes of course key ``key`` (`category`, `audience`) -> the code."""
+    _, roots = _registry()
+    prop = roots["course"]["properties"][key]
+    return dict((prop.get("items", prop)).get("x-aliases", {}))
+
+
+@cache
 def validator(kind: str) -> jsonschema.Draft202012Validator:
     """A compiled validator for one kind of source file: course, unit, quiz, section or subsection."""
     registry, roots = _registry()
@@ -46,10 +54,10 @@ def validator(kind: str) -> jsonschema.Draft202012Validator:
 
 
 def path_text(path: DataPath) -> str:
-    """('units', 2, 'blocks', 0) -> 'units[2].blocks[0]'."""
+    """('units', 2, 'blocks', 0) -> 'units[3].blocks[1]': positions count from 1, as the designer does."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part + 1}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
@@ -140,10 +148,11 @@ def _add_schema_error(doc: YamlDoc, error: jsonschema.ValidationError, report: R
             )
         return
     if error.validator == "enum" and isinstance(error.instance, str):
-        options = [str(o) for o in error.validator_value]
-        message = (
-            f"{error.instance!r} is not one of {', '.join(options)}{did_you_mean(error.instance, options)}"
-        )
+        thai: dict[str, str] = error.schema.get("x-aliases", {})
+        options = [str(o) for o in error.validator_value if o not in thai]
+        also = " (or its Thai name)" if thai else ""
+        near = did_you_mean(error.instance, [*options, *thai])
+        message = f"{error.instance!r} is not one of {', '.join(options)}{also}{near}"
     elif error.validator == "oneOf" and not path and isinstance(error.instance, dict):
         has = [k for k in ("units", "sections") if k in error.instance]
         message = (
@@ -152,6 +161,8 @@ def _add_schema_error(doc: YamlDoc, error: jsonschema.ValidationError, report: R
             else "a course needs `units:` (short form) or `sections:` (full form)"
         )
         code = "course-structure"
+    elif error.validator == "type" and path and path[-1] == "choices" and isinstance(error.instance, list):
+        message = "choices are a mapping of choice id to text ({a: ..., b: ...}), not a list"
     elif error.validator == "pattern" and isinstance(error.instance, str):
         message = f"{error.instance!r} is not allowed here: {_pattern_hint(error.validator_value)}"
     elif error.validator == "required" and isinstance(error.instance, dict):
