@@ -141,3 +141,11 @@ def test_bad_fixture_exact_messages(name: str, capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err.splitlines()
     prefix = f"tests/fixtures/source/{name}/"
     assert [line.replace(prefix, "") for line in err] == CASES[name]
+
+
+def test_thai_category_and_audience_names_mean_their_codes() -> None:
+    from localmooc_packager.source import load_course
+
+    course = load_course(FIXTURES / "source" / "thai-names").course
+    assert course.category == "local-law"
+    assert course.audience == ["local-staff", "public"]  # ประชาชน and public are one group
