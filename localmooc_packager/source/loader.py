@@ -11,6 +11,8 @@ from typing import Any
 
 from xblock.fields import Field
 
+from localmooc_xblocks.grading import EXACT
+
 from ..safe import read_text
 from ..tree import BUILTIN_TYPES, CourseTree, TreeRuntime
 from . import markup
@@ -227,6 +229,8 @@ def normalise_question(q: dict[str, Any], position: int) -> dict[str, Any]:
         out["answer"] = list(answer) if isinstance(answer, list) else [answer]
         if q.get("case_sensitive"):
             out["case_sensitive"] = True
+        if q.get("exact"):
+            out["exact"] = [e for e in EXACT if e in q["exact"]]  # a fixed order: stable packages
     if q.get("explain"):
         out["explain"] = markup.render_markdown(q["explain"])
     return out
