@@ -35,14 +35,44 @@ class CourseFiles:
 
     @cached_property
     def paths(self) -> frozenset[str]:
+        self._walk()
+        return self._paths
+
+    @cached_property
+    def symlinks(self) -> frozenset[str]:
+        """Symbolic links among the files and folders (never followed: they may lead out of the course)."""
+        self._walk()
+        return self._symlinks
+
+    def _walk(self) -> None:
+        if hasattr(self, "_paths"):
+            return
         found: list[str] = []
-        root = str(self.root)
-        for folder, dirs, files in os.walk(root):  # does not follow symbolic links to folders
-            dirs[:] = [d for d in dirs if d not in _SKIP_DIRS]
-            rel = os.path.relpath(folder, root)
-            prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-            found.extend(prefix + name for name in files)
-        return frozenset(found)
+        links: list[str] = []
+        stack = [(str(self.root), "")]
+        while stack:
+            folder, prefix = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_symlink():  # from the directory listing: no extra system call on Linux
+                    links.append(rel)
+                    found.append(rel)
+                elif entry.is_dir():
+                    if entry.name not in _SKIP_DIRS:
+                        stack.append((entry.path, rel + "/"))
+                else:
+                    found.append(rel)
+        self._paths = frozenset(found)
+        self._symlinks = frozenset(links)
+
+    def names_in(self, folder: str) -> list[str]:
+        """File names directly inside ``folder`` ('' for the root)."""
+        prefix = folder.rstrip("/") + "/" if folder else ""
+        return [p[len(prefix) :] for p in self.paths if p.startswith(prefix) and "/" not in p[len(prefix) :]]
 
     @cached_property
     def _by_name(self) -> dict[str, list[str]]:
