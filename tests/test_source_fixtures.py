@@ -61,6 +61,10 @@ CASES: dict[str, list[str]] = {
         "units/u1.yaml:7:13: warning: blocks[1].weight: weight is ignored: a practice quiz is never graded [quiz-weight-ignored]",
         "units/u1.yaml:12:48: warning: blocks[1].questions[1].explain: Thai sara am typed as nikhahit + sara aa (◌ํ + า); retype it as ำ [thai-sara-am]",
     ],
+    "misplaced-keys": [
+        "course.yaml:10:5: units[1].body: 'body' is not a key here, and it is indented less than the item above it: to belong to the item at line 9 (`- type: html`), indent it by 8 spaces, like its `type:` [unknown-key]",
+        "course.yaml:19:9: units[2].blocks[1].answer: 'answer' is not a key here, and it is indented less than the item above it: to belong to the item at line 17 (`- type: true-false`), indent it by 12 spaces, like its `type:` [unknown-key]",
+    ],
     "missing-files": [
         "course.yaml:5:8: image: file 'static/card.png' not found [asset-missing]",
         "course.yaml:7:14: units[1].include: file 'units/nowhere.yaml' not found [file-missing]",

@@ -172,7 +172,7 @@ def test_sara_am_written_as_an_escape_is_still_found(tmp_path: Path) -> None:
         ),
         (
             "units:\n  - id: u1\n  title: x\n",
-            "3:3: invalid YAML: this line does not fit the list above it: every item of a list starts with `- ` at the same column, and a list cannot continue with `key: value` lines",
+            "3:3: invalid YAML: the indentation (การเยื้อง) does not line up: this line starts where the list's `- ` items do, but it is not an item; to belong to the item opened at line 2 (`- id: u1`), indent it by 4 spaces",
         ),
     ],
 )
@@ -181,3 +181,14 @@ def test_yaml_slips_in_plain_words(text: str, expected: str, tmp_path: Path) -> 
     with pytest.raises(InvalidInputError) as info:
         load_yaml_text(text, tmp_path / "c.yaml", "c.yaml")
     assert str(info.value) == "c.yaml:" + expected
+
+
+def test_a_key_in_the_column_of_list_dashes_is_meant_for_the_item(tmp_path: Path) -> None:
+    text = "questions:\n  - type: true-false\n    prompt: x\n  answer: true\n"
+    with pytest.raises(InvalidInputError) as info:
+        load_yaml_text(text, tmp_path / "c.yaml", "c.yaml")
+    assert str(info.value) == (
+        "c.yaml:4:3: invalid YAML: the indentation (การเยื้อง) does not line up: this line starts where the "
+        "list's `- ` items do, but it is not an item; to belong to the item opened at line 2 "
+        "(`- type: true-false`), indent it by 4 spaces"
+    )

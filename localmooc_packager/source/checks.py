@@ -267,6 +267,8 @@ class Checker:
         present = [k for k in keys if k in data]
         if len(present) == 1:
             return present[0]
+        if not present and any(set(keys) & doc.misplaced.get(id(data), set()) for doc in self.tree.docs):
+            return None  # the key is written one level too shallow, and reported as such
         names = ", ".join(f"`{k}`" for k in keys)
         if present:
             self.add(data, (present[1],), f"give only one of {names}", code, key=True)

@@ -128,8 +128,75 @@ def schema_problems(doc: YamlDoc, kind: str, report: Report) -> None:
         return
     if fast_validator(kind).is_valid(doc.data):
         return
-    for error in validator(kind).iter_errors(doc.data):
+    # Unknown keys first: a key written one level too shallow explains the errors of the item it was
+    # meant for (a required key missing), which are then left out.
+    errors = sorted(
+        validator(kind).iter_errors(doc.data), key=lambda e: e.validator != "additionalProperties"
+    )
+    for error in errors:
         _add_schema_error(doc, error, report)
+
+
+@cache
+def _all_keys() -> frozenset[str]:
+    """Every key any schema knows."""
+    _, roots = _registry()
+    keys: set[str] = set()
+    stack: list[Any] = list(roots.values())
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("properties"), dict):
+                keys.update(node["properties"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return frozenset(keys)
+
+
+def _meant_for(doc: YamlDoc, path: DataPath, mapping: dict[str, Any], key: str) -> DataPath | None:
+    """The list item that ``key`` (unknown in ``mapping``) was most likely meant for: the deepest item that
+    starts above it in the file and lacks the key; None when there is none (or the key is known nowhere)."""
+    if key not in _all_keys() or (*path, key) not in doc.key_pos:
+        return None
+    key_line, key_col = doc.key_pos[(*path, key)]
+    best: DataPath | None = None
+    stack: list[tuple[Any, DataPath]] = [(mapping, path)]
+    while stack:
+        value, where = stack.pop()
+        if not isinstance(value, dict):
+            continue
+        for k, v in value.items():
+            if isinstance(v, list) and v and isinstance(v[-1], dict):
+                item_path = (*where, k, len(v) - 1)
+                line, col = doc.pos.get(item_path, (0, 0))
+                if 0 < line < key_line and col > key_col and key not in v[-1]:
+                    best = item_path
+                    stack.append((v[-1], item_path))
+    return best
+
+
+def _misplaced_key(doc: YamlDoc, path: DataPath, mapping: dict[str, Any], key: str) -> str | None:
+    item_path = _meant_for(doc, path, mapping, key)
+    if item_path is None:
+        return None
+    item = _at(doc.data, item_path)
+    if not isinstance(item, dict) or not item:
+        return None
+    first = next(iter(item))
+    line, col = doc.key_pos.get((*item_path, first), doc.pos.get(item_path, (0, 0)))
+    doc.misplaced.setdefault(id(item), set()).add(key)
+    text = doc.text.split("\n")[line - 1].strip() if line else ""
+    return (
+        f"{key!r} is not a key here, and it is indented less than the item above it: to belong to the "
+        f"item at line {line} (`{text}`), indent it by {col - 1} spaces, like its `{first}:`"
+    )
+
+
+def _at(data: Any, path: DataPath) -> Any:
+    for part in path:
+        data = data[part]
+    return data
 
 
 def _add_schema_error(doc: YamlDoc, error: jsonschema.ValidationError, report: Report) -> None:
@@ -140,13 +207,18 @@ def _add_schema_error(doc: YamlDoc, error: jsonschema.ValidationError, report: R
         allowed = set(error.schema.get("properties", {}))
         for extra in sorted(set(error.instance) - allowed):
             kline, kcol = doc.where((*path, extra), key=True)
+            moved = _misplaced_key(doc, path, error.instance, extra)
             report.add(
                 Location(doc.file, kline, kcol),
-                f"unknown key {extra!r}{did_you_mean(extra, allowed)}",
+                moved or f"unknown key {extra!r}{did_you_mean(extra, allowed)}",
                 "unknown-key",
                 path_text((*path, extra)),
             )
         return
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = {k for k in error.validator_value if k not in error.instance}
+        if missing and missing <= doc.misplaced.get(id(error.instance), set()):
+            return  # the key is there, one level too shallow: reported as such
     if error.validator == "enum" and isinstance(error.instance, str):
         thai: dict[str, str] = error.schema.get("x-aliases", {})
         options = [str(o) for o in error.validator_value if o not in thai]

@@ -84,6 +84,24 @@ def _indent_hint(lines: list[str], line: int) -> str:
     )
 
 
+def _item_hint(lines: list[str], line: int) -> str:
+    """A `key:` line at the column of a list's dashes: it was most likely meant for the item above."""
+    raw = lines[line - 1] if 0 < line <= len(lines) else ""
+    indent = len(raw) - len(raw.lstrip(" "))
+    if raw.lstrip(" ").startswith("-"):
+        return ""
+    levels = _levels(lines, line)
+    at_dash = any(lv[0] == indent and lv[2] for lv in levels)
+    items = [lv for lv in levels if lv[0] > indent and not lv[2]]
+    if not at_dash or not items:
+        return ""
+    target, opener, _ = items[-1]
+    return (
+        f"this line starts where the list's `- ` items do, but it is not an item; to belong to the item "
+        f"opened at line {opener} (`{lines[opener - 1].strip()}`), indent it by {target} spaces"
+    )
+
+
 def plain_message(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, str]:
     """(line, column, message) for a PyYAML error: where the slip is and what to do, in plain words."""
     mark = exc.problem_mark or exc.context_mark
@@ -100,6 +118,9 @@ def plain_message(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, str]:
         hint = _indent_hint(lines, line)
         if hint:
             return line, indent, f"the indentation (การเยื้อง) does not line up: {hint}"
+        item = _item_hint(lines, line)
+        if item:
+            return line, indent, f"the indentation (การเยื้อง) does not line up: {item}"
         if current.lstrip().startswith("- ") or "'-'" in problem:
             return (
                 line,

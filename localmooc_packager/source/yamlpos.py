@@ -68,6 +68,9 @@ class YamlDoc:
     # every mapping and list of ``data`` with its path, in the order built (for SourceTree.origin)
     containers: list[tuple[Any, DataPath]] = field(default_factory=list)
     _line_starts: list[int] | None = field(default=None, repr=False)
+    # id(mapping) -> keys written one level too shallow for it (found by the schema check; their absence
+    # is then not reported again)
+    misplaced: dict[int, set[str]] = field(default_factory=dict)
 
     def line_starts(self) -> list[int]:
         """Offset in ``text`` where each line starts (computed once, when a message needs it)."""
