@@ -24,7 +24,7 @@ from ..errors import InvalidInputError, Location, Report, Severity, display_path
 from . import links, markup, thai
 from .encoding import read_course_text
 from .outline import Node, outline
-from .reader import SourceTree, add_unreadable, did_you_mean, path_text, resolve_inside
+from .reader import SourceTree, add_unreadable, author_path, did_you_mean, resolve_inside
 from .yamlpos import DataPath, YamlDoc
 
 BANGKOK = timezone(timedelta(hours=7))
@@ -363,7 +363,7 @@ class Checker:
         doc = origin[0] if origin else self.tree.docs[0]
         path = (*(origin[1] if origin else ()), *keys)
         line, column = inside_value(doc, path, text, link.start, link.url)
-        self.report.add(Location(doc.file, line, column), message, code, path_text(path), severity)
+        self.report.add(Location(doc.file, line, column), message, code, author_path(path), severity)
 
     def asset(
         self, data: dict[str, Any], keys: tuple[str, ...], rel: str, folder: str | None = "static/"
@@ -575,7 +575,7 @@ class Checker:
         for path, (text, doc) in texts.items():
             shown = doc.file if doc is not None else display_path(path)
             for problem in thai.thai_problems(text):
-                where = path_text(doc.path_at(problem.line, problem.column)) if doc is not None else ""
+                where = author_path(doc.path_at(problem.line, problem.column)) if doc is not None else ""
                 self.report.add(
                     Location(shown, problem.line, problem.column), problem.message, problem.code, where, W
                 )
@@ -598,7 +598,7 @@ class Checker:
                         continue  # typed literally: the scan of the file reports it
                     line, col = doc.where(path)
                     self.report.add(
-                        Location(doc.file, line, col), problem.message, problem.code, path_text(path), W
+                        Location(doc.file, line, col), problem.message, problem.code, author_path(path), W
                     )
 
     def static_folder(self) -> None:

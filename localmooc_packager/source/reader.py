@@ -54,7 +54,16 @@ def validator(kind: str) -> jsonschema.Draft202012Validator:
 
 
 def path_text(path: DataPath) -> str:
-    """('units', 2, 'blocks', 0) -> 'units[3].blocks[1]': positions count from 1, as the designer does."""
+    """('units', 2, 'blocks', 0) -> 'units[2].blocks[0]': Python's counting (for developer tools)."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def author_path(path: DataPath) -> str:
+    """('units', 2, 'blocks', 0) -> 'units[3].blocks[1]': in messages, positions count from 1, as the
+    designer does (questions[1] is the first question)."""
     out = ""
     for part in path:
         out += f"[{part + 1}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -87,7 +96,7 @@ class SourceTree:
         doc, base = self.origin.get(id(obj), (self.docs[0], ()))
         path = (*base, *keys)
         line, col = doc.where(path, key=key)
-        return Location(doc.file, line, col), path_text(path)
+        return Location(doc.file, line, col), author_path(path)
 
     def shown(self, rel: str) -> str:
         """A file inside the course as messages show it."""
@@ -121,7 +130,7 @@ def schema_problems(doc: YamlDoc, kind: str, report: Report) -> None:
             Location(doc.file, line, col),
             f"key {path[-1]!r} appears twice",
             "yaml-duplicate-key",
-            path_text(path),
+            author_path(path),
         )
     if doc.data is None:
         report.add(Location(doc.file, 1, 1), "the file is empty", "file-empty")
@@ -212,7 +221,7 @@ def _add_schema_error(doc: YamlDoc, error: jsonschema.ValidationError, report: R
                 Location(doc.file, kline, kcol),
                 moved or f"unknown key {extra!r}{did_you_mean(extra, allowed)}",
                 "unknown-key",
-                path_text((*path, extra)),
+                author_path((*path, extra)),
             )
         return
     if error.validator == "required" and isinstance(error.instance, dict):
@@ -239,7 +248,7 @@ def _add_schema_error(doc: YamlDoc, error: jsonschema.ValidationError, report: R
         message = f"{error.instance!r} is not allowed here: {_pattern_hint(error.validator_value)}"
     elif error.validator == "required" and isinstance(error.instance, dict):
         message = error.message.replace("a required property", "required")
-    report.add(Location(doc.file, line, col), message, code, path_text(path))
+    report.add(Location(doc.file, line, col), message, code, author_path(path))
 
 
 def _pattern_hint(pattern: str) -> str:
