@@ -6,6 +6,7 @@ the traceback is printed so that it can be reported).
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import traceback
@@ -42,6 +43,24 @@ def cli() -> None:
     """Author, validate, package and run Local MOOC courses."""
 
 
+_QUIET_OPTION = click.option(
+    "-q", "--quiet", is_flag=True, help="No progress bar (one is shown only when stderr is a terminal)."
+)
+
+
+def _course_folders(path: Path) -> list[Path]:
+    """A folder of course folders (each with course.yaml, none at its own top) -> those; else [path]."""
+    if not path.is_dir() or any(
+        (path / marker).is_file() for marker in ("course.yaml", "course.xml", "imsmanifest.xml")
+    ):
+        return [path]
+    try:
+        inside = sorted(p for p in path.iterdir() if (p / "course.yaml").is_file())
+    except OSError:
+        return [path]
+    return inside or [path]
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -50,7 +69,7 @@ def cli() -> None:
     type=click.Choice(["text", "json"]),
     default="text",
     show_default=True,
-    help="json prints one report object per path to stdout.",
+    help="json prints one object to stdout: totals, one entry per course and every problem with its course.",
 )
 @click.option("--strict", is_flag=True, help="Warnings fail too.")
 @click.option(
@@ -66,15 +85,73 @@ def cli() -> None:
     help="SCORM: the package must play with no network; a file loaded from the network is an error "
     "(default: a warning).",
 )
-def validate(paths: tuple[Path, ...], fmt: str, strict: bool, kind: str | None, offline: bool) -> None:
-    """Check course sources, OLX courses (folder or archive) and SCORM packages; print every problem."""
+@_QUIET_OPTION
+def validate(
+    paths: tuple[Path, ...], fmt: str, strict: bool, kind: str | None, offline: bool, quiet: bool
+) -> None:
+    """Check course sources, OLX courses (folder or archive) and SCORM packages; print every problem.
+
+    A folder of course folders validates each course inside it.
+    """
+    from .progress import Progress
     from .validators import validate_path
 
+    targets = [t for path in paths for t in (_course_folders(path) if kind in (None, "source") else [path])]
     all_ok = True
-    for path in paths:
-        detected, report = validate_path(path, kind, offline=offline)
-        all_ok &= _print_report(report, fmt, f"{display_path(path)} ({detected})", strict)
+    courses: list[dict[str, object]] = []
+    problems: list[dict[str, object]] = []
+    totals = [0, 0]
+    with Progress("validating", total=len(targets), quiet=quiet) as bar:
+        for path in targets:
+            shown = display_path(path)
+            bar.detail(shown)
+            detected, report = validate_path(path, kind, offline=offline)
+            if fmt == "json":
+                ok = report.ok(strict)
+                e, w = len(report.errors), len(report.warnings)
+                totals[0] += e
+                totals[1] += w
+                courses.append({"path": shown, "kind": detected, "errors": e, "warnings": w, "valid": ok})
+                problems.extend({"course": shown, **p.to_dict()} for p in report.sorted())
+            else:
+                ok = _print_report(report, fmt, f"{shown} ({detected})", strict)
+            all_ok &= ok
+            bar.advance()
+    if fmt == "json":
+        payload = {
+            "errors": totals[0],
+            "warnings": totals[1],
+            "valid": all_ok,
+            "courses": courses,
+            "problems": problems,
+        }
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     sys.exit(0 if all_ok else 1)
+
+
+class _FormatChoice(click.Choice):
+    """The registered exporters (entry points `localmooc.exporters`), looked up when the CLI needs them:
+    listed in --help, and an unknown name is a usage error that names them."""
+
+    name = "format"
+
+    def __init__(self) -> None:
+        super().__init__([], case_sensitive=True)
+
+    @property  # type: ignore[override]
+    def choices(self) -> list[str]:
+        from importlib.metadata import entry_points
+
+        return sorted({ep.name for ep in entry_points(group="localmooc.exporters")})
+
+    @choices.setter
+    def choices(self, _value: object) -> None:
+        pass  # click.Choice.__init__ sets it; the names always come from the entry points
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> object:
+        if value in self.choices:
+            return value
+        self.fail(f"unknown format {value!r}; available: {', '.join(self.choices)}", param, ctx)
 
 
 def _formats() -> list[str]:
@@ -113,7 +190,11 @@ def _print_result(result: CourseResult) -> bool:
 @cli.command()
 @click.argument("courses", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
-    "--format", "formats", multiple=True, help="Package format (repeatable; default: every format)."
+    "--format",
+    "formats",
+    multiple=True,
+    type=_FormatChoice(),
+    help="Package format (repeatable; default: every format).",
 )
 @click.option(
     "-o",
@@ -132,7 +213,10 @@ def _print_result(result: CourseResult) -> bool:
     help="stock: only blocks every Open edX has; native: this toolkit's own XBlocks.",
 )
 @_JOBS_OPTION
-def build(courses: tuple[Path, ...], formats: tuple[str, ...], out: Path, olx_flavor: str, jobs: int) -> None:
+@_QUIET_OPTION
+def build(
+    courses: tuple[Path, ...], formats: tuple[str, ...], out: Path, olx_flavor: str, jobs: int, quiet: bool
+) -> None:
     """Validate each course folder and write its packages.
 
     One course: its packages go into the output folder. Several: each into OUTPUT/<course folder name>/,
@@ -140,17 +224,22 @@ def build(courses: tuple[Path, ...], formats: tuple[str, ...], out: Path, olx_fl
     """
     from .batch import build_courses
     from .build import build_course
+    from .progress import Progress
 
     chosen = list(formats) or _formats()
     if len(courses) == 1:
-        for path, seconds in build_course(courses[0], out, chosen, olx_flavor=olx_flavor):
-            click.echo(f"wrote {display_path(path)} ({path.stat().st_size:,} bytes, {seconds:.2f} s)")
+        with Progress(f"building {display_path(courses[0])}", total=len(chosen), quiet=quiet) as bar:
+            for path, seconds in build_course(courses[0], out, chosen, olx_flavor=olx_flavor):
+                click.echo(f"wrote {display_path(path)} ({path.stat().st_size:,} bytes, {seconds:.2f} s)")
+                bar.advance(detail=path.name)
         return
     failed = []
-    for result in build_courses(list(courses), out, chosen, jobs, olx_flavor=olx_flavor):
-        click.echo(f"{display_path(result.course)}:")
-        if not _print_result(result):
-            failed.append(result)
+    with Progress("building", total=len(courses), quiet=quiet) as bar:
+        for result in build_courses(list(courses), out, chosen, jobs, olx_flavor=olx_flavor):
+            click.echo(f"{display_path(result.course)}:")
+            if not _print_result(result):
+                failed.append(result)
+            bar.advance(detail=display_path(result.course))
     if failed:
         click.echo(f"{len(failed)} of {len(courses)} course(s) failed", err=True)
         sys.exit(max(r.exit_code for r in failed) or 1)
@@ -163,7 +252,8 @@ def build(courses: tuple[Path, ...], formats: tuple[str, ...], out: Path, olx_fl
     "-o", "--output", "out", type=click.Path(path_type=Path), default=Path("build"), show_default=True
 )
 @_JOBS_OPTION
-def samples(folder: Path, out: Path, jobs: int) -> None:
+@_QUIET_OPTION
+def samples(folder: Path, out: Path, jobs: int, quiet: bool) -> None:
     """Validate every course in FOLDER and build each into every format (the quick-start job)."""
     from .batch import build_courses
     from .exporters import broken
@@ -174,18 +264,25 @@ def samples(folder: Path, out: Path, jobs: int) -> None:
     courses = sorted(p for p in folder.iterdir() if (p / "course.yaml").is_file()) if folder.is_dir() else []
     if not courses:
         raise click.UsageError(f"no course folders (with course.yaml) in {folder}")
+    from .progress import Progress
+
     failed = 0
     valid = []
-    for course in courses:
-        _, report = validate_path(course, "source")
-        if _print_report(report, "text", display_path(course), strict=False):
-            valid.append(course)
-        else:
-            failed += 1
+    with Progress("validating", total=len(courses), quiet=quiet) as bar:
+        for course in courses:
+            bar.detail(display_path(course))
+            _, report = validate_path(course, "source")
+            if _print_report(report, "text", display_path(course), strict=False):
+                valid.append(course)
+            else:
+                failed += 1
+            bar.advance()
     # Each package is checked by the same validator a platform team would run on it.
-    for result in build_courses(valid, out, _formats(), jobs, check=True):
-        click.echo(f"{display_path(result.course)} packages:")
-        failed += not _print_result(result)
+    with Progress("building and checking", total=len(valid), quiet=quiet) as bar:
+        for result in build_courses(valid, out, _formats(), jobs, check=True):
+            click.echo(f"{display_path(result.course)} packages:")
+            failed += not _print_result(result)
+            bar.advance(detail=display_path(result.course))
     if failed:
         click.echo(f"{failed} sample course(s) or package(s) are invalid", err=True)
         sys.exit(1)
@@ -246,13 +343,36 @@ def serve(
     required=True,
     help="New course source folder (must not exist or be empty).",
 )
-def import_cmd(archive_or_dir: Path, out: Path) -> None:
+@_QUIET_OPTION
+def import_cmd(archive_or_dir: Path, out: Path, quiet: bool) -> None:
     """Turn an Open edX OLX export (.tar.gz, .zip or folder) into a course source folder."""
     from .importers.olx import import_olx
+    from .progress import Progress
 
-    report = import_olx(archive_or_dir, out)
+    with Progress(f"importing {display_path(archive_or_dir)}", quiet=quiet):
+        report = import_olx(archive_or_dir, out)
     click.echo(str(report))
     click.echo(f"check it with: localmooc validate {display_path(out)}")
+
+
+@cli.command("fix-encoding")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def fix_encoding_cmd(files: tuple[Path, ...]) -> None:
+    """Convert Thai text FILES saved as TIS-620 / windows-874 to UTF-8, in place.
+
+    Each original is kept as FILE.bak (a file whose backup exists already is left alone); UTF-8 files are
+    left as they are.
+    """
+    from .source.encoding import fix_encoding
+
+    failed = 0
+    for path in files:
+        try:
+            click.echo(fix_encoding(path))
+        except LocalMoocError as exc:
+            click.echo(f"error: {exc}", err=True)
+            failed = max(failed, exc.exit_code)
+    sys.exit(failed)
 
 
 @cli.group()

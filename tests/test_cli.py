@@ -93,7 +93,7 @@ def test_binary_and_bad_encoding_never_traceback(tmp_path: Path) -> None:
     (course / "course.yaml").write_bytes("title: ไทย\n".encode("tis-620"))
     code, _, err = run(["validate", str(course)])
     assert code == 1
-    assert "course.yaml:1:8: not valid UTF-8 (byte 0xe4) [file-encoding]" in err
+    assert "course.yaml:1:8: not valid UTF-8 (byte 0xe4): the file looks like Thai saved as TIS-620" in err
     assert "Traceback" not in err
 
 

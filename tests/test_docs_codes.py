@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from localmooc_packager.source import thai
+
 from conftest import ROOT
 
 
@@ -15,6 +17,7 @@ def test_every_source_code_is_documented() -> None:
         emitted |= set(
             re.findall(r'"([a-z]+(?:-[a-z0-9]+)+)",?\s*(?:path|W\b|key=|\)|severity|$)', text, re.M)
         )
+    emitted |= set(thai.CODES)
     emitted -= {
         "single-choice",
         "multiple-choice",

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from localmooc_packager.build import build_course
 from localmooc_packager.grading import course_grading
 from localmooc_packager.source import load_course
 from localmooc_xblocks.grading import grade, is_correct, normalize_text, parse_number
+
+from conftest import FIXTURES, ROOT
+
+SHORT_TEXT = json.loads((FIXTURES / "grading" / "short-text.json").read_text(encoding="utf-8"))["cases"]
+PLAYER = ROOT / "localmooc_packager" / "exporters" / "player" / "player.js"
 
 SINGLE = {"id": "q", "type": "single-choice", "answer": ["b"], "choices": [{"id": "a"}, {"id": "b"}]}
 MULTI = {"id": "q", "type": "multiple-choice", "answer": ["a", "c"]}
@@ -45,7 +56,7 @@ TEXT_CASE = {"id": "q", "type": "short-text", "answer": ["DLA"], "case_sensitive
         (NUM_PCT, "211", False),
         (NUM_ABS, "0.35", True),  # float noise must not fail the edge
         (NUM_ABS, "0.36", False),
-        (TEXT, " สภา  เทศบาล ", False),  # inner spaces are text, not noise
+        (TEXT, " สภา  เทศบาล ", True),  # a space next to Thai is not counted
         (TEXT, "  สภาเทศบาล  ", True),
         (TEXT, "municipal   council", True),
         (TEXT, "สภาเทศบาล".replace("\u0e33", "\u0e4d\u0e32"), True),
@@ -90,3 +101,57 @@ def test_course_grading_of_the_sample(sample_course: Path) -> None:
     assert rules.result({"process-quiz": 1.0, "post": 0.6}) == (pytest.approx((0.3 + 0.6) / 1.3), False)
     assert rules.result({"process-quiz": 0.0, "post": 0.7})[1] is True
     assert rules.result({})[1] is False
+
+
+def _short_question(answers: list[str], options: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "q", "type": "short-text", "answer": answers, **options}
+
+
+@pytest.mark.parametrize(("answers", "options", "response", "correct", "why"), SHORT_TEXT)
+def test_short_answer_matching_table(
+    answers: list[str], options: dict[str, Any], response: str, correct: bool, why: str
+) -> None:
+    assert is_correct(_short_question(answers, options), response) is correct, why
+
+
+def _player_grading_source() -> str:
+    """The grading part of player.js (from its 'Grading' banner to the next one): plain functions only."""
+    text = PLAYER.read_text(encoding="utf-8")
+    start = text.index("  // Grading: a line-by-line mirror")
+    end = text.index("  // ----", start)
+    return "var EPS = 1e-9;\n" + text[start:end]
+
+
+def test_player_matches_short_answers_like_python(tmp_path: Path) -> None:
+    """The same table through the SCORM player's own functions, in Node (the V8 engine of Chromium)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is needed to run the SCORM player's grading; install nodejs (run.sh does)")
+    cases = [[_short_question(a, o), r] for a, o, r, _c, _w in SHORT_TEXT]
+    script = tmp_path / "grade.js"
+    script.write_text(
+        _player_grading_source()
+        + "\nvar cases = JSON.parse(require('fs').readFileSync(process.argv[2], 'utf8'));\n"
+        + "process.stdout.write(JSON.stringify(cases.map(function (c) { return isCorrect(c[0], c[1]); })));\n",
+        encoding="utf-8",
+    )
+    data = tmp_path / "cases.json"
+    data.write_text(json.dumps(cases, ensure_ascii=False), encoding="utf-8")
+    out = subprocess.run([node, str(script), str(data)], capture_output=True, text=True, check=True).stdout
+    got = json.loads(out)
+    expected = [c for _a, _o, _r, c, _w in SHORT_TEXT]
+    assert [(case[4], g) for case, g in zip(SHORT_TEXT, got, strict=True) if g != case[3]] == []
+    assert got == expected
+
+
+def test_exact_options_reach_the_quiz_block_and_the_scorm_player(tmp_path: Path) -> None:
+    course = FIXTURES / "source" / "short-answers"
+    quiz = next(b for b, _ in load_course(course).walk() if b.scope_ids.block_type == "lm-quiz")
+    name, code = quiz.questions
+    assert "exact" not in name and code["exact"] == ["case", "spaces", "sara-am"]  # schema order
+    assert is_correct(name, "น้ำหมัก ชีวภาพ") and is_correct(code, "LM 101")
+    assert not is_correct(code, "lm 101") and not is_correct(code, "LM101")
+    ((package, _),) = build_course(course, tmp_path, ["scorm2004"])
+    with zipfile.ZipFile(package) as zf:
+        page = zf.read("index.html").decode("utf-8")
+    assert '"exact": ["case", "spaces", "sara-am"]' in page or '"exact":["case","spaces","sara-am"]' in page

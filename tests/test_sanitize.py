@@ -47,11 +47,11 @@ def _evil_course(root: Path) -> Path:
     course.mkdir()
     (course / "course.yaml").write_text(
         "id: evil\norg: DLA\nrun: r1\ntitle: ทดสอบ\n"
-        "description: 'ก<img src=x onerror=\"steal()\">'\n"
+        "description: 'ก<img src=https://example.org/x.png onerror=\"steal()\">'\n"
         "units:\n  - id: u\n    title: หน่วย\n    blocks:\n"
         "      - {type: html, format: html, body: '<p>ข้อความ</p><script>steal()</script><iframe src=\"https://x\"></iframe>'}\n"
         "      - type: quiz\n        id: q\n        questions:\n"
-        "          - {type: true-false, prompt: 'จริง<img src=x onerror=a()>', answer: true,"
+        "          - {type: true-false, prompt: 'จริง<img src=https://example.org/x.png onerror=a()>', answer: true,"
         " explain: '<a href=\"javascript:a()\">ดู</a>'}\n",
         encoding="utf-8",
     )
@@ -66,8 +66,8 @@ def test_runtime_loads_courses_sanitised_unless_trusted(tmp_path: Path) -> None:
     html = loaded.tree.block("u-html1").data
     assert html == "<p>ข้อความ</p>"
     question = loaded.tree.block("q").questions[0]
-    assert question["prompt"] == 'จริง<img src="x">'
+    assert question["prompt"] == 'จริง<img src="https://example.org/x.png">'
     assert question["explain"] == '<p><a rel="noopener noreferrer">ดู</a></p>'
-    assert loaded.meta["description"] == '<p>ก<img src="x"></p>'
+    assert loaded.meta["description"] == '<p>ก<img src="https://example.org/x.png"></p>'
     trusted = load_courses(course, trusted_html=True)["evil"]
     assert "<script>steal()</script>" in trusted.tree.block("u-html1").data

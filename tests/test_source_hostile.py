@@ -14,8 +14,8 @@ HOSTILE = FIXTURES / "source-hostile"
 CASES = {
     "alias-bomb": "more than 500000 values (an alias bomb?); refused [yaml-invalid]",
     "deep-nesting": "invalid YAML: exceeded maximum nesting depth [yaml-invalid]",
-    "include-symlink": "units[0].include: 'units/evil.yaml' points outside the course folder [path-outside]",
-    "symlink-out": "units[0].blocks[0].src: 'static/passwd.mp4' points outside the course folder [path-outside]",
+    "include-symlink": "units[1].include: 'units/evil.yaml' points outside the course folder [path-outside]",
+    "symlink-out": "units[1].blocks[1].src: 'static/passwd.mp4' points outside the course folder [path-outside]",
 }
 
 

@@ -79,7 +79,12 @@ def test_sara_am_and_nul_survive() -> None:
 
 def _markdown_texts() -> list[tuple[str, str]]:
     """Every Markdown body, explanation and description of the sample courses and fixtures."""
-    texts = [(str(p.relative_to(ROOT)), p.read_text(encoding="utf-8")) for p in _files("*.md")]
+    texts = []
+    for p in _files("*.md"):
+        try:
+            texts.append((str(p.relative_to(ROOT)), p.read_text(encoding="utf-8")))
+        except UnicodeDecodeError:  # the fixtures of legacy Thai encodings
+            continue
     for path in _files("*.yaml"):
         if "hostile" in path.parts or "source-hostile" in path.parts:
             continue  # alias bombs and deep nesting: not Markdown, and slow to load whole

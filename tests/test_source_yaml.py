@@ -139,3 +139,56 @@ def test_sara_am_written_as_an_escape_is_still_found(tmp_path: Path) -> None:
     assert source is not None
     check(source, report)
     assert [(p.location.line, p.location.column, p.code) for p in report] == [(4, 8, "thai-sara-am")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a key dedented out of a list item: the hint names the item's line and the right indent
+        (
+            "units:\n  - id: u1\n    title: x\n    blocks:\n      - type: html\n     body: hi\n",
+            "6:6: invalid YAML: the indentation (การเยื้อง) does not line up: this line is indented by 5 "
+            "spaces, but the block it belongs to (opened at line 5: `- type: html`) indents its lines by 8; "
+            "indent this line by 8 spaces",
+        ),
+        # a key indented deeper than its siblings
+        (
+            "units:\n  - id: u1\n    title: x\n      blocks: []\n",
+            "4:7: invalid YAML: the indentation (การเยื้อง) does not line up: this line is indented by 6 "
+            "spaces, but the block it belongs to (opened at line 2: `- id: u1`) indents its lines by 4; "
+            "indent this line by 4 spaces",
+        ),
+        (
+            "id: x\ntitle\norg: y\n",
+            "2:1: invalid YAML: this line has no `:`: write `key: value` (or start it with `- ` if it is a list item)",
+        ),
+        (
+            'title: "a\\qb"\n',
+            "1:10: invalid YAML: inside double quotes a backslash starts an escape such as \\n; write \\\\ for a backslash, or use single quotes",
+        ),
+        (
+            "a: *nothing\n",
+            "1:4: invalid YAML: `*name` refers to an anchor `&name` that is not defined above it",
+        ),
+        (
+            "units:\n  - id: u1\n  title: x\n",
+            "3:3: invalid YAML: the indentation (การเยื้อง) does not line up: this line starts where the list's `- ` items do, but it is not an item; to belong to the item opened at line 2 (`- id: u1`), indent it by 4 spaces",
+        ),
+    ],
+)
+def test_yaml_slips_in_plain_words(text: str, expected: str, tmp_path: Path) -> None:
+    """One message per slip, at the slip, saying what to do (tests/test_source_fixtures.py has more)."""
+    with pytest.raises(InvalidInputError) as info:
+        load_yaml_text(text, tmp_path / "c.yaml", "c.yaml")
+    assert str(info.value) == "c.yaml:" + expected
+
+
+def test_a_key_in_the_column_of_list_dashes_is_meant_for_the_item(tmp_path: Path) -> None:
+    text = "questions:\n  - type: true-false\n    prompt: x\n  answer: true\n"
+    with pytest.raises(InvalidInputError) as info:
+        load_yaml_text(text, tmp_path / "c.yaml", "c.yaml")
+    assert str(info.value) == (
+        "c.yaml:4:3: invalid YAML: the indentation (การเยื้อง) does not line up: this line starts where the "
+        "list's `- ` items do, but it is not an item; to belong to the item opened at line 2 "
+        "(`- type: true-false`), indent it by 4 spaces"
+    )

@@ -40,15 +40,27 @@ def _type(prop: dict[str, Any], defs: dict[str, Any]) -> str:
             name, target.get("type", name)
         )
     if "enum" in prop:
-        return " \\| ".join(f"`{v}`" for v in prop["enum"])
+        return _choices(prop)
     kind = prop.get("type", "any")
     if kind == "array" and "enum" in prop.get("items", {}):
-        return "list of " + " \\| ".join(f"`{v}`" for v in prop["items"]["enum"])
+        return "list of " + _choices(prop["items"])
     if kind == "array":
         return "list"
     if kind == "object":
         return "mapping"
     return " or ".join(kind) if isinstance(kind, list) else kind
+
+
+def _choices(prop: dict[str, Any]) -> str:
+    """`code` \\| ...; a code with Thai aliases (x-aliases) is shown with them: `local-law` (กฎหมายท้องถิ่น)."""
+    aliases: dict[str, str] = prop.get("x-aliases", {})
+    shown = []
+    for value in prop["enum"]:
+        if value in aliases:
+            continue
+        names = [f"`{a}`" for a, code in aliases.items() if code == value]
+        shown.append(f"`{value}`" + (f" ({' or '.join(names)})" if names else ""))
+    return " \\| ".join(shown)
 
 
 def _description(prop: dict[str, Any], defs: dict[str, Any]) -> str:

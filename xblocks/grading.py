@@ -9,17 +9,42 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Iterable
 from typing import Any
 
 _THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
 _SPACES = re.compile(r"\s+")
+# Zero-width spaces and joiners: Thai writers put them in as line-break hints; nobody types them on purpose.
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+# After spaces are collapsed to one: a space next to a Thai character (Thai leaves spaces between words to
+# the writer: น้ำหมัก ชีวภาพ is น้ำหมักชีวภาพ). Two passes, so that the player's ES5 regexes (no look-behind)
+# do the very same.
+_SPACE_AFTER_THAI = re.compile("([\u0e00-\u0e7f]) ")
+_SPACE_BEFORE_THAI = re.compile(" (?=[\u0e00-\u0e7f])")
+# Sara am typed as nikhahit + sara aa, also with the tone mark between them (น + ํ + ้ + า).
+_SARA_AM_SPLIT = re.compile("\u0e4d([\u0e48-\u0e4b]?)\u0e32")
+
+# What a short-text question may ask to be typed exactly (its `exact:` list); by default none is.
+EXACT = ("case", "spaces", "digits", "sara-am")
 
 
-def normalize_text(text: str, case_sensitive: bool = False) -> str:
-    """Collapse spaces, NFC (never NFKC: it splits Thai sara am), join a typed nikhahit + sara aa into sara am."""
-    text = unicodedata.normalize("NFC", text).replace("\u0e4d\u0e32", "\u0e33")
+def normalize_text(text: str, case_sensitive: bool = False, exact: Iterable[str] = ()) -> str:
+    """A short answer as compared: NFC (never NFKC: it splits Thai sara am); unless listed in ``exact``:
+    sara am typed as ํ + า joined, Thai digits made ASCII, spaces next to Thai dropped (other runs of
+    spaces count as one; the ends and zero-width spaces never count), Latin case folded. docs/course-format.md describes it;
+    the SCORM player's normalizeText does exactly the same."""
+    strict = set(exact)
+    if case_sensitive:
+        strict.add("case")
+    text = _ZERO_WIDTH.sub("", unicodedata.normalize("NFC", text))
+    if "sara-am" not in strict:
+        text = _SARA_AM_SPLIT.sub("\\1\u0e33", text)
+    if "digits" not in strict:
+        text = text.translate(_THAI_DIGITS)
     text = _SPACES.sub(" ", text).strip()
-    return text if case_sensitive else text.casefold()
+    if "spaces" not in strict:
+        text = _SPACE_BEFORE_THAI.sub("", _SPACE_AFTER_THAI.sub("\\1", text))
+    return text if "case" in strict else text.casefold()
 
 
 def parse_number(value: Any) -> float | None:
@@ -69,8 +94,9 @@ def is_correct(question: dict[str, Any], response: Any) -> bool:
         if not isinstance(response, str):
             return False
         case = bool(question.get("case_sensitive", False))
-        given = normalize_text(response, case)
-        return any(given == normalize_text(a, case) for a in answer)
+        exact = question.get("exact") or ()
+        given = normalize_text(response, case, exact)
+        return any(given == normalize_text(a, case, exact) for a in answer)
     raise ValueError(f"unknown question type {kind!r}")
 
 

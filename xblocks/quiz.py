@@ -245,8 +245,11 @@ class QuizBlock(DefinitionXmlMixin, DisplayNameMixin, XBlock):
                         "tolerance",
                         str(q["tolerance"]) if isinstance(q["tolerance"], str) else _num(q["tolerance"]),
                     )
-            elif kind == "short-text" and q.get("case_sensitive"):
-                qn.set("case_sensitive", "true")
+            elif kind == "short-text":
+                if q.get("case_sensitive"):
+                    qn.set("case_sensitive", "true")
+                if q.get("exact"):
+                    qn.set("exact", " ".join(q["exact"]))
             set_body(etree.SubElement(qn, "prompt"), q["prompt"])
             for c in q.get("choices", []):
                 cn = etree.SubElement(qn, "choice", id=str(c["id"]))
@@ -317,6 +320,8 @@ def question_from_xml(qn: etree._Element) -> dict[str, Any]:
         q["answer"] = [a.text or "" for a in qn.iterchildren("answer")]
         if qn.get("case_sensitive") == "true":
             q["case_sensitive"] = True
+        if qn.get("exact"):
+            q["exact"] = qn.get("exact", "").split()
     explain = qn.find("explain")
     if explain is not None:
         q["explain"] = inner_html(explain).strip()

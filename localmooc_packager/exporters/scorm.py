@@ -165,6 +165,8 @@ def _question_data(q: dict[str, Any]) -> dict[str, Any]:
         out["tolerance"] = q["tolerance"]
     if q.get("case_sensitive"):
         out["case_sensitive"] = True
+    if q.get("exact"):
+        out["exact"] = list(q["exact"])  # short-text: what must be typed exactly (player.js normalizeText)
     if q.get("feedback"):
         out["feedback"] = q["feedback"]
     if q.get("explain"):

@@ -6,6 +6,10 @@ reports everything.
 
 from __future__ import annotations
 
+import bisect
+import os
+import posixpath
+import re
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
 from functools import cache
@@ -17,12 +21,16 @@ from xblock.core import XBlock
 from xblock.fields import Scope
 
 from ..errors import InvalidInputError, Location, Report, Severity, display_path
-from ..safe import read_text
-from . import markup
+from . import links, markup, thai
+from .encoding import read_course_text
 from .outline import Node, outline
-from .reader import SourceTree, did_you_mean, path_text, resolve_inside
+from .reader import SourceTree, add_unreadable, author_path, did_you_mean, resolve_inside
+from .yamlpos import DataPath, YamlDoc
 
 BANGKOK = timezone(timedelta(hours=7))
+_DATE_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:?\d{2})?)?$")
+BE_OFFSET = 543  # B.E. = C.E. + 543
+BE_YEARS_FROM = 2400  # a year above this in a date is a B.E. year (C.E. 1857 is long before any course)
 W = Severity.WARNING
 
 
@@ -33,6 +41,9 @@ def xblock_types() -> frozenset[str]:
 
 
 BUILTIN_BLOCKS = ("html", "video", "quiz", "olx")
+# Files in static/ read as text for the Thai check.
+_TEXT_SUFFIXES = frozenset({"vtt", "srt", "html", "htm", "md", "markdown", "txt", "xml", "svg", "css"})
+_THAI_ESCAPE = re.compile(r"\\[uUx]0*[eE][0-9a-fA-F]{2}")
 
 
 def parse_when(text: str) -> datetime | None:
@@ -53,6 +64,9 @@ class Checker:
         self.tree = tree
         self.report = report
         self.root = tree.root_dir
+        self.root_resolved = tree.root_dir.resolve()
+        self.files = links.CourseFiles(tree.root_dir)
+        self.folders: dict[Path, str] = {}
 
     def add(
         self,
@@ -73,6 +87,9 @@ class Checker:
         self.unique_ids(course)
         post_tests = []
         for node in course.walk():
+            if node.kind in ("section", "subsection") and not node.derived:
+                for key in ("start", "due") if node.kind == "subsection" else ("start",):
+                    self.date(node.data, key)
             if node.kind in ("section", "subsection") and not node.derived and not node.children:
                 field = "subsections" if node.kind == "section" else "units"
                 self.add(node.data, (field,), f"the {node.kind} has no {field}", f"{node.kind}-empty")
@@ -100,12 +117,9 @@ class Checker:
         data = self.tree.data
         dates = {}
         for key in ("start", "end", "enrollment_start", "enrollment_end"):
-            if isinstance(data.get(key), str):
-                when = parse_when(data[key])
-                if when is None:
-                    self.add(data, (key,), f"{data[key]!r} is not a valid date", "date-invalid")
-                else:
-                    dates[key] = when
+            when = self.date(data, key)
+            if when is not None:
+                dates[key] = when
         for first, second in (
             ("start", "end"),
             ("enrollment_start", "enrollment_end"),
@@ -128,6 +142,37 @@ class Checker:
             )
         if isinstance(data.get("image"), str):
             self.asset(data, ("image",), data["image"])
+        if isinstance(data.get("description"), str):
+            self.body_refs(data, ("description",), data["description"], None)
+
+    def date(self, data: dict[str, Any], key: str) -> datetime | None:
+        """The date at ``data[key]``, or None after reporting why it cannot be used (or when absent)."""
+        text = data.get(key)
+        if not isinstance(text, str):
+            return None
+        if not _DATE_SHAPE.match(text):
+            return None  # the schema has said so
+        when = parse_when(text)
+        if when is None:
+            self.add(data, (key,), f"{text!r} is not a valid date", "date-invalid")
+            return None
+        if when.year > BE_YEARS_FROM:
+            ce_year = when.year - BE_OFFSET
+            ce_text = f"{ce_year:04d}{text[4:]}"
+            offer = (
+                f"write {ce_text}"
+                if parse_when(ce_text) is not None
+                else f"C.E. {ce_year} has no {when.day} {when:%B}; check the date"
+            )
+            self.add(
+                data,
+                (key,),
+                f"{text} has a Buddhist-era year (พ.ศ. {when.year} = ค.ศ. {ce_year}); dates are "
+                f"written in the Common Era: {offer}",
+                "date-buddhist-era",
+            )
+            return None
+        return when
 
     def certificate(self, post_tests: list[Node], course: Node) -> None:
         data = self.tree.data
@@ -162,20 +207,36 @@ class Checker:
             )
 
     def unique_ids(self, course: Node) -> None:
-        """Ids are unique course-wide. Derived ids (short form) are checked after the written ones, and
-        not at all for a unit whose own id already collided: one message per mistake."""
+        """Ids are unique course-wide. Written ids are checked first, then the ones made up from them (a
+        short-form unit's `<unit>_ch`/`<unit>_seq`, a block's `<unit>-html1`). A made-up id is not reported
+        when the id it was made from collided already: one message per mistake."""
         seen: dict[str, Node] = {}
-        reported: set[int] = set()
+        collided: set[int] = set()  # nodes whose id was reported (or follows from one that was)
         nodes = course.walk()
-        for node in [n for n in nodes if not n.derived] + [n for n in nodes if n.derived]:
+        for node in [n for n in nodes if n.basis is None] + [n for n in nodes if n.basis is not None]:
             other = seen.setdefault(node.id, node)
-            if other is node or id(node.data) in reported:
+            if other is node:
                 continue
-            reported.add(id(node.data))
-            where, _ = self.tree.where(other.data, "id")
-            key = ("id",) if "id" in node.data else ()
-            what = "derived from a unit id" if node.derived else "used"
-            self.add(node.data, key, f"id {node.id!r} {what} twice (first at {where})", "id-duplicate")
+            collided.add(id(node))
+            if node.basis is not None and id(node.basis) in collided:
+                continue
+            where = self.first_at(other.data, node.data)
+            if node.basis is None:
+                self.add(node.data, ("id",), f"id {node.id!r} used twice (first at {where})", "id-duplicate")
+            else:
+                how = "derived from the unit id" if node.derived else "made up from its place"
+                self.add(
+                    node.data,
+                    (),
+                    f"this {node.kind}'s id {node.id!r} ({how}) is also used at {where}; give it an id",
+                    "id-duplicate",
+                )
+
+    def first_at(self, first: dict[str, Any], here: dict[str, Any]) -> str:
+        """Where ``first`` was written, as `line N` inside the file of ``here``, else `file:line:col`."""
+        where, _ = self.tree.where(first, "id")
+        mine, _ = self.tree.where(here)
+        return f"line {where.line}" if where.file == mine.file and where.line else str(where)
 
     # ---- blocks
     def block(self, node: Node) -> None:
@@ -206,6 +267,8 @@ class Checker:
         present = [k for k in keys if k in data]
         if len(present) == 1:
             return present[0]
+        if not present and any(set(keys) & doc.misplaced.get(id(data), set()) for doc in self.tree.docs):
+            return None  # the key is written one level too shallow, and reported as such
         names = ", ".join(f"`{k}`" for k in keys)
         if present:
             self.add(data, (present[1],), f"give only one of {names}", code, key=True)
@@ -216,7 +279,7 @@ class Checker:
     def html(self, data: dict[str, Any]) -> None:
         which = self.exactly_one(data, ("body", "file"), "html-body")
         if which == "body" and isinstance(data["body"], str):
-            self.body_refs(data, ("body",), data["body"], None)
+            self.body_refs(data, ("body",), data["body"], None, data.get("format") != "html")
         elif which == "file" and isinstance(data["file"], str):
             path = self.asset(data, ("file",), data["file"], folder=None)
             if path is None:
@@ -232,37 +295,75 @@ class Checker:
             try:
                 text = self.tree_text(path)
             except InvalidInputError as exc:
-                self.report.add(Location(display_path(path)), str(exc).split(": ", 1)[-1], "file-unreadable")
+                add_unreadable(self.report, display_path(path), exc)
                 return
-            self.body_refs(data, ("file",), text, path)
+            markdown = path.suffix.lower() in (".md", ".markdown")
+            if data.get("format") in ("markdown", "html"):
+                markdown = data["format"] == "markdown"
+            self.body_refs(data, ("file",), text, path, markdown)
 
     def tree_text(self, path: Path) -> str:
         if path not in self.tree.texts:
-            self.tree.texts[path] = read_text(path)
+            self.tree.texts[path] = read_course_text(path)
         return self.tree.texts[path]
 
-    def body_refs(self, data: dict[str, Any], keys: tuple[str, ...], text: str, file: Path | None) -> None:
-        """Assets a body names must exist; network addresses only warn (offline packages lose them)."""
-        for line, url in markup.references(text):
-            if file is not None:
-                loc, path = Location(display_path(file), line), ""
-            else:
-                base, path = self.tree.where(data, *keys)
-                loc = Location(
-                    base.file, base.line + (line - 1 if base.line else 0), base.column if line == 1 else 0
-                )
-            name = markup.static_name(url)
-            if name is not None:
-                if resolve_inside(self.root, name) is None or not (self.root / name).is_file():
-                    self.report.add(loc, f"asset {name!r} not found", "asset-missing", path)
-            elif markup.is_network(url):
-                self.report.add(
-                    loc,
-                    f"{url} is on the network: offline packages (SCORM) cannot show it",
-                    "content-network-url",
-                    path,
-                    W,
-                )
+    def folder_of(self, file: Path) -> str:
+        """The folder of a course file, relative to the course root ('' for the root itself)."""
+        folder = self.folders.get(file)
+        if folder is None:
+            rel = os.path.relpath(file.resolve().parent, self.root_resolved)
+            folder = self.folders[file] = "" if rel == "." else rel.replace(os.sep, "/")
+        return folder
+
+    def body_refs(
+        self, data: dict[str, Any], keys: tuple[str, ...], text: str, file: Path | None, markdown: bool = True
+    ) -> None:
+        """Every link and image of a body must name a course file; the ones that do are rewritten to
+        `/static/NAME` for the loader. Network addresses only warn (offline packages lose them)."""
+        found = list(links.links(text, markdown))
+        if not found:
+            return
+        if file is not None:
+            base = self.folder_of(file)
+        else:
+            origin = self.tree.origin.get(id(data))
+            base = self.folder_of(origin[0].path) if origin else ""
+        changes: list[tuple[int, int, str]] = []
+        for link in found:
+            resolved = links.resolve(link.url, base, self.files)
+            if resolved is None:
+                if markup.is_network(link.url):
+                    self.body_problem(
+                        data, keys, file, text, link,
+                        f"{link.url} is on the network: offline packages (SCORM) cannot show it",
+                        "content-network-url", W,
+                    )  # fmt: skip
+            elif resolved.code:
+                self.body_problem(data, keys, file, text, link, resolved.message, resolved.code)
+            elif resolved.canonical is not None:
+                changes.append((link.start, link.end, resolved.canonical))
+        if changes:
+            self.tree.bodies[(id(data), keys[0])] = links.rewrite(text, changes)
+
+    def body_problem(
+        self,
+        data: dict[str, Any],
+        keys: tuple[str, ...],
+        file: Path | None,
+        text: str,
+        link: links.Link,
+        message: str,
+        code: str,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        if file is not None:
+            self.report.add(Location(display_path(file), link.line, link.column), message, code, "", severity)
+            return
+        origin = self.tree.origin.get(id(data))
+        doc = origin[0] if origin else self.tree.docs[0]
+        path = (*(origin[1] if origin else ()), *keys)
+        line, column = inside_value(doc, path, text, link.start, link.url)
+        self.report.add(Location(doc.file, line, column), message, code, author_path(path), severity)
 
     def asset(
         self, data: dict[str, Any], keys: tuple[str, ...], rel: str, folder: str | None = "static/"
@@ -276,15 +377,25 @@ class Checker:
                 "asset-outside-static",
             )
             return None
-        target = resolve_inside(self.root, rel)
-        if target is None:
-            if ".." not in rel.split("/") and not rel.startswith("/"):  # else the schema said it already
-                self.add(data, keys, f"{rel!r} points outside the course folder", "path-outside")
-            return None
-        if not target.is_file():
-            hint = ""
-            if target.parent.is_dir():
-                hint = did_you_mean(target.name, [p.name for p in target.parent.iterdir()])
+        # The course's file list answers without a system call; only symbolic links are resolved, since
+        # they may lead out of the course.
+        files = self.files
+        norm = posixpath.normpath(rel)
+        parts = norm.split("/")
+        through_link = any("/".join(parts[: i + 1]) in files.symlinks for i in range(len(parts)))
+        if norm == ".." or norm.startswith(("../", "/")) or through_link:
+            target = resolve_inside(self.root, rel)
+            if target is None:
+                if ".." not in rel.split("/") and not rel.startswith("/"):  # else the schema said it already
+                    self.add(data, keys, f"{rel!r} points outside the course folder", "path-outside")
+                return None
+            exists = target.is_file()
+        else:
+            target = self.root / norm
+            exists = norm in files.paths
+        if not exists:
+            folder_rel, _, name = norm.rpartition("/")
+            hint = did_you_mean(name, files.names_in(folder_rel))
             self.add(
                 data, keys, f"file {rel!r} not found{hint}", "asset-missing" if folder else "file-missing"
             )
@@ -386,16 +497,21 @@ class Checker:
                 continue
             qid = q.get("id") if isinstance(q.get("id"), str) else f"q{i + 1}"
             if qid in seen:
+                first = questions[seen[qid]]
+                how = "" if "id" in first else ", whose automatic id it is"
                 self.add(
                     q,
                     ("id",) if "id" in q else (),
-                    f"question id {qid!r} used twice in this quiz (also question {seen[qid] + 1})",
+                    f"question id {qid!r} used twice in this quiz (also question {seen[qid] + 1}{how})",
                     "quiz-question-id-duplicate",
                 )
             seen.setdefault(qid, i)
             self.question(q)
 
     def question(self, q: dict[str, Any]) -> None:
+        for key in ("prompt", "explain"):
+            if isinstance(q.get(key), str):
+                self.body_refs(q, (key,), q[key], None)
         kind = q.get("type")
         if kind not in ("single-choice", "multiple-choice"):
             return
@@ -416,7 +532,17 @@ class Checker:
         for j, a in enumerate(picked):
             if isinstance(a, str | int) and str(a) not in ids:
                 keys = ("answer", j) if isinstance(answer, list) else ("answer",)
-                self.add(q, keys, f"{a!r} is not one of the choices {', '.join(ids)}", "quiz-answer-unknown")
+                position = (
+                    " (an answer names a choice by its id, not by its number)"
+                    if isinstance(a, int) and not any(c.isdigit() for c in ids)
+                    else ""
+                )
+                self.add(
+                    q,
+                    keys,
+                    f"{a!r} is not one of the choices {', '.join(ids)}{position}",
+                    "quiz-answer-unknown",
+                )
         for cid in (q.get("feedback") or {}) if isinstance(q.get("feedback"), dict) else {}:
             if str(cid) not in ids:
                 self.add(
@@ -429,29 +555,50 @@ class Checker:
 
     # ---- whole files
     def thai_text(self) -> None:
-        """Nikhahit + sara aa typed for sara am looks right but breaks search and answer matching."""
-        # A value can hold the pair only if some file does, literally or through a backslash escape: most
-        # courses skip the walk over every value.
-        if not any("\u0e4d\u0e32" in doc.text or "\\" in doc.text for doc in self.tree.docs):
-            return
+        """Thai typing problems in every text file of the course, at their own line and column: the YAML
+        files, the bodies read by html blocks, and the text files in static/ (subtitles, pages)."""
+        texts: dict[Path, tuple[str, YamlDoc | None]] = {}
         for doc in self.tree.docs:
-            stack: list[tuple[Any, tuple[str | int, ...]]] = [(doc.data, ())]
-            while stack:
-                value, path = stack.pop()
-                if isinstance(value, dict | list):
-                    origin = self.tree.origin.get(id(value))
-                    if origin is not None and origin[0] is not doc:
-                        continue  # spliced in from an included file: checked with that file
-                    items = value.items() if isinstance(value, dict) else enumerate(value)
-                    stack.extend((v, (*path, k)) for k, v in items)
-                elif isinstance(value, str) and "\u0e4d\u0e32" in value:
+            texts[doc.path.resolve()] = (doc.text, doc)
+            if "\\" in doc.text and _THAI_ESCAPE.search(doc.text):
+                self.escaped_thai(doc)
+        for path, text in self.tree.texts.items():
+            texts.setdefault(path.resolve(), (text, None))
+        for rel in sorted(self.files.paths):
+            if rel.startswith("static/") and rel.rsplit(".", 1)[-1].lower() in _TEXT_SUFFIXES:
+                path = (self.root / rel).resolve()
+                if path not in texts:
+                    try:
+                        texts[path] = (read_course_text(self.root / rel), None)
+                    except InvalidInputError:
+                        continue  # not a text file after all; not ours to judge
+        for path, (text, doc) in texts.items():
+            shown = doc.file if doc is not None else display_path(path)
+            for problem in thai.thai_problems(text):
+                where = author_path(doc.path_at(problem.line, problem.column)) if doc is not None else ""
+                self.report.add(
+                    Location(shown, problem.line, problem.column), problem.message, problem.code, where, W
+                )
+
+    def escaped_thai(self, doc: YamlDoc) -> None:
+        """A problem written with escapes (`"\\u0E4D\\u0E32"`) is only in the parsed value: report it there."""
+        stack: list[tuple[Any, tuple[str | int, ...]]] = [(doc.data, ())]
+        while stack:
+            value, path = stack.pop()
+            if isinstance(value, dict | list):
+                origin = self.tree.origin.get(id(value))
+                if origin is not None and origin[0] is not doc:
+                    continue  # spliced in from an included file: checked with that file
+                items = value.items() if isinstance(value, dict) else enumerate(value)
+                stack.extend((v, (*path, k)) for k, v in items)
+            elif isinstance(value, str):
+                for problem in thai.thai_problems(value):
+                    found = value[problem.offset : problem.offset + 2]
+                    if found in doc.text:
+                        continue  # typed literally: the scan of the file reports it
                     line, col = doc.where(path)
                     self.report.add(
-                        Location(doc.file, line, col),
-                        "Thai sara am typed as nikhahit + sara aa (ํ + า); retype it as ำ",
-                        "thai-sara-am",
-                        path_text(path),
-                        W,
+                        Location(doc.file, line, col), problem.message, problem.code, author_path(path), W
                     )
 
     def static_folder(self) -> None:
@@ -473,6 +620,27 @@ class Checker:
                 )
             elif unicodedata.normalize("NFC", rel) != rel:
                 self.report.add(Location(display_path(path)), f"{rel}: file name is not NFC", "asset-name")
+
+
+def inside_value(doc: YamlDoc, path: DataPath, value: str, offset: int, needle: str) -> tuple[int, int]:
+    """Line and column in the YAML file of ``needle`` found at ``offset`` of the scalar ``value`` at ``path``.
+
+    A block scalar (`body: |`) holds its lines verbatim but indented, so the n-th occurrence of the needle
+    in the value is the n-th after the value's start in the file; else the value's own position.
+    """
+    line, column = doc.where(path)
+    starts = doc.line_starts()
+    if not needle or line < 1 or line > len(starts):
+        return line, column
+    at = starts[line - 1] + column - 1
+    for _ in range(value.count(needle, 0, offset) + 1):
+        at = doc.text.find(needle, at)
+        if at < 0:
+            return line, column
+        at += 1
+    at -= 1
+    found_line = bisect.bisect_right(starts, at)
+    return found_line, at - starts[found_line - 1] + 1
 
 
 def check(tree: SourceTree, report: Report) -> Node:

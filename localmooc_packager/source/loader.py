@@ -11,11 +11,13 @@ from typing import Any
 
 from xblock.fields import Field
 
+from localmooc_xblocks.grading import EXACT
+
 from ..safe import read_text
 from ..tree import BUILTIN_TYPES, CourseTree, TreeRuntime
 from . import markup
 from .outline import Node
-from .reader import SourceTree
+from .reader import SourceTree, aliases
 
 
 def _static(rel: str) -> str:
@@ -82,7 +84,6 @@ class Loader:
         for key in (
             "short_description",
             "language",
-            "category",
             "start",
             "end",
             "enrollment_start",
@@ -92,14 +93,20 @@ class Loader:
         ):
             if key in d:
                 values[key] = d[key]
+        if "category" in d:
+            values["category"] = aliases("category").get(d["category"], d["category"])
         if "audience" in d:
-            values["audience"] = list(d["audience"])
+            thai = aliases("audience")
+            # Two names of one group (`public` and `ประชาชน`) count once.
+            values["audience"] = list(dict.fromkeys(thai.get(a, a) for a in d["audience"]))
         if "hours" in d:
             values["hours"] = float(d["hours"])
         if "pass_threshold" in d:
             values["pass_threshold"] = float(d["pass_threshold"])
         if "description" in d:
-            values["description"] = markup.render_markdown(d["description"])
+            values["description"] = markup.render_markdown(
+                self.source.bodies.get((id(d), "description"), d["description"])
+            )
         if "image" in d:
             values["image"] = _static(d["image"])
 
@@ -131,12 +138,13 @@ class Loader:
 
     # ---- content
     def fill_html(self, values: dict[str, Any], data: dict[str, Any], fields: dict[str, Field]) -> None:
+        bodies = self.source.bodies
         if "file" in data:
             path = self.source.root_dir / data["file"]
-            text = self.source.texts.get(path) or read_text(path)
+            text = bodies.get((id(data), "file")) or self.source.texts.get(path) or read_text(path)
             is_md = path.suffix.lower() in (".md", ".markdown")
         else:
-            text = data["body"]
+            text = bodies.get((id(data), "body"), data["body"])
             is_md = True
         fmt = data.get("format")
         if fmt is not None:
@@ -165,7 +173,10 @@ class Loader:
         if "weight" in data:
             values["weight"] = float(data["weight"])
         values["pass_threshold"] = float(self.source.data.get("pass_threshold", 0.6))
-        values["questions"] = [normalise_question(q, i) for i, q in enumerate(data["questions"], 1)]
+        bodies = self.source.bodies
+        values["questions"] = [
+            normalise_question(_rewritten(q, bodies), i) for i, q in enumerate(data["questions"], 1)
+        ]
 
     def fill_olx(self, values: dict[str, Any], data: dict[str, Any], fields: dict[str, Field]) -> None:
         values["xml"] = (
@@ -179,6 +190,13 @@ class Loader:
         for name, value in data.items():
             if name in fields and name not in ("type", "id"):
                 values[name] = fields[name].from_json(value)
+
+
+def _rewritten(q: dict[str, Any], bodies: dict[tuple[int, str], str]) -> dict[str, Any]:
+    """The question with the link-rewritten prompt and explanation the checks worked out, if any."""
+    if (id(q), "prompt") not in bodies and (id(q), "explain") not in bodies:
+        return q
+    return {**q, **{k: bodies[(id(q), k)] for k in ("prompt", "explain") if (id(q), k) in bodies}}
 
 
 def normalise_question(q: dict[str, Any], position: int) -> dict[str, Any]:
@@ -211,6 +229,8 @@ def normalise_question(q: dict[str, Any], position: int) -> dict[str, Any]:
         out["answer"] = list(answer) if isinstance(answer, list) else [answer]
         if q.get("case_sensitive"):
             out["case_sensitive"] = True
+        if q.get("exact"):
+            out["exact"] = [e for e in EXACT if e in q["exact"]]  # a fixed order: stable packages
     if q.get("explain"):
         out["explain"] = markup.render_markdown(q["explain"])
     return out

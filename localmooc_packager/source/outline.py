@@ -25,6 +25,8 @@ class Node:
     data: dict[str, Any]  # the mapping that defines it (a short-form unit for its derived section/subsection)
     children: list[Node] = field(default_factory=list)
     derived: bool = False  # made up by the short form, not written by the designer
+    # the node whose id this one's generated id was built from (None when the designer wrote the id)
+    basis: Node | None = None
 
     @property
     def title(self) -> str:
@@ -44,6 +46,11 @@ class Node:
 def _id(data: dict[str, Any], fallback: str) -> str:
     value = data.get("id")
     return value if isinstance(value, str) and value else fallback
+
+
+def _written(data: dict[str, Any]) -> bool:
+    value = data.get("id")
+    return isinstance(value, str) and bool(value)
 
 
 def _slug(kind: str) -> str:
@@ -72,22 +79,26 @@ def outline(tree: SourceTree) -> Node:
             course.children.append(s_node)
             for j, sub in enumerate(_dicts(section.get("subsections")), 1):
                 sub_node = Node("subsection", _id(sub, f"{s_node.id}-sub{j}"), sub)
+                sub_node.basis = None if _written(sub) else s_node
                 s_node.children.append(sub_node)
                 for k, unit in enumerate(_dicts(sub.get("units")), 1):
-                    sub_node.children.append(_unit(unit, f"{sub_node.id}-unit{k}"))
+                    sub_node.children.append(_unit(unit, f"{sub_node.id}-unit{k}", sub_node))
     else:
         for k, unit in enumerate(_dicts(data.get("units")), 1):
             u_node = _unit(unit, f"unit{k}")
-            sub_node = Node("subsection", f"{u_node.id}_seq", unit, [u_node], derived=True)
-            course.children.append(Node("section", f"{u_node.id}_ch", unit, [sub_node], derived=True))
+            sub_node = Node("subsection", f"{u_node.id}_seq", unit, [u_node], derived=True, basis=u_node)
+            course.children.append(
+                Node("section", f"{u_node.id}_ch", unit, [sub_node], derived=True, basis=u_node)
+            )
     return course
 
 
-def _unit(unit: dict[str, Any], fallback: str) -> Node:
-    node = Node("unit", _id(unit, fallback), unit)
+def _unit(unit: dict[str, Any], fallback: str, parent: Node | None = None) -> Node:
+    node = Node("unit", _id(unit, fallback), unit, basis=None if _written(unit) else parent)
     counts: Counter[str] = Counter()
     for block in _dicts(unit.get("blocks")):
         kind = block.get("type") if isinstance(block.get("type"), str) else "block"
         counts[kind] += 1
-        node.children.append(Node("block", _id(block, f"{node.id}-{_slug(kind)}{counts[kind]}"), block))
+        block_id = _id(block, f"{node.id}-{_slug(kind)}{counts[kind]}")
+        node.children.append(Node("block", block_id, block, basis=None if _written(block) else node))
     return node

@@ -39,6 +39,14 @@ def _registry() -> tuple[Registry, dict[str, dict[str, Any]]]:
 
 
 @cache
+def aliases(key: str) -> dict[str, str]:
+    """Thai names accepted for the codes of course key ``key`` (`category`, `audience`) -> the code."""
+    _, roots = _registry()
+    prop = roots["course"]["properties"][key]
+    return dict((prop.get("items", prop)).get("x-aliases", {}))
+
+
+@cache
 def validator(kind: str) -> jsonschema.Draft202012Validator:
     """A compiled validator for one kind of source file: course, unit, quiz, section or subsection."""
     registry, roots = _registry()
@@ -46,10 +54,19 @@ def validator(kind: str) -> jsonschema.Draft202012Validator:
 
 
 def path_text(path: DataPath) -> str:
-    """('units', 2, 'blocks', 0) -> 'units[2].blocks[0]'."""
+    """('units', 2, 'blocks', 0) -> 'units[2].blocks[0]': Python's counting (for developer tools)."""
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def author_path(path: DataPath) -> str:
+    """('units', 2, 'blocks', 0) -> 'units[3].blocks[1]': in messages, positions count from 1, as the
+    designer does (questions[1] is the first question)."""
+    out = ""
+    for part in path:
+        out += f"[{part + 1}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
@@ -70,13 +87,16 @@ class SourceTree:
     texts: dict[Path, str] = field(
         default_factory=dict
     )  # body files read by the checks, reused by the loader
+    # (id(mapping), key) -> that Markdown/HTML text with its links made canonical (`/static/NAME`); the
+    # loader renders this instead of the text as written (for `file:` bodies, the file's rewritten text)
+    bodies: dict[tuple[int, str], str] = field(default_factory=dict)
 
     def where(self, obj: Any, *keys: str | int, key: bool = False) -> tuple[Location, str]:
         """Location and data path of ``obj[keys...]`` (or of ``obj`` itself)."""
         doc, base = self.origin.get(id(obj), (self.docs[0], ()))
         path = (*base, *keys)
         line, col = doc.where(path, key=key)
-        return Location(doc.file, line, col), path_text(path)
+        return Location(doc.file, line, col), author_path(path)
 
     def shown(self, rel: str) -> str:
         """A file inside the course as messages show it."""
@@ -110,15 +130,82 @@ def schema_problems(doc: YamlDoc, kind: str, report: Report) -> None:
             Location(doc.file, line, col),
             f"key {path[-1]!r} appears twice",
             "yaml-duplicate-key",
-            path_text(path),
+            author_path(path),
         )
     if doc.data is None:
         report.add(Location(doc.file, 1, 1), "the file is empty", "file-empty")
         return
     if fast_validator(kind).is_valid(doc.data):
         return
-    for error in validator(kind).iter_errors(doc.data):
+    # Unknown keys first: a key written one level too shallow explains the errors of the item it was
+    # meant for (a required key missing), which are then left out.
+    errors = sorted(
+        validator(kind).iter_errors(doc.data), key=lambda e: e.validator != "additionalProperties"
+    )
+    for error in errors:
         _add_schema_error(doc, error, report)
+
+
+@cache
+def _all_keys() -> frozenset[str]:
+    """Every key any schema knows."""
+    _, roots = _registry()
+    keys: set[str] = set()
+    stack: list[Any] = list(roots.values())
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("properties"), dict):
+                keys.update(node["properties"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return frozenset(keys)
+
+
+def _meant_for(doc: YamlDoc, path: DataPath, mapping: dict[str, Any], key: str) -> DataPath | None:
+    """The list item that ``key`` (unknown in ``mapping``) was most likely meant for: the deepest item that
+    starts above it in the file and lacks the key; None when there is none (or the key is known nowhere)."""
+    if key not in _all_keys() or (*path, key) not in doc.key_pos:
+        return None
+    key_line, key_col = doc.key_pos[(*path, key)]
+    best: DataPath | None = None
+    stack: list[tuple[Any, DataPath]] = [(mapping, path)]
+    while stack:
+        value, where = stack.pop()
+        if not isinstance(value, dict):
+            continue
+        for k, v in value.items():
+            if isinstance(v, list) and v and isinstance(v[-1], dict):
+                item_path = (*where, k, len(v) - 1)
+                line, col = doc.pos.get(item_path, (0, 0))
+                if 0 < line < key_line and col > key_col and key not in v[-1]:
+                    best = item_path
+                    stack.append((v[-1], item_path))
+    return best
+
+
+def _misplaced_key(doc: YamlDoc, path: DataPath, mapping: dict[str, Any], key: str) -> str | None:
+    item_path = _meant_for(doc, path, mapping, key)
+    if item_path is None:
+        return None
+    item = _at(doc.data, item_path)
+    if not isinstance(item, dict) or not item:
+        return None
+    first = next(iter(item))
+    line, col = doc.key_pos.get((*item_path, first), doc.pos.get(item_path, (0, 0)))
+    doc.misplaced.setdefault(id(item), set()).add(key)
+    text = doc.text.split("\n")[line - 1].strip() if line else ""
+    return (
+        f"{key!r} is not a key here, and it is indented less than the item above it: to belong to the "
+        f"item at line {line} (`{text}`), indent it by {col - 1} spaces, like its `{first}:`"
+    )
+
+
+def _at(data: Any, path: DataPath) -> Any:
+    for part in path:
+        data = data[part]
+    return data
 
 
 def _add_schema_error(doc: YamlDoc, error: jsonschema.ValidationError, report: Report) -> None:
@@ -129,18 +216,24 @@ def _add_schema_error(doc: YamlDoc, error: jsonschema.ValidationError, report: R
         allowed = set(error.schema.get("properties", {}))
         for extra in sorted(set(error.instance) - allowed):
             kline, kcol = doc.where((*path, extra), key=True)
+            moved = _misplaced_key(doc, path, error.instance, extra)
             report.add(
                 Location(doc.file, kline, kcol),
-                f"unknown key {extra!r}{did_you_mean(extra, allowed)}",
+                moved or f"unknown key {extra!r}{did_you_mean(extra, allowed)}",
                 "unknown-key",
-                path_text((*path, extra)),
+                author_path((*path, extra)),
             )
         return
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = {k for k in error.validator_value if k not in error.instance}
+        if missing and missing <= doc.misplaced.get(id(error.instance), set()):
+            return  # the key is there, one level too shallow: reported as such
     if error.validator == "enum" and isinstance(error.instance, str):
-        options = [str(o) for o in error.validator_value]
-        message = (
-            f"{error.instance!r} is not one of {', '.join(options)}{did_you_mean(error.instance, options)}"
-        )
+        thai: dict[str, str] = error.schema.get("x-aliases", {})
+        options = [str(o) for o in error.validator_value if o not in thai]
+        also = " (or its Thai name)" if thai else ""
+        near = did_you_mean(error.instance, [*options, *thai])
+        message = f"{error.instance!r} is not one of {', '.join(options)}{also}{near}"
     elif error.validator == "oneOf" and not path and isinstance(error.instance, dict):
         has = [k for k in ("units", "sections") if k in error.instance]
         message = (
@@ -149,11 +242,13 @@ def _add_schema_error(doc: YamlDoc, error: jsonschema.ValidationError, report: R
             else "a course needs `units:` (short form) or `sections:` (full form)"
         )
         code = "course-structure"
+    elif error.validator == "type" and path and path[-1] == "choices" and isinstance(error.instance, list):
+        message = "choices are a mapping of choice id to text ({a: ..., b: ...}), not a list"
     elif error.validator == "pattern" and isinstance(error.instance, str):
         message = f"{error.instance!r} is not allowed here: {_pattern_hint(error.validator_value)}"
     elif error.validator == "required" and isinstance(error.instance, dict):
         message = error.message.replace("a required property", "required")
-    report.add(Location(doc.file, line, col), message, code, path_text(path))
+    report.add(Location(doc.file, line, col), message, code, author_path(path))
 
 
 def _pattern_hint(pattern: str) -> str:

@@ -8,6 +8,7 @@ ISO dates); alias expansion is bounded so that an alias bomb is refused instead 
 from __future__ import annotations
 
 import gc
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from typing import Any
 import yaml
 
 from ..errors import InvalidInputError
-from ..safe import read_text
+from .encoding import read_course_text
+from .yamlerrors import plain_message
 
 try:  # libyaml's C parser is several times faster; fall back to pure Python where it is not built.
     _Base: type = yaml.CSafeLoader
@@ -65,6 +67,26 @@ class YamlDoc:
     duplicate_keys: list[DataPath] = field(default_factory=list)
     # every mapping and list of ``data`` with its path, in the order built (for SourceTree.origin)
     containers: list[tuple[Any, DataPath]] = field(default_factory=list)
+    _line_starts: list[int] | None = field(default=None, repr=False)
+    # id(mapping) -> keys written one level too shallow for it (found by the schema check; their absence
+    # is then not reported again)
+    misplaced: dict[int, set[str]] = field(default_factory=dict)
+
+    def line_starts(self) -> list[int]:
+        """Offset in ``text`` where each line starts (computed once, when a message needs it)."""
+        if self._line_starts is None:
+            self._line_starts = [0, *(m.end() for m in re.finditer("\n", self.text))]
+        return self._line_starts
+
+    def path_at(self, line: int, column: int) -> DataPath:
+        """The path of the innermost value that starts at or before ``line:column`` (for a problem found by
+        scanning the file's text): the value the character belongs to in a well-formed file."""
+        best: DataPath = ()
+        best_pos = (0, 0)
+        for path, pos in self.pos.items():
+            if best_pos <= pos <= (line, column) and (pos > best_pos or len(path) > len(best)):
+                best, best_pos = path, pos
+        return best
 
     def where(self, path: DataPath, key: bool = False) -> tuple[int, int]:
         """Line and column of ``path``, or of its nearest parent that has one."""
@@ -94,7 +116,7 @@ _SAFE_TAGS = {
 
 def load_yaml(path: Path, shown: str) -> YamlDoc:
     """Parse one YAML file. Raises ``InvalidInputError`` with ``file:line:col`` on anything unreadable."""
-    text = read_text(path, shown)
+    text = read_course_text(path, shown)
     return load_yaml_text(text, path, shown)
 
 
@@ -115,9 +137,8 @@ def _load(text: str, path: Path, shown: str) -> YamlDoc:
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
-        what = exc.problem or exc.context or "syntax error"
+        line, column, what = plain_message(exc, text)
+        where = f"{shown}:{line}:{column}" if line else shown
         raise InvalidInputError(f"{where}: invalid YAML: {what}") from None
     except yaml.YAMLError as exc:
         raise InvalidInputError(f"{shown}: invalid YAML: {exc}") from None

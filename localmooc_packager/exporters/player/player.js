@@ -36,10 +36,22 @@
     return s.toUpperCase().toLowerCase();
   }
 
-  function normalizeText(text, caseSensitive) {
-    var t = String(text).normalize("NFC").replace(/\u0e4d\u0e32/g, "\u0e33");
+  // Short answers: the rules of grading.py's normalize_text, step by step in the same order.
+  var ZERO_WIDTH = /[\u200b\u200c\u200d\u2060\ufeff]/g;
+  var SARA_AM_SPLIT = /\u0e4d([\u0e48-\u0e4b]?)\u0e32/g;
+  var SPACE_AFTER_THAI = /([\u0e00-\u0e7f]) /g;
+  var SPACE_BEFORE_THAI = / (?=[\u0e00-\u0e7f])/g;
+
+  function normalizeText(text, caseSensitive, exact) {
+    var strict = {};
+    (exact || []).forEach(function (e) { strict[e] = true; });
+    if (caseSensitive) strict["case"] = true;
+    var t = String(text).normalize("NFC").replace(ZERO_WIDTH, "");
+    if (!strict["sara-am"]) t = t.replace(SARA_AM_SPLIT, "$1\u0e33");
+    if (!strict.digits) t = t.replace(/[\u0e50-\u0e59]/g, function (c) { return String(c.charCodeAt(0) - 0x0e50); });
     t = t.replace(SPACES, " ").replace(EDGE_SPACES, "");
-    return caseSensitive ? t : casefold(t);
+    if (!strict.spaces) t = t.replace(SPACE_AFTER_THAI, "$1").replace(SPACE_BEFORE_THAI, "");
+    return strict["case"] ? t : casefold(t);
   }
 
   function digitsToAscii(s) {
@@ -86,8 +98,8 @@
       }
       case "short-text": {
         if (typeof response !== "string") return false;
-        var cs = !!q.case_sensitive, given = normalizeText(response, cs);
-        return answer.some(function (x) { return given === normalizeText(x, cs); });
+        var cs = !!q.case_sensitive, given = normalizeText(response, cs, q.exact);
+        return answer.some(function (x) { return given === normalizeText(x, cs, q.exact); });
       }
     }
     return false;
@@ -193,7 +205,7 @@
     if (level >= 1 && isCorrect(q, value)) {
       if (q.type === "numeric") return "=~";
       for (var i = 0; i < q.answer.length && i < 64; i++) {
-        if (normalizeText(q.answer[i], !!q.case_sensitive) === normalizeText(value, !!q.case_sensitive)) return "=" + B64.charAt(i) + "~";
+        if (normalizeText(q.answer[i], !!q.case_sensitive, q.exact) === normalizeText(value, !!q.case_sensitive, q.exact)) return "=" + B64.charAt(i) + "~";
       }
     }
     if (level >= 2) return "!~";
@@ -810,6 +822,7 @@
     encodeState: encodeState,
     decodeState: decodeState,
     isCorrect: isCorrect,
+    normalizeText: normalizeText,
     goTo: function (i) { goTo(i, true); },
     terminate: terminate
   };

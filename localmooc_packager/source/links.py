@@ -1,0 +1,187 @@
+"""Links and images inside Markdown and HTML bodies: each must name a file of the course.
+
+Designers write the path that previews in their editor: relative to the Markdown file (`waste-bins.png`,
+`../static/waste-bins.png`) or the course-root forms `static/NAME`, `./static/NAME`, `/static/NAME`. Every
+form that reaches a file under static/ is rewritten to the canonical `/static/NAME`, which each exporter
+turns into its own layout. The course's files are listed once per validation, so resolving a link is a set
+lookup, never a file-system call.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import posixpath
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import unquote
+
+from . import markup
+
+# A URL scheme (http:, mailto:, data:, tel:, javascript:, ...): not a course file.
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+# Folders never part of a course's content.
+_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv"}
+
+
+class CourseFiles:
+    """The course folder's regular files as relative POSIX paths, listed on first use."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @cached_property
+    def paths(self) -> frozenset[str]:
+        self._walk()
+        return self._paths
+
+    @cached_property
+    def symlinks(self) -> frozenset[str]:
+        """Symbolic links among the files and folders (never followed: they may lead out of the course)."""
+        self._walk()
+        return self._symlinks
+
+    def _walk(self) -> None:
+        if hasattr(self, "_paths"):
+            return
+        found: list[str] = []
+        links: list[str] = []
+        stack = [(str(self.root), "")]
+        while stack:
+            folder, prefix = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_symlink():  # from the directory listing: no extra system call on Linux
+                    links.append(rel)
+                    found.append(rel)
+                elif entry.is_dir():
+                    if entry.name not in _SKIP_DIRS:
+                        stack.append((entry.path, rel + "/"))
+                else:
+                    found.append(rel)
+        self._paths = frozenset(found)
+        self._symlinks = frozenset(links)
+
+    def names_in(self, folder: str) -> list[str]:
+        """File names directly inside ``folder`` ('' for the root)."""
+        prefix = folder.rstrip("/") + "/" if folder else ""
+        return [p[len(prefix) :] for p in self.paths if p.startswith(prefix) and "/" not in p[len(prefix) :]]
+
+    @cached_property
+    def _by_name(self) -> dict[str, list[str]]:
+        names: dict[str, list[str]] = {}
+        for path in sorted(self.paths):
+            names.setdefault(posixpath.basename(path), []).append(path)
+        return names
+
+    def closest(self, rel: str) -> str | None:
+        """The course file whose name is nearest to ``rel``'s (files in static/ first)."""
+        names = self._by_name
+        close = difflib.get_close_matches(posixpath.basename(rel), list(names), n=1, cutoff=0.6)
+        if not close:
+            return None
+        candidates = names[close[0]]
+        return next((p for p in candidates if p.startswith("static/")), candidates[0])
+
+
+@dataclass(frozen=True)
+class Link:
+    start: int  # offset of the URL in the body text
+    end: int
+    url: str
+    line: int  # 1-based line in the body text
+    column: int  # 1-based column in the body text
+
+
+# Text that is not markup: fenced code blocks and inline code spans (a tutorial showing `<img src=x>`).
+_CODE = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?(?:^[ \t]*\1[^\n]*$|\Z)|`[^`\n]+`", re.MULTILINE | re.DOTALL)
+_MD_LINK = re.compile(r"!?\[[^\]\n]*\]\(\s*<?(?P<url>[^)\s>]+)")
+_MD_DEFINITION = re.compile(r"^[ ]{0,3}\[[^\]\n]+\]:[ \t]*<?(?P<url>[^\s>]+)", re.MULTILINE)
+_HTML_REF = re.compile(
+    r"""(?:\b(?:src|href|poster|data)\s*=\s*["']?|url\(\s*["']?)(?P<url>[^"'()\s>]+)""",
+    re.IGNORECASE,
+)
+_SRCSET = re.compile(r"""\bsrcset\s*=\s*(["'])(?P<set>[^"']*)\1""", re.IGNORECASE)
+
+
+def links(text: str, markdown: bool) -> Iterator[Link]:
+    """Every link, image and embedded file named in a body (not inside code), in order."""
+    if "=" not in text and "(" not in text and "]:" not in text:  # no pattern can match
+        return
+    if "`" in text or "~~~" in text:
+        text = _CODE.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+    spans: list[tuple[int, int, str]] = []
+    patterns = [_HTML_REF, _MD_LINK, _MD_DEFINITION] if markdown else [_HTML_REF]
+    for pattern in patterns:
+        spans.extend((m.start("url"), m.end("url"), m.group("url")) for m in pattern.finditer(text))
+    for m in _SRCSET.finditer(text):
+        base = m.start("set")
+        for part in re.finditer(r"[^,\s][^\s,]*", m.group("set")):
+            if not re.fullmatch(r"\d+(\.\d+)?[wx]", part.group()):
+                spans.append((base + part.start(), base + part.end(), part.group()))
+    for start, end, url in sorted(set(spans)):
+        line_start = text.rfind("\n", 0, start) + 1
+        yield Link(start, end, url, text.count("\n", 0, start) + 1, start - line_start + 1)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a link names: ``canonical`` to write instead (None: keep it), or a problem."""
+
+    canonical: str | None = None
+    code: str = ""  # '' when fine
+    message: str = ""
+
+
+def resolve(url: str, base: str, files: CourseFiles) -> Resolved | None:
+    """Resolve ``url`` written in a body whose file sits in folder ``base`` (relative, '' for the root).
+
+    None for what is not a course file: network addresses, other schemes, anchors, site paths.
+    """
+    if not url or url.startswith("#") or _SCHEME.match(url) or url.startswith("//"):
+        return None
+    cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=len(url))
+    path, suffix = unquote(url[:cut]), url[cut:]
+    name = markup.static_name(path)
+    if name is not None:
+        rel = name
+    elif path.startswith("/"):
+        return None  # an Open edX site path such as /jump_to_id/...
+    else:
+        rel = posixpath.normpath(posixpath.join(base, path))
+    if rel == ".." or rel.startswith("../"):
+        return Resolved(code="path-outside", message=f"{url!r} points outside the course folder")
+    if rel in files.paths:
+        if rel.startswith("static/"):
+            canonical = "/" + rel + suffix
+            return Resolved(canonical if canonical != url else None)
+        return Resolved(
+            code="asset-outside-static",
+            message=f"{url!r} is {rel}, outside static/: move it into static/ so that packages carry it",
+        )
+    near = files.closest(rel)
+    hint = ""
+    if near is not None:
+        shown = posixpath.relpath(near, base or ".") if name is None else near
+        hint = f"; did you mean {shown!r}?"
+    where = f" (looked for {rel})" if rel != path else ""
+    return Resolved(code="asset-missing", message=f"{url!r} not found{where}{hint}")
+
+
+def rewrite(text: str, changes: list[tuple[int, int, str]]) -> str:
+    """``text`` with each (start, end) span replaced, spans in ascending order and not overlapping."""
+    out: list[str] = []
+    last = 0
+    for start, end, new in changes:
+        out.append(text[last:start])
+        out.append(new)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
