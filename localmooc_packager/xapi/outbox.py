@@ -99,9 +99,8 @@ def enqueue(conn: Connection, statements: Iterable[Mapping[str, Any]], now: date
         )
     if not rows:
         return 0
-    result = conn.execute(_insert(conn), rows)
-    # executemany rowcount is the sum on both drivers; -1 means the driver could not tell.
-    return result.rowcount if result.rowcount >= 0 else len(rows)
+    # RETURNING names only the rows actually inserted (driver rowcounts for executemany disagree).
+    return len(conn.execute(_insert(conn).returning(outbox.c.id), rows).all())
 
 
 def claim(conn: Connection, limit: int, lease: timedelta, now: datetime | None = None) -> list[Claimed]:
@@ -188,6 +187,7 @@ def depth(conn: Connection, now: datetime | None = None) -> Depth:
     """Counts for operators and metrics: waiting, waiting and due now, delivered, dead."""
     at = now or _now()
     pending = sa.func.count().filter(_PENDING)
+    began = not conn.in_transaction()
     row = conn.execute(
         sa.select(
             pending,
@@ -196,6 +196,8 @@ def depth(conn: Connection, now: datetime | None = None) -> Depth:
             sa.func.count().filter(outbox.c.dead_at.is_not(None)),
         )
     ).one()
+    if began:  # leave the connection as it was, free for the next claim
+        conn.rollback()
     return Depth(*row)
 
 
