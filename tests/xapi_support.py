@@ -177,11 +177,11 @@ def one_of_each(learner: str = LEARNER, at: datetime = AT) -> dict[str, dict]:
     }
 
 
-def many(n: int) -> list[dict]:
-    """``n`` distinct statements (answers by many learners) for volume tests."""
+def many(n: int, tag: str = "xx") -> list[dict]:
+    """``n`` distinct statements (answers by many learners; ``tag`` keeps two sets apart)."""
     out = []
     for i in range(n):
-        learner = f"learner{i // 10:06d}xx"
+        learner = f"learner{i // 10:06d}{tag}"
         out.append(
             xs.answered(
                 SITE,
