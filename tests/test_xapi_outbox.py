@@ -168,3 +168,13 @@ def test_concurrent_claims_never_share_a_row(engine: sa.Engine) -> None:
     assert len(set(every)) == total
     if engine.dialect.name == "postgresql":
         assert sum(1 for part in claimed if part) > 1  # SKIP LOCKED let several workers claim at once
+
+
+def test_a_claim_never_takes_more_than_its_limit(engine: sa.Engine) -> None:
+    # On PostgreSQL "id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)" claimed all 2,000 rows of a fresh
+    # table (the planner rescanned the subquery per row); the claim is a materialised CTE for that reason.
+    with engine.begin() as conn:
+        outbox.enqueue(conn, many(2000, tag="limit"))
+    with engine.connect() as conn:
+        sizes = [len(outbox.claim(conn, 100, LEASE)) for _ in range(3)]
+    assert sizes == [100, 100, 100]

@@ -110,17 +110,22 @@ def claim(conn: Connection, limit: int, lease: timedelta, now: datetime | None =
     free for others again when the lease ends, whatever happens to this worker.
     """
     at = now or _now()
+    # A materialised CTE: PostgreSQL evaluates it once. Written as "id IN (SELECT ... LIMIT n FOR UPDATE
+    # SKIP LOCKED)" the planner may rescan the subquery per row of a semi-join and claim far more than n.
     due = (
         sa.select(outbox.c.id)
         .where(_PENDING, outbox.c.next_attempt_at <= at)
         .order_by(outbox.c.next_attempt_at, outbox.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
-        .scalar_subquery()
+        .cte("due")
+        .prefix_with("MATERIALIZED")
     )
     stmt = (
         sa.update(outbox)
-        .where(outbox.c.id.in_(due), _PENDING)
+        # No pending test here: the CTE locked the rows, and repeating it makes the planner (without
+        # statistics on a young table) scan the pending index once per claimed row.
+        .where(outbox.c.id == due.c.id)
         .values(attempts=outbox.c.attempts + 1, next_attempt_at=at + lease)
         .returning(outbox.c.id, outbox.c.statement_id, outbox.c.statement, outbox.c.attempts)
     )
