@@ -58,6 +58,8 @@ setup_system() {
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     [ -d /usr/share/fonts/truetype/tlwg ] || missing+=(fonts-thai-tlwg-ttf)
     command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+    # haproxy: deploy/haproxy.cfg is checked with `haproxy -c` (tests/test_xapi_deploy.py).
+    command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
     if [ ${#missing[@]} -gt 0 ]; then
         command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]}: install them with your system's package manager"
         say "installing Debian packages: ${missing[*]}"
