@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -179,6 +180,42 @@ def test_cli_push_once(tmp_path: Path, db: sa.Engine, ralph: Ralph) -> None:
         "lrs", "push", "--lrs", ralph.url, "--db", url, "--user", USER, "--password-file", "/nonexistent"
     )
     assert missing.returncode == 2 and "cannot read the password file" in missing.stderr
+
+
+def test_cli_push_loop_delivers_as_events_come_and_stops_on_sigterm(
+    tmp_path: Path, db: sa.Engine, ralph: Ralph
+) -> None:
+    secret = tmp_path / "lrs-password"
+    secret.write_text(PASSWORD)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    args = ["lrs", "push", "--loop", "--lrs", ralph.url, "--db", str(db.url), "--user", USER]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "localmooc_packager", *args, "--password-file", str(secret)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        for round_ in range(2):  # statements written while the worker waits are picked up
+            batch = many(15, tag=f"loop{round_}")
+            _enqueue(db, batch)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with db.connect() as conn:
+                    if outbox.depth(conn).pending == 0:
+                        break
+                time.sleep(0.1)
+            counts = ralph.stored_id_counts()
+            assert all(counts[s["id"]] == 1 for s in batch)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "delivered 30 statement(s)" in out
 
 
 @pytest.mark.slow

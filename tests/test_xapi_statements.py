@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import random
+import string
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -149,6 +151,7 @@ def test_statement_ids_are_deterministic_and_distinct() -> None:
         (lambda: xs.Activity("question", "q1", {"th-TH": "ก"}, interaction_type="essay"), "interaction type"),
         (lambda: xs.Score(raw=11, max=10), "min <= raw <= max"),
         (lambda: xs.Score(raw=float("nan"), max=10), "finite"),
+        (lambda: xs.Score(raw=-20, min=-20, max=10), "min >= -max"),
         (lambda: xs.earned(SITE, LEARNER, COURSE, "ใบที่ 1", AT), "certificate id"),
         (lambda: xs.experienced(SITE, LEARNER, UNIT, UNIT, AT), "kind 'course'"),
     ],
@@ -216,3 +219,62 @@ def test_ralphs_lrs_refuses_what_it_checks(ralph: Ralph) -> None:
     response = ralph.post([bad])
     assert response.status_code == 422, (name, response.text)
     assert len(ralph.stored()) == before
+
+
+THAI = [chr(c) for c in range(0x0E01, 0x0E3A)] + [chr(c) for c in range(0x0E40, 0x0E5B)] + [" ", "๑", "๙"]
+
+
+def _varied(rng: random.Random, i: int) -> list[dict]:
+    """Every kind of statement from random but valid inputs: ids, Thai names, scores, time zones."""
+
+    def ascii_id() -> str:
+        alphabet = string.ascii_letters + string.digits + "._-"
+        return rng.choice(string.ascii_letters) + "".join(rng.choices(alphabet, k=rng.randint(0, 40)))
+
+    def names() -> dict[str, str]:
+        th = "".join(rng.choices(THAI, k=rng.randint(1, 60))).strip() or "ก"
+        out = {"th-TH": th}
+        if rng.random() < 0.5:
+            out["en-US"] = (
+                "".join(rng.choices(string.printable[:94] + " ", k=rng.randint(1, 40))).strip() or "x"
+            )
+        return out
+
+    site = xs.Site(rng.choice(["https://mooc.dla.go.th", "http://127.0.0.1:8000", "https://example.org/lm"]))
+    learner = "".join(rng.choices(string.ascii_letters + string.digits + "-_", k=rng.randint(8, 64)))
+    course = xs.Activity("course", ascii_id(), names())
+    unit = xs.Activity("unit", ascii_id(), names())
+    choice_ids = list(dict.fromkeys(ascii_id() for _ in range(rng.randint(2, 6))))
+    question = xs.Activity(
+        "question",
+        ascii_id(),
+        names(),
+        interaction_type="choice",
+        choices=tuple((c, names()) for c in choice_ids),
+        correct=tuple(rng.sample(choice_ids, rng.randint(1, len(choice_ids)))),
+    )
+    tz = timezone(timedelta(minutes=rng.randint(-12 * 60, 14 * 60)))
+    at = datetime(2026, 1, 1, tzinfo=tz) + timedelta(seconds=rng.uniform(0, 10**8))
+    top = rng.choice([1, 3, 10, 100, 7.5])
+    score = xs.Score(raw=round(rng.uniform(0, top), 2), max=top)
+    response = rng.sample(choice_ids, rng.randint(1, len(choice_ids)))
+    return [
+        xs.registered(site, learner, course, at),
+        xs.launched(site, learner, course, at, sequence=i),
+        xs.experienced(site, learner, course, unit, at),
+        xs.answered(site, learner, course, unit, question, response, rng.random() < 0.5, score, at, i),
+        xs.completed(site, learner, course, at, of=unit if rng.random() < 0.5 else None),
+        xs.graded(site, learner, course, score, rng.random() < 0.5, at),
+        xs.earned(site, learner, course, ascii_id(), at),
+    ]
+
+
+def test_varied_inputs_pass_ralphs_model_and_its_lrs(ralph: Ralph) -> None:
+    rng = random.Random(20261205)
+    statements = [s for i in range(60) for s in _varied(rng, i)]
+    reports = ralph_validate(statements)
+    bad = [(s, r["errors"]) for s, r in zip(statements, reports, strict=True) if r["errors"]]
+    assert not bad, bad[:3]
+    response = ralph.post(statements)
+    assert response.status_code == 200, response.text
+    assert len(response.json()) == len(statements)

@@ -201,7 +201,10 @@ def run_push(
     """What ``localmooc lrs push`` does: drain once, or loop until SIGTERM/SIGINT."""
     if not lrs_url.startswith(("http://", "https://")):
         raise UsageError(f"--lrs must be the LRS's xAPI endpoint (http(s)://host/xAPI), not {lrs_url!r}")
-    engine = sa.create_engine(db_url, pool_pre_ping=True)
+    try:
+        engine = sa.create_engine(db_url, pool_pre_ping=True)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise UsageError(f"--db is not a usable database URL: {exc}") from None
     try:
         with engine.connect() as conn:
             if not sa.inspect(conn).has_table(outbox.outbox.name):

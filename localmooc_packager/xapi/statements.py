@@ -121,10 +121,13 @@ class Score:
             raise ValueError("score values must be finite numbers")
         if not self.min <= self.raw <= self.max or self.max <= self.min:
             raise ValueError(f"score must satisfy min <= raw <= max and min < max, got {self}")
+        if self.max <= 0 or self.min < -self.max:
+            raise ValueError(
+                f"score range must have max > 0 and min >= -max (scaled stays in [-1, 1]), got {self}"
+            )
 
     def to_xapi(self) -> dict[str, float]:
-        scaled = round(self.raw / self.max, 4) if self.max > 0 else 0.0
-        return {"scaled": scaled, "raw": self.raw, "min": self.min, "max": self.max}
+        return {"scaled": round(self.raw / self.max, 4), "raw": self.raw, "min": self.min, "max": self.max}
 
 
 def _check_names(names: Mapping[str, str], what: str) -> None:
