@@ -114,6 +114,11 @@ class Ralph:
             return []
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
+    def stored_count(self) -> int:
+        """Complete lines in the LRS file (safe to call while Ralph is appending)."""
+        path = self.data / "fs_lrs.jsonl"
+        return path.read_bytes().count(b"\n") if path.exists() else 0
+
     def stored_id_counts(self) -> Counter[str]:
         return Counter(s["id"] for s in self.stored())
 

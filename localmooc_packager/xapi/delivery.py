@@ -62,7 +62,8 @@ class Pusher:
     lease: timedelta = timedelta(seconds=60)
     timeout_s: float = 30.0
     backoff_base_s: float = 1.0
-    backoff_cap_s: float = 300.0
+    # Short enough that delivery resumes within a minute of an LRS coming back after a long outage.
+    backoff_cap_s: float = 60.0
     stats: PushStats = field(default_factory=PushStats)
     client: httpx.Client | None = None
 

@@ -156,7 +156,7 @@ def mark_dead(conn: Connection, row_id: int, error: str) -> None:
 
 
 def backoff_delay(
-    attempts: int, base: float = 1.0, cap: float = 300.0, rng: random.Random | None = None
+    attempts: int, base: float = 1.0, cap: float = 60.0, rng: random.Random | None = None
 ) -> float:
     """Seconds before the next try: exponential in the attempts so far, capped, with "full jitter".
 
