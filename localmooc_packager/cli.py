@@ -331,6 +331,23 @@ def lrs_push(db_url: str, lrs_url: str, user: str, password_file: Path, mode: st
         sys.exit(1)
 
 
+@lrs.command("status")
+@_DB_OPTION
+@click.option("--requeue-dead", is_flag=True, help="Make refused statements pending again (after a fix).")
+def lrs_status(db_url: str, requeue_dead: bool) -> None:
+    """Show the xAPI outbox: pending, due, delivered and refused (dead) statements with the LRS's errors."""
+    from .xapi.delivery import status
+
+    depth, dead, requeued = status(db_url, requeue_dead)
+    if requeued:
+        click.echo(f"requeued {requeued} dead statement(s)")
+    click.echo(
+        f"pending {depth.pending} (due now {depth.due}), delivered {depth.delivered}, dead {depth.dead}"
+    )
+    for statement_id, at, error in dead:
+        click.echo(f"  dead {statement_id} at {at:%Y-%m-%d %H:%M:%S}: {error}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the click group and maps every error to a message and an exit code."""
     started = time.perf_counter()

@@ -182,6 +182,77 @@ def test_cli_push_once(tmp_path: Path, db: sa.Engine, ralph: Ralph) -> None:
     assert missing.returncode == 2 and "cannot read the password file" in missing.stderr
 
 
+def test_cli_status_shows_dead_rows_and_requeues_them(tmp_path: Path, db: sa.Engine, ralph: Ralph) -> None:
+    good = many(3, tag="status")
+    broken = copy.deepcopy(good[0])
+    broken["id"] = str(uuid.uuid4())
+    del broken["actor"]["account"]
+    _enqueue(db, [*good, broken])
+    _pusher(db, ralph).drain()
+    shown = _cli("lrs", "status", "--db", str(db.url))
+    assert shown.returncode == 0, shown.stderr
+    assert "pending 0 (due now 0), delivered 3, dead 1" in shown.stdout
+    assert f"dead {broken['id']} at " in shown.stdout and "422 from LRS" in shown.stdout
+    requeued = _cli("lrs", "status", "--db", str(db.url), "--requeue-dead")
+    assert requeued.returncode == 0, requeued.stderr
+    assert "requeued 1 dead statement(s)" in requeued.stdout
+    assert "pending 1 (due now 1), delivered 3, dead 0" in requeued.stdout
+
+
+@pytest.mark.postgres
+def test_the_loop_survives_its_database_connections_being_killed(ralph: Ralph) -> None:
+    url = os.environ.get("LOCALMOOC_TEST_PG_URL")
+    if not url:
+        pytest.skip("LOCALMOOC_TEST_PG_URL is not set")
+    admin = sa.create_engine(url)
+    try:
+        admin.connect().close()
+    except sa.exc.OperationalError as exc:
+        pytest.skip(f"PostgreSQL at LOCALMOOC_TEST_PG_URL is unreachable: {exc.orig}")
+    name = f"lm-push-test-{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(url, pool_pre_ping=True, connect_args={"application_name": name})
+    outbox.metadata.drop_all(admin)
+    outbox.metadata.create_all(admin)
+    statements = many(600, tag="pgkill")
+    _enqueue(admin, statements)
+    # A short lease, so rows sent but not marked before a kill come round again within the test.
+    pusher = _pusher(engine, ralph, batch_size=20, lease=timedelta(seconds=3))
+    stop = threading.Event()
+    worker = threading.Thread(target=pusher.loop, args=(stop, 0.1))
+    worker.start()
+    terminated = 0
+    kill = sa.text(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :n"
+    )
+    try:
+        while ralph.stored_count() == 0:
+            time.sleep(0.05)
+        # The server ends the worker's sessions five times, as PostgreSQL restarts or failovers would.
+        for _ in range(5):
+            with admin.connect() as conn:
+                terminated += conn.execute(kill, {"n": name}).scalar_one()
+            time.sleep(0.7)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with admin.connect() as conn:
+                if outbox.depth(conn).pending == 0:
+                    break
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        worker.join(60)
+        pusher.close()
+        engine.dispose()
+    assert not worker.is_alive()
+    assert terminated > 0 and pusher.stats.db_errors > 0
+    counts = ralph.stored_id_counts()
+    assert all(counts[s["id"]] == 1 for s in statements)
+    with admin.connect() as conn:
+        assert outbox.depth(conn).delivered == 600
+    outbox.metadata.drop_all(admin)
+    admin.dispose()
+
+
 def test_cli_push_loop_delivers_as_events_come_and_stops_on_sigterm(
     tmp_path: Path, db: sa.Engine, ralph: Ralph
 ) -> None:

@@ -48,6 +48,7 @@ class PushStats:
     dead: int = 0
     retried: int = 0
     requests: int = 0
+    db_errors: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -97,9 +98,26 @@ class Pusher:
         return self.stats
 
     def loop(self, stop: threading.Event, idle_s: float = 1.0) -> PushStats:
-        """Push forever (until ``stop``), waiting ``idle_s`` whenever nothing is due."""
+        """Push forever (until ``stop``), waiting ``idle_s`` whenever nothing is due.
+
+        A lost database connection (a PostgreSQL restart, a failover) is waited out, not fatal: whatever the
+        worker had claimed but not marked is resent after its lease, with the same ids.
+        """
+        db_failures = 0
         while not stop.is_set():
-            if not self.push_once():
+            try:
+                claimed = self.push_once()
+                db_failures = 0
+            except sa.exc.DBAPIError as exc:
+                if not (exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError)):
+                    raise
+                db_failures += 1
+                self.stats.db_errors += 1
+                delay = outbox.backoff_delay(db_failures, 0.5, 10.0)
+                log.warning("xAPI outbox: database unavailable (%s); retry in %.1f s", exc.orig, delay)
+                stop.wait(delay)
+                continue
+            if not claimed:
                 stop.wait(idle_s)
         return self.stats
 
@@ -188,6 +206,40 @@ def read_password(path: Path) -> str:
     return password
 
 
+def _engine(db_url: str) -> sa.Engine:
+    """An engine on a database that has the outbox table, or a clear error."""
+    # application_name: operators (and the tests) can find the pusher's sessions in pg_stat_activity.
+    connect_args = {"application_name": "localmooc-lrs-push"} if db_url.startswith("postgresql") else {}
+    try:
+        engine = sa.create_engine(db_url, pool_pre_ping=True, connect_args=connect_args)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise UsageError(f"--db is not a usable database URL: {exc}") from None
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table(outbox.outbox.name):
+                raise UsageError(
+                    f"the database has no {outbox.outbox.name} table: run 'localmooc db upgrade' first"
+                )
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        raise LocalMoocError(f"cannot reach the database: {exc.orig}") from None
+    except UsageError:
+        engine.dispose()
+        raise
+    return engine
+
+
+def status(db_url: str, requeue: bool = False) -> tuple[outbox.Depth, list[tuple[str, Any, str]], int]:
+    """What ``localmooc lrs status`` shows: the outbox depth, the newest dead rows, and how many were requeued."""
+    engine = _engine(db_url)
+    try:
+        with engine.connect() as conn:
+            requeued = outbox.requeue_dead(conn) if requeue else 0
+            return outbox.depth(conn), outbox.dead_rows(conn), requeued
+    finally:
+        engine.dispose()
+
+
 def run_push(
     db_url: str,
     lrs_url: str,
@@ -202,16 +254,8 @@ def run_push(
     """What ``localmooc lrs push`` does: drain once, or loop until SIGTERM/SIGINT."""
     if not lrs_url.startswith(("http://", "https://")):
         raise UsageError(f"--lrs must be the LRS's xAPI endpoint (http(s)://host/xAPI), not {lrs_url!r}")
+    engine = _engine(db_url)
     try:
-        engine = sa.create_engine(db_url, pool_pre_ping=True)
-    except (sa.exc.ArgumentError, ImportError) as exc:
-        raise UsageError(f"--db is not a usable database URL: {exc}") from None
-    try:
-        with engine.connect() as conn:
-            if not sa.inspect(conn).has_table(outbox.outbox.name):
-                raise UsageError(
-                    f"the database has no {outbox.outbox.name} table: run 'localmooc db upgrade' first"
-                )
         pusher = Pusher(engine, lrs_url, (user, password), batch_size=batch_size)
         try:
             if loop:

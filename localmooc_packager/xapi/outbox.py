@@ -180,6 +180,30 @@ def back_off(conn: Connection, row_ids: Iterable[int], delay_s: float, error: st
         )
 
 
+def requeue_dead(conn: Connection) -> int:
+    """Make every dead row pending again (after the cause was fixed); returns how many. Own transaction."""
+    with conn.begin():
+        result = conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.dead_at.is_not(None), outbox.c.delivered_at.is_(None))
+            .values(dead_at=None, attempts=0, next_attempt_at=_now())
+        )
+    return result.rowcount
+
+
+def dead_rows(conn: Connection, limit: int = 20) -> list[tuple[str, datetime, str]]:
+    """The newest dead rows: (statement id, when it died, the LRS's error)."""
+    rows = conn.execute(
+        sa.select(outbox.c.statement_id, outbox.c.dead_at, outbox.c.last_error)
+        .where(outbox.c.dead_at.is_not(None))
+        .order_by(outbox.c.dead_at.desc(), outbox.c.id.desc())
+        .limit(limit)
+    ).all()
+    if conn.in_transaction():
+        conn.rollback()
+    return [(r.statement_id, r.dead_at, r.last_error or "") for r in rows]
+
+
 @dataclass(frozen=True)
 class Depth:
     pending: int
@@ -212,10 +236,12 @@ __all__ = [
     "back_off",
     "backoff_delay",
     "claim",
+    "dead_rows",
     "depth",
     "enqueue",
     "mark_dead",
     "mark_delivered",
     "metadata",
     "outbox",
+    "requeue_dead",
 ]
