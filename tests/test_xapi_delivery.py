@@ -120,16 +120,33 @@ def test_wrong_credentials_stop_the_worker_and_keep_the_rows(db: sa.Engine, ralp
 
 
 def test_an_unreachable_lrs_backs_off_and_loses_nothing(db: sa.Engine) -> None:
-    _enqueue(db, many(4, tag="down"))
+    _enqueue(db, many(250, tag="down"))
     # A free loopback port: nothing listens there.
     pusher = Pusher(db, f"http://127.0.0.1:{free_port()}/xAPI", (USER, PASSWORD), backoff_base_s=30)
     stats = pusher.drain()
-    assert stats.retried == 4 and stats.delivered == 0
+    # One failed request, not one per batch: the first batch backs off and the rest stay due, untouched.
+    assert (stats.requests, stats.retried, stats.delivered) == (1, 100, 0)
     rows = _rows(db)
-    assert all(r.delivered_at is None and r.attempts == 1 for r in rows)
-    assert all("ConnectError" in r.last_error for r in rows)
+    tried, untouched = rows[:100], rows[100:]
+    assert all(r.delivered_at is None and r.attempts == 1 and "ConnectError" in r.last_error for r in tried)
+    assert all(r.attempts == 0 and r.last_error is None for r in untouched)
     with db.connect() as conn:
-        assert outbox.depth(conn).due == 0  # waiting for the backoff, not hammering
+        assert outbox.depth(conn) == outbox.Depth(pending=250, due=150, delivered=0, dead=0)
+
+
+def test_the_loop_pauses_while_the_lrs_is_down(db: sa.Engine) -> None:
+    _enqueue(db, many(500, tag="pause"))
+    pusher = Pusher(
+        db, f"http://127.0.0.1:{free_port()}/xAPI", (USER, PASSWORD), backoff_base_s=0.2, backoff_cap_s=0.4
+    )
+    stop = threading.Event()
+    worker = threading.Thread(target=pusher.loop, args=(stop, 0.05))
+    worker.start()
+    time.sleep(1.0)
+    stop.set()
+    worker.join(10)
+    # About one request per pause (0.1-0.4 s), not five back to back for the five due batches.
+    assert 2 <= pusher.stats.requests <= 8, pusher.stats
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

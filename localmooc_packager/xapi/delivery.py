@@ -91,10 +91,18 @@ class Pusher:
                 self._send(conn, claimed)
         return len(claimed)
 
+    def _round(self) -> tuple[int, bool]:
+        """One claim-and-send; also whether the LRS failed it outright (all backed off, none delivered)."""
+        delivered, retried = self.stats.delivered, self.stats.retried
+        claimed = self.push_once()
+        return claimed, self.stats.retried > retried and self.stats.delivered == delivered
+
     def drain(self, stop: threading.Event | None = None) -> PushStats:
-        """Push until nothing is due (rows backing off are left for a later run)."""
-        while not (stop and stop.is_set()) and self.push_once():
-            pass
+        """Push until nothing is due, or until the LRS fails a batch (the rest wait for a later run)."""
+        while not (stop and stop.is_set()):
+            claimed, failed = self._round()
+            if not claimed or failed:
+                break
         return self.stats
 
     def loop(self, stop: threading.Event, idle_s: float = 1.0) -> PushStats:
@@ -103,10 +111,10 @@ class Pusher:
         A lost database connection (a PostgreSQL restart, a failover) is waited out, not fatal: whatever the
         worker had claimed but not marked is resent after its lease, with the same ids.
         """
-        db_failures = 0
+        db_failures = lrs_failures = 0
         while not stop.is_set():
             try:
-                claimed = self.push_once()
+                claimed, failed = self._round()
                 db_failures = 0
             except sa.exc.DBAPIError as exc:
                 if not (exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError)):
@@ -117,6 +125,13 @@ class Pusher:
                 log.warning("xAPI outbox: database unavailable (%s); retry in %.1f s", exc.orig, delay)
                 stop.wait(delay)
                 continue
+            if failed:
+                # The LRS is down or failing: pause the worker too, not only the batch, so that a long
+                # queue does not turn into one failed request per batch.
+                lrs_failures += 1
+                stop.wait(outbox.backoff_delay(lrs_failures, self.backoff_base_s, self.backoff_cap_s))
+                continue
+            lrs_failures = 0
             if not claimed:
                 stop.wait(idle_s)
         return self.stats
