@@ -8,7 +8,7 @@ statement that an LRS accepts as is. Rules that hold for every statement:
 - Verbs come from the ADL vocabulary (the one cmi5 uses) where one fits; ``earned`` from the TinCan registry
   (ADL has none for certificates). Displays are Thai and English language maps.
 - Object ids are IRIs under the site's base URL: ``/courses/<id>``, ``/courses/<id>/units/<id>``,
-  ``/courses/<id>/blocks/<id>``, ``/courses/<id>/certificate``.
+  ``/courses/<id>/blocks/<id>``, ``/courses/<id>/certificate/<serial>``.
 - The statement id is a UUID v5 over (kind, learner, object, sequence), so the same event built twice has the
   same id and a redelivery is a duplicate the LRS ignores rather than a second record.
 - ``context.registration`` is a UUID v5 per enrolment (learner, course); ``contextActivities.grouping`` names
@@ -179,7 +179,7 @@ def statement_id(kind: str, learner_id: str, object_iri: str, sequence: str) -> 
     return str(uuid.uuid5(NAMESPACE, f"{kind}\n{learner_id}\n{object_iri}\n{sequence}"))
 
 
-def _definition(site: Site, course_id: str, activity: Activity) -> dict[str, Any]:
+def _definition(activity: Activity) -> dict[str, Any]:
     definition: dict[str, Any] = {"type": ACTIVITY_TYPES[activity.kind], "name": dict(activity.name)}
     if activity.kind == "question":
         definition["interactionType"] = activity.interaction_type
@@ -196,7 +196,7 @@ def _object(site: Site, course_id: str, activity: Activity) -> dict[str, Any]:
     return {
         "objectType": "Activity",
         "id": activity_iri(site, course_id, activity),
-        "definition": _definition(site, course_id, activity),
+        "definition": _definition(activity),
     }
 
 
