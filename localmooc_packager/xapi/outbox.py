@@ -8,7 +8,8 @@ lease, so a worker that dies mid-send only delays its rows; the next claim resen
 statement id, which the LRS treats as a duplicate. Nothing is held locked while HTTP is in flight.
 
 Rows end in one of two states: delivered (``delivered_at``) or dead (``dead_at`` + ``last_error``: the LRS
-refused the statement itself, so retrying cannot help; an operator reads the error and decides).
+refused the statement itself, so retrying cannot help; an operator reads the error with
+``localmooc lrs status`` and may requeue it).
 """
 
 from __future__ import annotations
