@@ -58,6 +58,8 @@ setup_system() {
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     [ -d /usr/share/fonts/truetype/tlwg ] || missing+=(fonts-thai-tlwg-ttf)
     command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+    # haproxy: deploy/haproxy.cfg is checked with `haproxy -c` (tests/test_xapi_deploy.py).
+    command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
     if [ ${#missing[@]} -gt 0 ]; then
         command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]}: install them with your system's package manager"
         say "installing Debian packages: ${missing[*]}"
@@ -71,6 +73,24 @@ setup_system() {
     fi
 }
 
+# Ralph, a real LRS for the xAPI tests. It has its own venv: its pins (pydantic, fastapi) are not ours.
+RALPH_VENV=${LOCALMOOC_RALPH_VENV:-$ROOT/.venv-ralph}
+RALPH_PIN="ralph-malph[cli,lrs]==5.1.0"
+setup_ralph() {
+    local stamp="$RALPH_VENV/.installed-5.1.0"
+    [ -f "$stamp" ] && return
+    local py; py=$(find_python)
+    say "creating $RALPH_VENV with $RALPH_PIN (the LRS the xAPI tests deliver to)"
+    rm -rf "$RALPH_VENV"
+    "$py" -m venv "$RALPH_VENV"
+    # requests: imported by Ralph's API (its OIDC module) but not declared by its extras.
+    if ! "$RALPH_VENV/bin/python" -m pip install -q "$RALPH_PIN" requests >"$RALPH_VENV/pip.log" 2>&1; then
+        tail -n 30 "$RALPH_VENV/pip.log" >&2
+        die "installing Ralph failed (full log: $RALPH_VENV/pip.log)"
+    fi
+    touch "$stamp"
+}
+
 cmd=${1:-}
 case "$cmd" in
     samples)
@@ -80,6 +100,8 @@ case "$cmd" in
     test)
         setup_venv "[test]"
         setup_system
+        setup_ralph
+        export LOCALMOOC_RALPH_VENV=$RALPH_VENV
         say "ruff"
         "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check .
         say "pytest"

@@ -417,6 +417,63 @@ def admin_create(username: str, db_url: str, name: str, password_env: str | None
     click.echo(f"{'created' if created else 'promoted'} admin {username} ({learner_id})")
 
 
+@cli.group()
+def lrs() -> None:
+    """Learning records (xAPI) out to a Learning Record Store."""
+
+
+@lrs.command("push")
+@_DB_OPTION
+@click.option(
+    "--lrs", "lrs_url", required=True, help="The LRS's xAPI endpoint, e.g. https://lrs.example/xAPI."
+)
+@click.option("--user", required=True, help="LRS basic-auth user (needs the statements/write scope).")
+@click.option(
+    "--password-file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File whose first line is the LRS password.",
+)
+@click.option(
+    "--once", "mode", flag_value="once", default=True, help="Send what is due, then exit (default)."
+)
+@click.option("--loop", "mode", flag_value="loop", help="Keep sending until SIGTERM/SIGINT.")
+@click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 500))
+def lrs_push(db_url: str, lrs_url: str, user: str, password_file: Path, mode: str, batch_size: int) -> None:
+    """Send the xAPI outbox to an LRS. With --once, exit 1 if some statements must wait for a retry."""
+    from .xapi.delivery import read_password, run_push
+
+    stats = run_push(
+        db_url,
+        lrs_url,
+        user,
+        read_password(password_file),
+        loop=mode == "loop",
+        batch_size=batch_size,
+        echo=click.echo,
+    )
+    if mode == "once" and stats.retried:
+        click.echo(f"error: {stats.errors[-1] if stats.errors else 'delivery failed'}; will retry", err=True)
+        sys.exit(1)
+
+
+@lrs.command("status")
+@_DB_OPTION
+@click.option("--requeue-dead", is_flag=True, help="Make refused statements pending again (after a fix).")
+def lrs_status(db_url: str, requeue_dead: bool) -> None:
+    """Show the xAPI outbox: pending, due, delivered and refused (dead) statements with the LRS's errors."""
+    from .xapi.delivery import status
+
+    depth, dead, requeued = status(db_url, requeue_dead)
+    if requeued:
+        click.echo(f"requeued {requeued} dead statement(s)")
+    click.echo(
+        f"pending {depth.pending} (due now {depth.due}), delivered {depth.delivered}, dead {depth.dead}"
+    )
+    for statement_id, at, error in dead:
+        click.echo(f"  dead {statement_id} at {at:%Y-%m-%d %H:%M:%S}: {error}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the click group and maps every error to a message and an exit code."""
     started = time.perf_counter()
