@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 # Block types of well-known third-party XBlocks -> the pip package that provides them (names checked on
 # PyPI). `validate` suggests the package when a course uses one of these types and it is not installed.
@@ -106,9 +107,10 @@ def _block_info(name: str, ep: EntryPoint) -> BlockInfo:
 
     builtin = name.startswith("lm-")
     try:
-        cls = ep.load()
-        if not (isinstance(cls, type) and issubclass(cls, XBlock)):
+        loaded = ep.load()
+        if not (isinstance(loaded, type) and issubclass(loaded, XBlock)):
             raise TypeError(f"{ep.value} is not an XBlock class")
+        cls: Any = loaded  # XBlock has no type hints
         fields = [
             FieldInfo(n, scope_name(f.scope), type(f).__name__, str(getattr(f, "help", "") or ""))
             for n, f in sorted(cls.fields.items())
