@@ -263,7 +263,9 @@ def blocks(show_all: bool, fmt: str) -> None:
         scorm = "SCORM: static_view" if b.static else "SCORM: no (OLX only)"
         click.echo(f"{b.type}  [{b.package}; {b.target}; {scorm}]")
         for f in b.fields:
-            where = "course" if f.in_course else "learner"
+            where = (
+                "course" if f.in_course else ("structure" if f.scope in ("children", "parent") else "learner")
+            )
             click.echo(f"    {f.name:<24} {f.scope:<18} {f.type:<10} ({where})")
     if not found:
         click.echo("no third-party XBlock is installed (localmooc blocks --all shows the built-in ones)")

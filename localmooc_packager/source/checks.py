@@ -337,7 +337,8 @@ class Checker:
         usable = {n for n, f in fields.items() if f.scope in (Scope.content, Scope.settings)}
         schema = getattr(cls, "source_schema", None)
         if isinstance(schema, dict):
-            self.xblock_schema(data, kind, schema)
+            learner = {n for n in fields if n not in usable}  # reported below as learner state
+            self.xblock_schema(data, kind, schema, learner)
         for name, value in data.items():
             if name in ("type", "id", "title", "policy"):
                 continue
@@ -366,11 +367,11 @@ class Checker:
                 except (TypeError, ValueError) as exc:
                     self.add(data, (name,), f"bad value for {kind}.{name}: {exc}", "xblock-field-value")
 
-    def xblock_schema(self, data: dict[str, Any], kind: str, schema: dict[str, Any]) -> None:
+    def xblock_schema(self, data: dict[str, Any], kind: str, schema: dict[str, Any], skip: set[str]) -> None:
         """The block's declared JSON Schema (``source_schema``) over its keys (besides type, id, title, policy)."""
         import jsonschema
 
-        own = {k: v for k, v in data.items() if k not in ("type", "id", "title", "policy")}
+        own = {k: v for k, v in data.items() if k not in ("type", "id", "title", "policy") and k not in skip}
         try:
             validator = jsonschema.Draft202012Validator(schema)
             errors = sorted(validator.iter_errors(own), key=lambda e: list(map(str, e.absolute_path)))
