@@ -9,7 +9,7 @@ stays cheap.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,6 +75,10 @@ class BuiltPackage:
     format: str
     path: Path
     seconds: float
+
+    def __iter__(self) -> Iterator[Path | float]:
+        """Unpacks as ``(path, seconds)``, the pairs the build used to yield."""
+        return iter((self.path, self.seconds))
 
 
 def build_course(

@@ -88,6 +88,8 @@ def test_build_course_is_eager(tmp_path: Path) -> None:
     assert isinstance(result, list)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(b.path.name for b in result)
     assert [b.format for b in result] == ["olx", "scorm12"] and all(b.seconds >= 0 for b in result)
+    path, seconds = result[0]  # unpacks as the (path, seconds) pairs of earlier versions
+    assert path == result[0].path and seconds == result[0].seconds
     every = lm.build_course(SAMPLE, tmp_path / "all")
     assert [b.format for b in every] == ["olx", "scorm12", "scorm2004"]
 
