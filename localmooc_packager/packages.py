@@ -31,14 +31,14 @@ class Members:
         self.data: dict[str, bytes] = {}
         self.names: set[str] = set()  # every member, described or not
         self.problems: list[Problem] = []
+        self.total = 0  # bytes of the described files kept
 
     def keep(self, name: str, size: int, read: Any) -> None:
         name = str(PurePosixPath(name.lstrip("/")))
         self.names.add(name)
         if not name.lower().endswith(_WANTED):
             return
-        total = sum(len(v) for v in self.data.values())
-        if size > MAX_MEMBER or total + size > MAX_TOTAL:
+        if size > MAX_MEMBER or self.total + size > MAX_TOTAL:
             self.problem(
                 name, f"{size:,} bytes: too large to read as a course description", "package-too-large"
             )
@@ -46,6 +46,7 @@ class Members:
         data = read()
         if data is not None:
             self.data[name] = data[: MAX_MEMBER + 1]
+            self.total += len(self.data[name])
 
     def problem(self, member: str, message: str, code: str, line: int = 0) -> None:
         self.problems.append(
@@ -186,6 +187,8 @@ def _resolve(m: Members, root: str, el: etree._Element, where: str) -> etree._El
         return el
     name = f"{tag}/{url_name}.xml"
     if root + name not in m.data:
+        if root + name in m.names:
+            return None  # there but not read (too large): reported already
         m.problem(
             where, f"<{tag} url_name={url_name!r}> points to {name}, which is missing", "olx-missing-file"
         )

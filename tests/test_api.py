@@ -250,3 +250,19 @@ def test_every_example_in_docs_api_runs(tmp_path: Path, monkeypatch: pytest.Monk
     printed = out.getvalue()
     assert "formats is empty: give at least one format (olx, scorm12, scorm2004), or None for all" in printed
     assert "['olx', 'scorm12', 'scorm2004']" in printed
+
+
+def test_open_package_does_not_read_oversized_descriptions(tmp_path: Path) -> None:
+    """A bomb-like member (16 MiB + 1 of XML, a few KB compressed) is reported, never read into memory."""
+    from localmooc_packager.packages import MAX_MEMBER
+
+    archive = tmp_path / "big.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("course.xml", '<course url_name="r1" org="DLA" course="c"/>')
+        zf.writestr("course/r1.xml", b"<course>" + b" " * MAX_MEMBER + b"</course>")
+    assert archive.stat().st_size < 100_000
+    info = lm.open_package(archive)
+    assert [(p.code, str(p.location)) for p in info.problems] == [
+        ("package-too-large", f"{archive}/course/r1.xml")
+    ]
+    assert info.outline == [] and not info.ok
