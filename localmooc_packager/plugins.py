@@ -7,8 +7,10 @@ A plug-in that fails to load is listed with its error and its package; it never 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # importlib.metadata is imported when a listing is asked for, not at start-up
+    from importlib.metadata import EntryPoint
 
 # Block types of well-known third-party XBlocks -> the pip package that provides them (names checked on
 # PyPI). `validate` suggests the package when a course uses one of these types and it is not installed.
@@ -52,6 +54,8 @@ class FormatInfo:
 
 def list_formats() -> list[FormatInfo]:
     """Every ``localmooc.exporters`` entry point, in name order; broken ones carry their error."""
+    from importlib.metadata import entry_points
+
     from . import exporters
 
     working, broken = exporters.available(), exporters.broken()
