@@ -137,6 +137,33 @@ def test_blocks_lists_the_example_with_fields_scopes_and_package() -> None:
     assert data["flashcards"]["package"] == "flashcards-xblock 0.1.0"
 
 
+def test_a_broken_block_is_listed_with_its_package_and_reported_by_validate(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    info = site / "broken_block-0.3.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-block\nVersion: 0.3\n")
+    (info / "entry_points.txt").write_text("[xblock.v1]\nbrokenblock = broken_block_missing:Block\n")
+    env = {"PYTHONPATH": str(site)}
+    done = run("blocks", env=env)
+    assert done.returncode == 0
+    assert done.stderr.strip() == (
+        "brokenblock: BROKEN (broken-block 0.3, broken_block_missing:Block): ModuleNotFoundError: "
+        "No module named 'broken_block_missing'"
+    )
+    assert "flashcards  [flashcards-xblock 0.1.0" in done.stdout  # the others are still listed
+    course = write_course(
+        tmp_path / "c", "      - {type: brokenblock}\n      - {type: flashcards, cards: []}\n"
+    )
+    done = run("validate", str(course), env=env)
+    assert done.returncode == 1
+    lines = [line.removeprefix(f"{course}/") for line in done.stderr.splitlines()]
+    assert lines[0] == (
+        "course.yaml:11:16: units[0].blocks[0].type: XBlock 'brokenblock' (package broken-block 0.3) cannot be "
+        "loaded: No module named 'broken_block_missing' [xblock-broken]"
+    )
+    assert lines[1].endswith("flashcards: [] should be non-empty [xblock-schema]")  # and validation went on
+
+
 # ---- validation of third-party blocks
 
 

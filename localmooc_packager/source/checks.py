@@ -331,7 +331,12 @@ class Checker:
         try:
             cls = XBlock.load_class(kind)
         except Exception as exc:  # a broken third-party package must not stop validation
-            self.add(data, ("type",), f"XBlock {kind!r} cannot be loaded: {exc}", "xblock-broken")
+            from ..plugins import package_of
+            from ..tree import xblock_entry_points
+
+            eps = xblock_entry_points().get(kind.lower(), [])
+            origin = f" (package {package_of(eps[0])})" if eps else ""
+            self.add(data, ("type",), f"XBlock {kind!r}{origin} cannot be loaded: {exc}", "xblock-broken")
             return
         fields = cls.fields
         usable = {n for n, f in fields.items() if f.scope in (Scope.content, Scope.settings)}
