@@ -80,51 +80,50 @@ def test_a_graded_static_rendering_is_graded_by_the_player(
     lms.assert_no_network()
 
 
-def test_flashcards_in_the_reference_runtime_in_a_browser(tmp_path: Path) -> None:
+def test_flashcards_in_the_reference_runtime_in_a_browser(scorm_browser: Any, tmp_path: Path) -> None:  # noqa: F811
     """The block's own script runs in the runtime's page: it flips cards and posts to its handler (with the
     runtime's CSRF token); what the learner ticked is there after a reload."""
-    import os
-
-    from playwright.sync_api import sync_playwright
-    from runtime_support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, LiveServer, test_secrets
+    from browser_support import NetworkGuard
+    from runtime_support import PASSWORD, LiveServer, test_secrets
 
     from localmooc_packager.runtime.app import create_app
     from localmooc_packager.runtime.blocks import load_course_dir
 
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: run ./run.sh test (it installs Debian's chromium)")
     app = create_app(
         {"flashcards-demo": load_course_dir(FLASH)}, f"sqlite:///{tmp_path / 'rt.db'}", secrets=test_secrets()
     )
-    with LiveServer(app) as server, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(locale="th-TH")
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        base = server.url
-        page.goto(f"{base}/register")
-        page.fill("#name", "สมศรี ทดลองเรียน")
-        page.fill("#username", "somsri")
-        page.fill("#password", PASSWORD)
-        page.select_option("#org_type", "public")
-        page.select_option("#province", "ขอนแก่น")
-        page.check("#consent")
-        page.click('[data-lm="register-submit"]')
-        page.wait_for_url(f"{base}/")
-        page.goto(f"{base}/courses/flashcards-demo")
-        page.click('[data-lm="enrol"]')
-        page.wait_for_url(f"{base}/courses/flashcards-demo/units/abbreviations")
-        card = page.locator('.flashcards-card[data-card="2"]')
-        back = card.locator(".flashcards-back")
-        assert not back.is_visible()
-        card.locator(".flashcards-flip").click()
-        assert back.is_visible() and back.inner_text() == "องค์การบริหารส่วนตำบล"
-        with page.expect_response("**/handler/mark") as answer:
-            card.locator("[data-card-known]").check()
-        assert answer.value.status == 200, answer.value.text()
-        page.locator(".flashcards-progress").filter(has_text="จำได้ 1 จาก 4 บัตร").wait_for()
-        page.reload()
-        assert page.locator('[data-card-known="2"]').is_checked()
-        assert not page.locator('[data-card-known="0"]').is_checked()
-        browser.close()
-    assert errors == []
+    page = scorm_browser.new_page()  # the module's Chromium (one Playwright per process)
+    guard = NetworkGuard()
+    guard.attach(page)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        with LiveServer(app) as server:
+            base = server.url
+            page.goto(f"{base}/register")
+            page.fill("#name", "สมศรี ทดลองเรียน")
+            page.fill("#username", "somsri")
+            page.fill("#password", PASSWORD)
+            page.select_option("#org_type", "public")
+            page.select_option("#province", "ขอนแก่น")
+            page.check("#consent")
+            page.click('[data-lm="register-submit"]')
+            page.wait_for_url(f"{base}/")
+            page.goto(f"{base}/courses/flashcards-demo")
+            page.click('[data-lm="enrol"]')
+            page.wait_for_url(f"{base}/courses/flashcards-demo/units/abbreviations")
+            card = page.locator('.flashcards-card[data-card="2"]')
+            back = card.locator(".flashcards-back")
+            assert not back.is_visible()
+            card.locator(".flashcards-flip").click()
+            assert back.is_visible() and back.inner_text() == "องค์การบริหารส่วนตำบล"
+            with page.expect_response("**/handler/mark") as answer:
+                card.locator("[data-card-known]").check()
+            assert answer.value.status == 200, answer.value.text()
+            page.locator(".flashcards-progress").filter(has_text="จำได้ 1 จาก 4 บัตร").wait_for()
+            page.reload()
+            assert page.locator('[data-card-known="2"]').is_checked()
+            assert not page.locator('[data-card-known="0"]').is_checked()
+    finally:
+        page.close()
+    assert errors == [] and guard.blocked == []
