@@ -40,9 +40,11 @@ setup_venv() {
         "$VENV/bin/python" -m pip install -q --upgrade pip 2>/dev/null
     fi
     # Reinstall only when the project's metadata changed since the last install.
-    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-        say "installing localmooc-packager$extras into $VENV"
-        if ! "$VENV/bin/python" -m pip install -q -e ".$extras" >"$VENV/pip.log" 2>&1; then
+    # The example third-party XBlock (examples/flashcards) is installed too: sample_courses/flashcards-demo
+    # uses it, as a designer's course would use any installed block.
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ examples/flashcards/pyproject.toml -nt "$stamp" ]; then
+        say "installing localmooc-packager$extras and examples/flashcards into $VENV"
+        if ! "$VENV/bin/python" -m pip install -q -e ".$extras" -e examples/flashcards >"$VENV/pip.log" 2>&1; then
             tail -n 30 "$VENV/pip.log" >&2
             die "installing the package failed (full log: $VENV/pip.log)"
         fi
@@ -104,6 +106,8 @@ case "$cmd" in
         export LOCALMOOC_RALPH_VENV=$RALPH_VENV
         say "ruff"
         "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check .
+        say "mypy --strict (the public API modules; see [tool.mypy] in pyproject.toml)"
+        "$VENV/bin/mypy"
         say "pytest"
         shift
         "$VENV/bin/python" -m pytest "$@"

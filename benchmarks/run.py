@@ -66,8 +66,7 @@ _RSS_WRAP = (
     "import re, sys\n"
     "from pathlib import Path\n"
     "from localmooc_packager.build import build_course\n"
-    "for _ in build_course(Path(sys.argv[1]), Path(sys.argv[2]), [sys.argv[3]]):\n"
-    "    pass\n"
+    "build_course(Path(sys.argv[1]), Path(sys.argv[2]), [sys.argv[3]])\n"
     "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
 )
 
@@ -147,7 +146,7 @@ class Bench:
                 built: list[Path] = []
 
                 def once(c: Path = course, o: Path = out, f: str = fmt, into: list[Path] = built) -> None:
-                    into[:] = [p for p, _ in build_course(c, o, [f])]
+                    into[:] = [b.path for b in build_course(c, o, [f])]
 
                 ours = best_of(once, self.repeat(size))
                 tree = extract(built[0], self.work / f"x-{fmt}-{size}")

@@ -1,7 +1,21 @@
 """localmooc-packager: author, validate, package and run Thai MOOC courses (DLA Local MOOC).
 
-The public API; everything else is internal. The pipeline functions are imported on first use, so that
-`import localmooc_packager` (and the CLI's start-up) stays light.
+Functions (paths are ``str`` or ``os.PathLike``; each does its work when called; see docs/api.md):
+
+    check_course(course_dir) -> (CourseTree | None, Report)   read and check a course source folder
+    load_course(course_dir) -> CourseTree                     ... or raise InvalidInputError with the report
+    build_course(course_dir, out_dir, formats=None) -> list[BuiltPackage]   write OLX / SCORM packages
+    validate_path(path, kind=None) -> (kind, Report)          check a source folder, OLX course or SCORM zip
+    open_package(path) -> PackageInfo                         metadata, outline and problems, read in place
+    import_olx(source, out_dir) -> ImportReport               an Open edX export -> a course source folder
+    open_store(db_url) -> Store                               the reference runtime's learner-state store
+    list_formats() -> list[FormatInfo]                        installed export formats (plug-ins)
+    list_blocks() -> list[BlockInfo]                          installed XBlock types with their fields
+    new_xblock(name, out_dir=".") -> Path                     scaffold an installable XBlock package
+
+Errors: every error raised on purpose derives from LocalMoocError: UsageError (wrong arguments),
+InvalidInputError (its ``report`` lists every Problem), UnsafeInputError, BuildError.
+Everything not listed in ``__all__`` is internal and may change.
 """
 
 from __future__ import annotations
@@ -9,6 +23,21 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from .api import (
+    BuiltPackage,
+    OutlineEntry,
+    PackageInfo,
+    build_course,
+    check_course,
+    import_olx,
+    list_blocks,
+    list_formats,
+    load_course,
+    new_xblock,
+    open_package,
+    open_store,
+    validate_path,
+)
 from .errors import (
     BuildError,
     InvalidInputError,
@@ -20,24 +49,26 @@ from .errors import (
     UnsafeInputError,
     UsageError,
 )
+from .plugins import BlockInfo, FieldInfo, FormatInfo
 
 __version__ = "0.1.0.dev0"
 
-_LAZY = {
-    "check_course": "localmooc_packager.source",  # folder -> (block tree or None, report)
-    "load_course": "localmooc_packager.source",  # folder -> block tree, or InvalidInputError
-    "build_course": "localmooc_packager.build",  # folder -> one archive per format
-    "validate_path": "localmooc_packager.validators",  # source folder, OLX course or SCORM package -> report
-    "import_olx": "localmooc_packager.importers.olx",  # Studio export -> course source folder
-    "CourseTree": "localmooc_packager.tree",
-}
+# Classes whose modules pull in XBlock and lxml: imported on first use, so `import localmooc_packager`
+# (and the CLI's start-up) stays light.
+_LAZY = {"CourseTree": "localmooc_packager.tree"}
 
 __all__ = [
+    "BlockInfo",
     "BuildError",
+    "BuiltPackage",
     "CourseTree",
+    "FieldInfo",
+    "FormatInfo",
     "InvalidInputError",
     "LocalMoocError",
     "Location",
+    "OutlineEntry",
+    "PackageInfo",
     "Problem",
     "Report",
     "Severity",
@@ -47,7 +78,12 @@ __all__ = [
     "build_course",
     "check_course",
     "import_olx",
+    "list_blocks",
+    "list_formats",
     "load_course",
+    "new_xblock",
+    "open_package",
+    "open_store",
     "validate_path",
 ]
 

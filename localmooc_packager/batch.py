@@ -54,12 +54,13 @@ def build_one(
     course: Path, out_dir: Path, formats: list[str], check: bool, options: dict[str, Any]
 ) -> CourseResult:
     """Build one course; every error becomes part of the result (it crosses a process boundary)."""
-    from .build import build_course
+    from .build import iter_build_course
     from .validators import validate_path
 
     packages: list[Package] = []
     try:
-        for path, seconds in build_course(course, out_dir, formats, **options):
+        for built in iter_build_course(course, out_dir, formats, **options):
+            path, seconds = built.path, built.seconds
             if not check:
                 packages.append(Package(path, seconds))
                 continue

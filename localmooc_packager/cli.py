@@ -223,15 +223,16 @@ def build(
     built in parallel (--jobs); a broken course is reported and the others are still built.
     """
     from .batch import build_courses
-    from .build import build_course
+    from .build import iter_build_course
     from .progress import Progress
 
     chosen = list(formats) or _formats()
     if len(courses) == 1:
         with Progress(f"building {display_path(courses[0])}", total=len(chosen), quiet=quiet) as bar:
-            for path, seconds in build_course(courses[0], out, chosen, olx_flavor=olx_flavor):
-                click.echo(f"wrote {display_path(path)} ({path.stat().st_size:,} bytes, {seconds:.2f} s)")
-                bar.advance(detail=path.name)
+            for built in iter_build_course(courses[0], out, chosen, olx_flavor=olx_flavor):
+                size = built.path.stat().st_size
+                click.echo(f"wrote {display_path(built.path)} ({size:,} bytes, {built.seconds:.2f} s)")
+                bar.advance(detail=built.path.name)
         return
     failed = []
     with Progress("building", total=len(courses), quiet=quiet) as bar:
@@ -300,6 +301,77 @@ def new(path: Path, course_id: str | None, title: str, org: str) -> None:
 
     created = scaffold(path, course_id or path.name, title, org)
     click.echo(f"created {display_path(created)}; check it with: localmooc validate {display_path(created)}")
+
+
+@cli.command("new-xblock")
+@click.argument("name")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder the package folder NAME is created in.",
+)
+def new_xblock(name: str, out: Path) -> None:
+    """Create an installable XBlock package for block type NAME (then: pip install -e OUTPUT/NAME)."""
+    from .scaffold import scaffold_xblock
+
+    created = scaffold_xblock(name, out)
+    shown = display_path(created)
+    click.echo(f"created {shown}; install it with: pip install -e {shown}; test it with: pytest {shown}")
+    click.echo(f"then use it in a course as `type: {name}` (see {shown}/README.md)")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def formats(fmt: str) -> None:
+    """List the installed export formats (plug-ins of the localmooc.exporters entry point group)."""
+    import dataclasses
+    import json
+
+    from .plugins import list_formats
+
+    found = list_formats()
+    if fmt == "json":
+        click.echo(json.dumps([dataclasses.asdict(f) for f in found], ensure_ascii=False, indent=2))
+    for f in found if fmt == "text" else ():
+        if f.error:
+            click.echo(f"{f.name:<12} BROKEN ({f.package}): {f.error}", err=True)
+        else:
+            click.echo(f"{f.name:<12} {f.description} [{f.package}]")
+    if not any(f.error is None for f in found):
+        raise click.ClickException("no export format can be loaded")
+
+
+@cli.command()
+@click.option("--all", "show_all", is_flag=True, help="Also this toolkit's own lm-* blocks.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def blocks(show_all: bool, fmt: str) -> None:
+    """List the installed XBlock types usable as `type:` with their fields, scopes and package."""
+    import dataclasses
+    import json
+
+    from .plugins import list_blocks
+
+    found = [b for b in list_blocks() if show_all or not b.builtin]
+    if fmt == "json":
+        click.echo(json.dumps([dataclasses.asdict(b) for b in found], ensure_ascii=False, indent=2))
+        return
+    for b in found:
+        if b.error:
+            click.echo(f"{b.type}: BROKEN ({b.package}, {b.target}): {b.error}", err=True)
+            continue
+        scorm = "SCORM: static_view" if b.static else "SCORM: no (OLX only)"
+        click.echo(f"{b.type}  [{b.package}; {b.target}; {scorm}]")
+        for f in b.fields:
+            where = (
+                "course" if f.in_course else ("structure" if f.scope in ("children", "parent") else "learner")
+            )
+            click.echo(f"    {f.name:<24} {f.scope:<18} {f.type:<10} ({where})")
+    if not found:
+        click.echo("no third-party XBlock is installed (localmooc blocks --all shows the built-in ones)")
 
 
 _DB_OPTION = click.option(

@@ -58,7 +58,7 @@ def test_several_courses_in_parallel_one_broken(tmp_path: Path) -> None:
         env=env,
     )
     assert done.returncode == 1
-    assert "1 of 3 course(s) failed" in done.stderr
+    assert f"1 of {len(courses) + 1} course(s) failed" in done.stderr
     assert "quiz-answer-unknown" in done.stderr and "[quiz-answer-unknown]" in done.stderr
     assert f"{BROKEN.relative_to(ROOT)}/" in done.stderr or str(BROKEN) in done.stderr
     assert not (tmp_path / "many" / BROKEN.name).exists()  # nothing half-written for the broken one
@@ -108,4 +108,4 @@ def test_workers_from_a_process_with_threads_do_not_fork_it(tmp_path: Path) -> N
         stop.set()
         waiter.join()
     assert [r.course for r in results] == courses and all(r.ok for r in results)
-    assert all(p.path.stat().st_size > 10_000 for r in results for p in r.packages)
+    assert all(p.path.stat().st_size > 1_000 for r in results for p in r.packages)  # whole courses

@@ -145,6 +145,6 @@ def test_public_api(sample_course: Path, tmp_path: Path) -> None:
         assert getattr(lm, name) is not None
     tree, report = lm.check_course(sample_course)
     assert isinstance(tree, lm.CourseTree) and report.ok(strict=True)
-    built = [path for path, _ in lm.build_course(sample_course, tmp_path, ["olx"])]
+    built = [package.path for package in lm.build_course(sample_course, tmp_path, ["olx"])]
     kind, built_report = lm.validate_path(built[0])
     assert kind == "olx" and built_report.ok(strict=True)

@@ -182,9 +182,7 @@ def test_course_data_carries_key_and_grading_rules(tmp_path: Path) -> None:
 def test_registered_as_exporters_and_built_by_the_pipeline(tmp_path: Path) -> None:
     assert isinstance(exporters.get("scorm12"), Scorm12Exporter)
     assert isinstance(exporters.get("scorm2004"), Scorm2004Exporter)
-    built = [
-        p.name for p, _seconds in build_course(SAMPLE, tmp_path, ["scorm12", "scorm2004"], olx_flavor="x")
-    ]
+    built = [b.path.name for b in build_course(SAMPLE, tmp_path, ["scorm12", "scorm2004"], olx_flavor="x")]
     assert built == [
         "DLA-local-budget-basics-2564_2.scorm12.zip",
         "DLA-local-budget-basics-2564_2.scorm2004.zip",

@@ -195,10 +195,10 @@ def test_block_classes_from_one_entry_point_scan_are_xblocks_own(monkeypatch: py
 def test_build_pauses_the_collector_only_while_it_works(tmp_path: Path) -> None:
     import gc
 
-    from localmooc_packager.build import build_course, gc_paused
+    from localmooc_packager.build import gc_paused, iter_build_course
 
     seen = []
-    for _path, _seconds in build_course(sample_courses()[0], tmp_path, ["olx", "scorm12"]):
+    for _built in iter_build_course(sample_courses()[0], tmp_path, ["olx", "scorm12"]):
         seen.append(gc.isenabled())  # the caller's code between packages runs with the collector on
     assert seen == [True, True] and gc.isenabled()
     gc.disable()

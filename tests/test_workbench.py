@@ -107,3 +107,29 @@ def test_quiz_renders_and_grades_in_the_workbench(workbench: str) -> None:
     # The workbench stored the learner's state: a new page load shows the attempts used.
     page = opener.open(workbench + "/scenario/lm-quiz.0/?student=somchai").read().decode()
     assert '"attempts_used": 2' in page
+
+
+def test_the_example_third_party_block_runs_in_the_workbench(workbench: str) -> None:
+    """examples/flashcards (installed like any XBlock package) in the workbench: scenario, view, handler."""
+    opener, jar = _opener()
+    assert "/scenario/flashcards.0/" in opener.open(workbench + "/").read().decode()
+    page = opener.open(workbench + "/scenario/flashcards.0/?student=somsri").read().decode()
+    assert "อบต." in page and "องค์การบริหารส่วนตำบล" in page and page.count('type="checkbox"') == 2
+    usage = re.search(r"data-usage=[\"']([^\"']+)[\"'][^>]*data-block-type=[\"']flashcards", page)
+    assert usage, "flashcards wrapper not found"
+    token = next(c.value for c in jar if c.name == "csrftoken")
+
+    def mark(card: int) -> dict:
+        req = urllib.request.Request(
+            f"{workbench}/handler/{usage.group(1)}/mark/?student=somsri",
+            data=json.dumps({"card": card, "known": True}).encode(),
+            headers={"Content-Type": "application/json", "X-CSRFToken": token, "Referer": workbench + "/"},
+            method="POST",
+        )
+        with opener.open(req) as resp:
+            return json.loads(resp.read())
+
+    assert mark(1) == {"known": [1], "total": 2}
+    assert mark(0) == {"known": [0, 1], "total": 2}
+    page = opener.open(workbench + "/scenario/flashcards.0/?student=somsri").read().decode()
+    assert page.count(" checked") == 2 and "จำได้ 2 จาก 2 บัตร" in page

@@ -9,10 +9,14 @@ from __future__ import annotations
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import BuildError, UsageError
-from ..tree import CourseTree
+
+if TYPE_CHECKING:
+    from ..tree import CourseTree
+
+GROUP = "localmooc.exporters"
 
 
 class Exporter(Protocol):
@@ -29,11 +33,17 @@ def _plugins() -> tuple[dict[str, Exporter], dict[str, str]]:
     """(working exporters, broken ones with the reason), by entry point name."""
     found: dict[str, Exporter] = {}
     broken: dict[str, str] = {}
-    for ep in sorted(entry_points(group="localmooc.exporters"), key=lambda e: e.name):
+    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
         try:
-            found[ep.name] = ep.load()()
+            exporter = ep.load()()
+            missing = [a for a in ("name", "description", "export") if not hasattr(exporter, a)]
+            if missing:
+                raise TypeError(f"not an exporter (no {', '.join(missing)})")
+            found[ep.name] = exporter
         except Exception as exc:  # a broken plug-in must not take the other formats down
-            broken[ep.name] = f"{ep.value}: {type(exc).__name__}: {exc}"
+            dist = ep.dist
+            package = f"package {dist.metadata['Name']} {dist.version}, " if dist is not None else ""
+            broken[ep.name] = f"{package}{ep.value}: {type(exc).__name__}: {exc}"
     return found, broken
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from html import escape
 from importlib.resources import files
@@ -19,10 +21,12 @@ from typing import Any
 from urllib.parse import quote
 
 from lxml import etree
+from web_fragments.fragment import Fragment
 from xblock.core import XBlock
 
 from localmooc_xblocks.base import ui as block_ui
 
+from ..errors import BuildError
 from ..grading import course_grading
 from ..tree import CourseTree
 from . import package_stem
@@ -97,14 +101,19 @@ class _ScormExporter:
         course = tree.course
         lang = course.language if course.language in PLAYER_UI else "th"
         units = _units(tree)
+        statics = static_renderings(tree, units, lang)  # third-party blocks; fails before any work
         data = course_data(tree, units, self.version.schemaversion, lang)
-        rendered = _render_units(tree, units, lang)
+        data["quizzes"].extend(q for s in statics.values() if (q := s.quiz) is not None)
+        with _static_children(tree, statics):
+            rendered = _render_units(tree, units, lang)
         writer = ArchiveWriter(build_time(_source_files(tree)))
         writer.add_bytes("index.html", _index_html(tree, units, rendered, data, lang))
         player = files(__package__) / "player"
         for name in PLAYER_FILES:
             writer.add_bytes(name, (player / name).read_bytes())
         writer.add_bytes(BLOCKS_CSS, _blocks_css(rendered))
+        for name, content in sorted({k: v for s in statics.values() for k, v in s.files.items()}.items()):
+            writer.add_bytes(name, content)
         for rel in sorted(tree.assets):
             writer.add_file(rel, tree.asset_path(rel))
         manifest = build_manifest(tree, self.version.schemaversion, writer.names())
@@ -223,6 +232,136 @@ def course_data(tree: CourseTree, units: list[XBlock], schemaversion: str, lang:
         },
         "ui": {**block_ui({"lang": lang}), **PLAYER_UI[lang]},
     }
+
+
+# --------------------------------------------------------------------------------------------------------
+# Third-party blocks: the static-rendering protocol (docs/plugins.md)
+#
+# A SCO has no server, so a block's student_view (which calls its handlers) cannot work in it. A block
+# that wants to be exported to SCORM implements ``static_view(context) -> dict``:
+#   html     (str, required) its markup, shown in the unit
+#   css      (str) its stylesheet, added once to lm.css
+#   files    ({name: bytes | str}) written to ``xblocks/<block type>/<name>``; ``context["static_url"]``
+#            is that folder's URL relative to the page, for the markup to refer to them
+#   grading  None (nothing to grade: the unit's visit is what counts) or a description the player grades
+#            like a quiz: {"questions": [...], "attempts": 0, "show_answers": "always", "pass_threshold": 0.6}
+#            with questions in the quiz block's normalised form and the markup using the quiz hooks.
+# context holds "lang" and "static_url".
+
+_STATIC_KEYS = {"html", "css", "files", "grading"}
+_QUESTION_TYPES = ("single-choice", "multiple-choice", "true-false", "numeric", "short-text")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
+
+
+@dataclass
+class _Static:
+    html: str
+    css: str
+    files: dict[str, bytes]
+    quiz: dict[str, Any] | None
+
+
+def static_renderings(tree: CourseTree, units: list[XBlock], lang: str) -> dict[str, _Static]:
+    """The static rendering of every third-party block, by usage id; BuildError naming the block, its
+    unit and where it was written when one has no ``static_view`` or returns something unusable."""
+    out: dict[str, _Static] = {}
+    for i, unit in enumerate(units):
+        for block, _depth in tree.walk(unit):
+            block_type = block.scope_ids.block_type
+            if block_type.startswith("lm-"):
+                continue
+            uid = _uid(block)
+            where = f"{tree.where(block)}: block {uid!r} (type: {block_type}) in unit {_uid(unit)!r}"
+            view = getattr(block, "static_view", None)
+            if not callable(view):
+                raise BuildError(
+                    f"{where} cannot be exported to SCORM: its XBlock has no static_view() "
+                    "(the static-rendering protocol, docs/plugins.md); build --format olx, or remove the "
+                    "block from the course"
+                )
+            context = {"lang": lang, "static_url": f"xblocks/{block_type}/"}
+            try:
+                result = view(context)
+            except Exception as exc:
+                raise BuildError(f"{where}: static_view() failed: {type(exc).__name__}: {exc}") from exc
+            out[uid] = _check_static(result, where, block_type, uid, i)
+    return out
+
+
+def _check_static(result: Any, where: str, block_type: str, uid: str, unit: int) -> _Static:
+    def bad(what: str) -> BuildError:
+        return BuildError(f"{where}: static_view() {what} (see docs/plugins.md)")
+
+    if not isinstance(result, dict) or not isinstance(result.get("html"), str):
+        raise bad("must return a dict with an 'html' string")
+    if set(result) - _STATIC_KEYS:
+        raise bad(f"returned unknown keys {sorted(set(result) - _STATIC_KEYS)}")
+    css = result.get("css") or ""
+    if not isinstance(css, str):
+        raise bad("'css' must be a string")
+    files: dict[str, bytes] = {}
+    raw_files = result.get("files") or {}
+    if not isinstance(raw_files, dict):
+        raise bad("'files' must map names to bytes or str")
+    for name, content in raw_files.items():
+        if not isinstance(name, str) or not _SAFE_NAME.match(name):
+            raise bad(f"file name {name!r} must be a relative ASCII path (letters, digits, '_', '-', '.')")
+        if not isinstance(content, bytes | str):
+            raise bad(f"file {name!r} must be bytes or str")
+        files[f"xblocks/{block_type}/{name}"] = content.encode() if isinstance(content, str) else content
+    grading = result.get("grading")
+    quiz = None
+    if grading is not None:
+        questions = grading.get("questions") if isinstance(grading, dict) else None
+        if not isinstance(questions, list) or not questions:
+            raise bad("'grading' must be None or a dict with a non-empty 'questions' list")
+        for q in questions:
+            if not (
+                isinstance(q, dict) and isinstance(q.get("id"), str) and q.get("type") in _QUESTION_TYPES
+            ):
+                raise bad(
+                    f"grading question {q!r} needs an 'id' and a 'type' of {', '.join(_QUESTION_TYPES)}"
+                )
+            if "answer" not in q:
+                raise bad(f"grading question {q['id']!r} has no 'answer'")
+        quiz = {
+            "id": uid,
+            "unit": unit,
+            "role": "practice",  # graded locally and reported as interactions; not part of the course grade
+            "attempts": int(grading.get("attempts", 0)),
+            "show_answers": str(grading.get("show_answers", "always")),
+            "pass_threshold": float(grading.get("pass_threshold", 0.6)),
+            "shuffle": False,
+            "questions": [_question_data(q) for q in questions],
+        }
+    html = (
+        f'<div class="lm-xblock lm-static" data-lm-block="{escape(uid)}" '
+        f'data-lm-block-type="{escape(block_type)}">{result["html"]}</div>'
+    )
+    return _Static(html, css, files, quiz)
+
+
+@contextmanager
+def _static_children(tree: CourseTree, statics: dict[str, _Static]) -> Iterator[None]:
+    """While the units render, a third-party child renders as its static markup instead of its
+    student_view (whose script would call handlers that a SCO does not have)."""
+    runtime = tree.runtime
+    original = runtime.render_child
+
+    def render_child(child: XBlock, view_name: str | None = None, context: Any = None) -> Fragment:
+        static = statics.get(_uid(child))
+        if static is None:
+            return original(child, view_name, context)
+        frag = Fragment(static.html)
+        if static.css:
+            frag.add_css(static.css)
+        return frag
+
+    runtime.render_child = render_child  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del runtime.render_child
 
 
 # --------------------------------------------------------------------------------------------------------

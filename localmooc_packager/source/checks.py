@@ -254,12 +254,10 @@ class Checker:
             self.raw(data)
         elif kind not in xblock_types():
             options = set(BUILTIN_BLOCKS) | xblock_types()
-            self.add(
-                data,
-                ("type",),
-                f"unknown block type {kind!r}{did_you_mean(kind, options)}",
-                "block-type-unknown",
-            )
+            from ..plugins import missing_block_hint
+
+            hint = missing_block_hint(kind) or did_you_mean(kind, options)
+            self.add(data, ("type",), f"unknown block type {kind!r}{hint}", "block-type-unknown")
         else:
             self.xblock_fields(data, kind)
 
@@ -444,13 +442,24 @@ class Checker:
         try:
             cls = XBlock.load_class(kind)
         except Exception as exc:  # a broken third-party package must not stop validation
-            self.add(data, ("type",), f"XBlock {kind!r} cannot be loaded: {exc}", "xblock-broken")
+            from ..plugins import package_of
+            from ..tree import xblock_entry_points
+
+            eps = xblock_entry_points().get(kind.lower(), [])
+            origin = f" (package {package_of(eps[0])})" if eps else ""
+            self.add(data, ("type",), f"XBlock {kind!r}{origin} cannot be loaded: {exc}", "xblock-broken")
             return
         fields = cls.fields
         usable = {n for n, f in fields.items() if f.scope in (Scope.content, Scope.settings)}
+        schema = getattr(cls, "source_schema", None)
+        if isinstance(schema, dict):
+            learner = {n for n in fields if n not in usable}  # reported below as learner state
+            self.xblock_schema(data, kind, schema, learner)
         for name, value in data.items():
             if name in ("type", "id", "title", "policy"):
                 continue
+            if isinstance(schema, dict) and (name not in fields or name in usable):
+                continue  # the block's own schema has judged it
             if name not in fields:
                 self.add(
                     data,
@@ -473,6 +482,40 @@ class Checker:
                     fields[name].from_json(value)
                 except (TypeError, ValueError) as exc:
                     self.add(data, (name,), f"bad value for {kind}.{name}: {exc}", "xblock-field-value")
+
+    def xblock_schema(self, data: dict[str, Any], kind: str, schema: dict[str, Any], skip: set[str]) -> None:
+        """The block's declared JSON Schema (``source_schema``) over its keys (besides type, id, title, policy)."""
+        import jsonschema
+
+        own = {k: v for k, v in data.items() if k not in ("type", "id", "title", "policy") and k not in skip}
+        try:
+            validator = jsonschema.Draft202012Validator(schema)
+            errors = sorted(validator.iter_errors(own), key=lambda e: list(map(str, e.absolute_path)))
+        except jsonschema.SchemaError as exc:
+            self.add(
+                data,
+                ("type",),
+                f"XBlock {kind!r} declares an invalid source_schema: {exc.message}",
+                "xblock-schema-invalid",
+            )
+            return
+        for error in errors:
+            keys = tuple(error.absolute_path)
+            obj: Any = data
+            for k in keys[:-1]:
+                obj = obj[k]
+            if error.validator == "additionalProperties" and not keys:
+                for extra in sorted(set(own) - set(schema.get("properties", {}))):
+                    usable = sorted(schema.get("properties", {}))
+                    self.add(
+                        data,
+                        (extra,),
+                        f"{kind} has no key {extra!r}{did_you_mean(extra, usable)}",
+                        "xblock-field-unknown",
+                        key=True,
+                    )
+                continue
+            self.add(obj, keys[-1:], f"{kind}: {error.message}", "xblock-schema")
 
     # ---- quizzes
     def quiz(self, data: dict[str, Any]) -> None:

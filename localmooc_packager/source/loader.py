@@ -187,6 +187,8 @@ class Loader:
 
     def fill_xblock(self, values: dict[str, Any], data: dict[str, Any], fields: dict[str, Field]) -> None:
         """A third-party XBlock: every other key is one of its content/settings fields (checked already)."""
+        if "title" in data and "display_name" in fields and "display_name" not in data:
+            values["display_name"] = data["title"]  # over the block's own default name
         for name, value in data.items():
             if name in fields and name not in ("type", "id"):
                 values[name] = fields[name].from_json(value)
