@@ -158,7 +158,7 @@ def test_a_broken_block_is_listed_with_its_package_and_reported_by_validate(tmp_
     assert done.returncode == 1
     lines = [line.removeprefix(f"{course}/") for line in done.stderr.splitlines()]
     assert lines[0] == (
-        "course.yaml:11:16: units[0].blocks[0].type: XBlock 'brokenblock' (package broken-block 0.3) cannot be "
+        "course.yaml:11:16: units[1].blocks[1].type: XBlock 'brokenblock' (package broken-block 0.3) cannot be "
         "loaded: No module named 'broken_block_missing' [xblock-broken]"
     )
     assert lines[1].endswith("flashcards: [] should be non-empty [xblock-schema]")  # and validation went on
@@ -181,34 +181,34 @@ def test_the_sample_course_with_flashcards_is_valid() -> None:
         (
             "      - {type: flashcards, cards: []}\n",
             [
-                "course.yaml:11:35: units[0].blocks[0].cards: flashcards: [] should be non-empty [xblock-schema]"
+                "course.yaml:11:35: units[1].blocks[1].cards: flashcards: [] should be non-empty [xblock-schema]"
             ],
         ),
         (
             "      - type: flashcards\n        cards: [{front: ก}]\n",
             [
-                "course.yaml:12:17: units[0].blocks[0].cards[0]: flashcards: 'back' is a required property "
+                "course.yaml:12:17: units[1].blocks[1].cards[1]: flashcards: 'back' is a required property "
                 "[xblock-schema]"
             ],
         ),
         (
             "      - {type: flashcards, cards: [{front: ก, back: ข}], card: 1}\n",
             [
-                "course.yaml:11:58: units[0].blocks[0].card: flashcards has no key 'card'; did you mean "
+                "course.yaml:11:58: units[1].blocks[1].card: flashcards has no key 'card'; did you mean "
                 "'cards'? [xblock-field-unknown]"
             ],
         ),
         (
             "      - {type: flashcards, cards: [{front: ก, back: ข}], known: {'0': true}}\n",
             [
-                "course.yaml:11:58: units[0].blocks[0].known: field 'known' of flashcards is learner state "
+                "course.yaml:11:58: units[1].blocks[1].known: field 'known' of flashcards is learner state "
                 "(user_state); only content and settings fields belong in a course [xblock-field-scope]"
             ],
         ),
         (
             "      - {type: poll, question: ชอบไหม}\n",
             [
-                "course.yaml:11:16: units[0].blocks[0].type: unknown block type 'poll'; the pip package "
+                "course.yaml:11:16: units[1].blocks[1].type: unknown block type 'poll'; the pip package "
                 "xblock-poll provides it (pip install xblock-poll) [block-type-unknown]"
             ],
         ),
@@ -216,7 +216,7 @@ def test_the_sample_course_with_flashcards_is_valid() -> None:
             # No schema declared: derived from the XBlock's Field definitions.
             "      - {type: html_demo, content: <p>ก</p>, contnet: x}\n",
             [
-                "course.yaml:11:46: units[0].blocks[0].contnet: html_demo has no field 'contnet'; did you mean "
+                "course.yaml:11:46: units[1].blocks[1].contnet: html_demo has no field 'contnet'; did you mean "
                 "'content'? [xblock-field-unknown]"
             ],
         ),

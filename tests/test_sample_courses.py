@@ -21,7 +21,12 @@ from localmooc_packager.source.reader import read_source
 
 from conftest import ROOT, SAMPLES, sample_courses
 
-COURSES = sample_courses()
+# Besides the seven programme courses, the samples hold demos of plug-in blocks (flashcards-demo uses the
+# example third-party XBlock of examples/flashcards): held to the same build and validation bar, but not
+# counted as a programme category's course nor held to a full course's contents.
+PLUGIN_DEMOS = {"flashcards-demo"}
+ALL_COURSES = sample_courses()
+COURSES = [c for c in ALL_COURSES if c.name not in PLUGIN_DEMOS]
 SCHEMA = json.loads((ROOT / "schemas" / "course.schema.json").read_text(encoding="utf-8"))
 THAI = re.compile(r"[\u0e01-\u0e5b]")
 ASCII_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -104,7 +109,7 @@ def test_small_and_ascii_named() -> None:
             assert path.stat().st_size < 100_000, path  # short and small: these ship in every package
 
 
-@pytest.mark.parametrize("course", COURSES, ids=lambda p: p.name)
+@pytest.mark.parametrize("course", ALL_COURSES, ids=lambda p: p.name)
 def test_strict_clean_and_every_package_valid(course: Path, tmp_path: Path) -> None:
     code, out = run("validate", "--strict", str(course))
     assert code == 0 and "valid (0 errors, 0 warnings)" in out, out
