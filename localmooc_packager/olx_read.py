@@ -135,4 +135,6 @@ def block_status(tag: str, advanced: frozenset[str] | set[str]) -> BlockStatus:
     """Is ``tag`` a block type the platform will load (stock or declared in ``advanced_modules``)?"""
     installed = tag in installed_xblocks()
     stock = tag in STOCK
-    return BlockStatus(stock or tag in advanced or installed, installed or tag in STOCK.platform, STOCK.package(tag))
+    return BlockStatus(
+        stock or tag in advanced or installed, installed or tag in STOCK.platform, STOCK.package(tag)
+    )

@@ -184,7 +184,10 @@ NOT_ERRORS_ON_THE_PLATFORM = {
     ("html_invalid", "InvalidHTML"): "HtmlBlock imports it and only logs 'Couldn't parse html'",
     ("end_missing", "InvalidSetting"): "CourseFields.end defaults to None: the course never closes",
     ("course_settings_missing", "InvalidSetting"): "CourseFields.course_image has a default image",
-    ("ora_dates", "InvalidSetting"): "ORA defaults submission_start/submission_due (openassessment defaults.py)",
+    (
+        "ora_dates",
+        "InvalidSetting",
+    ): "ORA defaults submission_start/submission_due (openassessment defaults.py)",
 }
 ROOT_CAUSES = {"olx-run-name-missing"}  # reported where the cause is, not where olxcleaner sees the effect
 # olxcleaner itself crashes on this one: merge_policy unpacks entry.split("/", 1) without checking.

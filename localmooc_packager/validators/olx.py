@@ -456,7 +456,9 @@ class _Validator:
         """Load ``block`` from ``node`` (in ``fname``), following pointers and recursing into children."""
         line = node.sourceline or 1
         tag = block.tag
-        if node.tag != tag and node.tag != STOCK.aliases.get(tag):  # videosequence/X.xml may hold <sequential>
+        if node.tag != tag and node.tag != STOCK.aliases.get(
+            tag
+        ):  # videosequence/X.xml may hold <sequential>
             self.add(
                 Location(fname, line),
                 f"file should hold a <{tag}> but opens with <{node.tag}>",
@@ -892,6 +894,8 @@ class _Validator:
             self.add(block.where(attr), f"{block}: {msg}", "olx-date-order", severity)
 
     def require(self, block: _Block, name: str) -> None:
+        if name in PLATFORM_DEFAULTS.get(block.tag, ()):
+            return  # the platform supplies a value
         if block.attrs.get(name) is None:
             self.add(block.loc, f"{block} has no '{name}' setting", "olx-setting-missing")
 
@@ -1063,7 +1067,9 @@ class _Validator:
             if tag in STOCK.platform:
                 continue  # built into edx-platform itself
             if package or tag in advanced:
-                where = "a stock Open edX installs it" if package else "the course lists it in advanced_modules"
+                where = (
+                    "a stock Open edX installs it" if package else "the course lists it in advanced_modules"
+                )
                 pip = f"pip install {package}" if package else "install the XBlock that provides it"
                 self.add(
                     block.first_loc,
