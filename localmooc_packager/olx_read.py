@@ -34,6 +34,7 @@ __all__ = [
     "BlockStatus",
     "Stock",
     "asset_name",
+    "asset_segment",
     "block_status",
     "installed_xblocks",
     "is_pointer",
@@ -57,6 +58,11 @@ PLATFORM_DEFAULTS: dict[str, frozenset[str]] = {
 def asset_name(path: str) -> str:
     """The name under which Studio stores ``static/<path>`` and serves it as ``/static/<name>``."""
     return _ASSET_INVALID.sub("_", path.replace("/", "_"))
+
+
+def asset_segment(name: str) -> str:
+    """One path segment cleaned as :func:`asset_name` cleans it (``a photo.png`` -> ``a_photo.png``)."""
+    return _ASSET_INVALID.sub("_", name)
 
 
 def static_link_asset(link: str) -> str:

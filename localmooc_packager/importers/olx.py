@@ -55,6 +55,7 @@ from ..errors import (
     UsageError,
     display_path,
 )
+from ..olx_read import STOCK, asset_name, asset_segment, is_pointer, static_link_asset
 from ..safe import decode_text, parse_xml_bytes
 from ..source import markup
 
@@ -169,6 +170,7 @@ class ImportReport:
     merged: list[str] = field(default_factory=list)  # runs of problems the OLX exporter made from one quiz
     problems: Report = field(default_factory=Report)  # import warnings, then the source check's problems
     static_files: int = 0
+    assets_renamed: list[tuple[str, str]] = field(default_factory=list)  # static/ path -> path written
     olx_files: int = 0
     split: bool = False
     seconds: float = 0.0
@@ -190,7 +192,8 @@ class ImportReport:
         return (
             f"imported {self.course_id!r} ({self.title}): {s['section']} sections, {s['subsection']} "
             f"subsections, {s['unit']} units, {sum(self.blocks.values())} blocks ({kinds}); "
-            f"{len(self.raw)} kept raw, {len(self.renamed)} ids renamed, {self.static_files} static files, "
+            f"{len(self.raw)} kept raw, {len(self.renamed)} ids renamed, {self.static_files} static files "
+            f"({len(self.assets_renamed)} renamed), "
             f"{len(self.warnings)} warnings, {len(self.errors)} errors in {self.seconds:.2f} s"
         )
 
@@ -202,6 +205,11 @@ class ImportReport:
         if self.renamed:
             lines.append(f"ids that differ from the url_name ({len(self.renamed)}):")
             lines.extend(f"  {r}" for r in self.renamed)
+        if self.assets_renamed:
+            lines.append(
+                f"static files written under the name Open edX stores them by ({len(self.assets_renamed)}):"
+            )
+            lines.extend(f"  {old} -> {new}" for old, new in self.assets_renamed)
         if self.merged:
             lines.append(f"problems joined back into the quiz they were exported from ({len(self.merged)}):")
             lines.extend(f"  {m}" for m in self.merged)
@@ -300,16 +308,8 @@ def _elements(node: etree._Element) -> list[etree._Element]:
 
 
 def _is_pointer(node: etree._Element, course: bool = False) -> bool:
-    """The platform's rule: only url_name (course: also org, course), no text, no children."""
-    allowed = {"url_name", "org", "course"} if course else {"url_name"}
-    keys = set(node.keys())
-    return (
-        "url_name" in keys
-        and keys <= allowed
-        and not (node.text or "").strip()
-        and not len(node)
-        and (course or len(keys) == 1)
-    )
+    """The platform's rule (olx_read.is_pointer); ``course`` is kept for the callers' readability."""
+    return is_pointer(node)
 
 
 def _ascii_id(text: str, fallback: str) -> str:
@@ -447,6 +447,9 @@ class _Importer:
         self.words = {"explain": "คำอธิบาย", "question": "ข้อ"}  # set from the course language in run()
         self.solution: etree._Element | None = None  # the solution found inside the current response
         self.grading_policy: dict[str, Any] | None = None
+        self.static_plan: dict[str, str] = {}  # static/ file of the OLX -> where the source holds it
+        self.static_out: dict[str, str] = {}  # the source's static/ paths -> the OLX file each comes from
+        self.asset_names: dict[str, str] = {}  # Open edX asset name -> source path of that file
 
     # ---- files
     def read(self, rel: str) -> etree._Element:
@@ -528,7 +531,63 @@ class _Importer:
         self.used_files.add(rel)
 
     # ---- the whole course
+    def plan_static(self) -> None:
+        """Where each static/ file goes: every path segment cleaned as Open edX cleans asset names.
+
+        Studio stores ``static/a photo.png`` as the asset ``a_photo.png`` (olx_read.asset_name) and serves
+        it only under that name, so ``/static/a_photo.png`` is what course pages link to. The source keeps
+        the file under the cleaned name; sub-folders stay, as ``/static/sub/x.png`` links need them.
+        """
+        static = self.root / "static"
+        if not static.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(static):
+            dirnames.sort()
+            here = Path(dirpath)
+            for name in sorted(filenames):
+                src = here / name
+                if src.is_symlink():
+                    continue
+                rel = src.relative_to(self.root).as_posix()
+                out = "/".join(asset_segment(part) for part in rel.split("/"))
+                if out in self.static_out:
+                    self.report.warn(
+                        Location(rel),
+                        f"Open edX stores this file under the same name as another one ({out}); "
+                        "only the first is kept, as on the platform",
+                        "import-static-clash",
+                    )
+                    continue
+                self.static_plan[rel] = out
+                self.static_out[out] = rel
+                self.asset_names.setdefault(asset_name(rel.removeprefix("static/")), out)
+                if out != rel:
+                    self.report.assets_renamed.append((rel, out))
+
+    def body_links(self, body: str) -> None:
+        """Every /static/ link of an html body must reach its file by path, as in the source format.
+
+        A link that only Open edX's asset-name lookup resolves (``/static/a photo.png``, or
+        ``/static/sub_x.png`` for ``static/sub/x.png``) or that is broken on the platform too keeps the
+        block verbatim, so that nothing is rewritten; the reason names the asset the link needs.
+        """
+        for _line, url in markup.references(body):
+            name = markup.static_name(url)
+            if name is None or not url.startswith("/static/") or name in self.static_out:
+                continue
+            asset = static_link_asset(url)
+            if asset in self.asset_names:
+                raise _Unmappable(
+                    f"links to {url}, which Open edX resolves by asset name to {self.asset_names[asset]}; "
+                    "kept verbatim rather than rewritten"
+                )
+            raise _Unmappable(
+                f"links to {url}, which is broken on the platform too: no file in static/ has the asset "
+                f"name '{asset}' the link needs"
+            )
+
     def run(self) -> dict[str, Any]:
+        self.plan_static()
         pointer = self.read("course.xml")
         if _tag(pointer) != "course":
             raise InvalidInputError(f"course.xml: the root element is <{_tag(pointer)}>, not <course>")
@@ -651,7 +710,7 @@ class _Importer:
             mapped.append("language")
         image = _text(a.get("course_image", ""))
         rel = "static/" + image.removeprefix("/static/")
-        if image and PATH_RE.match(rel) and (self.root / rel).is_file():
+        if image and PATH_RE.match(rel) and rel in self.static_out:
             course["image"] = rel
             mapped.append("course_image")
         elif "course_image" in a and a["course_image"] == "":
@@ -1113,10 +1172,13 @@ class _Importer:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(_inner(d.node).strip() + "\n", encoding="utf-8")
         try:
-            decode_text(target.read_bytes(), str(target))
+            self.body_links(decode_text(target.read_bytes(), str(target)))
         except InvalidInputError as exc:
             target.unlink()
             raise _Unmappable(f"its body is not UTF-8 text ({exc})") from None
+        except _Unmappable:
+            target.unlink()
+            raise
         block: dict[str, Any] = {"type": "html", "id": block_id}
         title = _text(d.attrs.get("display_name", ""))
         if title:
@@ -1130,9 +1192,9 @@ class _Importer:
 
     # ---- video
     def static_ref(self, url: str) -> str | None:
-        """'/static/NAME' of an existing asset -> 'static/NAME', else None."""
+        """'/static/NAME' of an asset the source holds at static/NAME -> 'static/NAME', else None."""
         name = markup.static_name(url)
-        if name is None or url != "/" + name or not PATH_RE.match(name) or not (self.root / name).is_file():
+        if name is None or url != "/" + name or not PATH_RE.match(name) or name not in self.static_out:
             return None
         return name
 
@@ -1142,15 +1204,15 @@ class _Importer:
         from ..exporters.olx import vtt_to_srt
 
         vtt = srt[: -len(".srt")] + ".vtt"
-        if not (self.root / vtt).is_file():
+        if vtt not in self.static_out:
             return None
         try:
-            made = vtt_to_srt(decode_text((self.root / vtt).read_bytes(), vtt))
+            made = vtt_to_srt(decode_text((self.root / self.static_out[vtt]).read_bytes(), vtt))
         except InvalidInputError:
             return None
-        if made.encode("utf-8") != (self.root / srt).read_bytes():
+        if made.encode("utf-8") != (self.root / self.static_out[srt]).read_bytes():
             return None
-        self.derived_pending.append(srt)
+        self.derived_pending.append(self.static_out[srt])
         return vtt
 
     def video(self, d: _Def, block_id: str) -> dict[str, Any]:
@@ -1237,7 +1299,7 @@ class _Importer:
                 static = self.srt_from_vtt(static)
             if not LANG_RE.match(lang) or static is None or not static.endswith(".vtt"):
                 raise _Unmappable(f"transcript {name!r} ({lang}) is not a WebVTT file in static/")
-            if not (self.root / static).read_bytes()[:16].lstrip(b"\xef\xbb\xbf").startswith(b"WEBVTT"):
+            if not (self.root / self.static_out[static]).read_bytes()[:16].lstrip(b"\xef\xbb\xbf").startswith(b"WEBVTT"):
                 raise _Unmappable(f"transcript {name!r} does not start with WEBVTT")
             subtitles[lang] = static
         if subtitles:
@@ -1581,7 +1643,6 @@ class _Importer:
         static = self.root / "static"
         if not static.is_dir():
             return
-        target = self.out / "static"
         for dirpath, dirnames, filenames in os.walk(static):
             dirnames.sort()
             here = Path(dirpath)
@@ -1600,13 +1661,17 @@ class _Importer:
                         Location(rel), "symbolic link in static/; not copied", "import-static-link"
                     )
                     continue
-                if not PATH_RE.match(rel) or any(c in rel for c in " #?%&"):
+                out = self.static_plan.get(rel)
+                if out is None:
+                    continue  # same Open edX name as an earlier file (reported when planned)
+                if not PATH_RE.match(out):
                     self.report.warn(
                         Location(rel),
-                        "asset name is not ASCII (or has spaces or #?%&); copied, but packages may break on it",
+                        "asset name is not ASCII; copied under the name Open edX stores it by, but "
+                        "other packages may break on it",
                         "import-static-name",
                     )
-                dest = target / src.relative_to(static)
+                dest = self.out / out
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 if self.move_static:
                     os.replace(src, dest)  # our own extraction folder: moving saves copying large videos
