@@ -29,6 +29,8 @@ from pathlib import Path
 from lxml import etree
 
 __all__ = [
+    "LM_NS",
+    "LM_PREFIX",
     "PLATFORM_DEFAULTS",
     "STOCK",
     "BlockStatus",
@@ -38,9 +40,23 @@ __all__ = [
     "block_status",
     "installed_xblocks",
     "is_pointer",
+    "lm",
     "pointer_path",
     "static_link_asset",
 ]
+
+# Fields of the course source that OLX has no place for travel as attributes in this namespace. Studio keeps
+# attributes it has no field for in the block's ``xml_attributes`` and writes them back on export
+# (edx-platform xmodule/xml_block.py XmlMixin.load_metadata / add_xml_to_node), so they survive a trip
+# through Studio too. No dots in the URI: the key is stored in a MongoDB document.
+LM_NS = "urn:x-localmooc:olx"
+LM_PREFIX = "localmooc"
+
+
+def lm(name: str) -> str:
+    """The Clark name (``{urn:x-localmooc:olx}name``) of one of the toolkit's OLX attributes."""
+    return f"{{{LM_NS}}}{name}"
+
 
 # opaque_keys.edx.locator.BlockLocatorBase.DEPRECATED_INVALID_CHARS, used by clean_keeping_underscores.
 _ASSET_INVALID = re.compile(r"[^\w.%-]", re.UNICODE)

@@ -32,6 +32,7 @@ from localmooc_xblocks.base import ui
 
 from ..errors import BuildError, UsageError
 from ..grading import CourseGrading, course_grading
+from ..olx_read import LM_NS, LM_PREFIX, lm
 from ..safe import parse_xml_bytes, read_text
 from ..tree import CourseTree
 from . import package_stem
@@ -119,10 +120,21 @@ class _OlxBuilder:
 
     # ---- pipeline
     def build(self) -> None:
-        chapters = [("chapter", self.chapter(section)) for section in self.tree.children(self.course)]
+        chapters = [self.chapter(section) for section in self.tree.children(self.course)]
         # Settings live in policy.json only: stating them in the XML too makes the platform ignore one
-        # copy silently and olxcleaner warn (SettingOverride).
-        self.writer.add_bytes(f"course/{self.run}.xml", plain_xml("course", {}, chapters))
+        # copy silently and olxcleaner warn (SettingOverride). Source fields OLX has no place for go in
+        # the toolkit's namespace (kept by Studio in xml_attributes); the wiki is an element, as Studio
+        # writes it after the chapters (CourseBlock.definition_to_xml).
+        carried = self.course_carried()
+        course = etree.Element("course", nsmap={LM_PREFIX: LM_NS} if carried else None)
+        for key, value in sorted(carried.items()):
+            course.set(lm(key), value)
+        for chapter in chapters:
+            etree.SubElement(course, "chapter", url_name=chapter)
+        wiki = (self.course.policy or {}).get("wiki_slug")
+        if isinstance(wiki, str):
+            etree.SubElement(course, "wiki", slug=wiki)
+        self.add_xml(f"course/{self.run}.xml", course)
         pointer = etree.Element("course")
         for key, value in (("course", self.course.course), ("org", self.course.org), ("url_name", self.run)):
             pointer.set(key, value)
@@ -133,10 +145,38 @@ class _OlxBuilder:
         self.add_json(f"policies/{self.run}/policy.json", self.policy)
         self.add_json(f"policies/{self.run}/grading_policy.json", grading_policy(self.tree, self.grading))
 
+    def course_carried(self) -> dict[str, str]:
+        """Course fields with no OLX counterpart, as the attribute values the import reads back.
+
+        Dates go too, in the source's own form (a bare date is a day in Bangkok): the import uses that
+        form only while it still names the instant policy.json holds, so a date changed in Studio wins.
+        """
+        c, out = self.course, {}
+        if c.category:
+            out["category"] = c.category
+        if c.audience:
+            out["audience"] = json.dumps(list(c.audience), ensure_ascii=False)
+        if c.hours:
+            out["hours"] = _num(c.hours)
+        if c.certificate:
+            out["certificate"] = json.dumps(c.certificate, ensure_ascii=False, sort_keys=True)
+        for key in ("start", "end", "enrollment_start", "enrollment_end"):
+            value = getattr(c, key)
+            if value:
+                out[key] = str(value)
+        return out
+
+    def display(self, block: XBlock, title: str) -> dict[str, str]:
+        """``{"display_name": title}``, or nothing for a block imported without one (policy says None)."""
+        policy = self.v(block, "policy") if "policy" in block.fields else None
+        if isinstance(policy, dict) and "display_name" in policy and policy["display_name"] is None:
+            return {}
+        return {"display_name": title}
+
     # ---- outline
     def chapter(self, section: XBlock) -> str:
         name = _id(section)
-        attrib = {"display_name": self.v(section, "display_name")}
+        attrib = self.display(section, self.v(section, "display_name"))
         start = self.v(section, "start")
         if start:
             attrib["start"] = iso_datetime(start)  # a bare date: midnight in Bangkok
@@ -147,7 +187,7 @@ class _OlxBuilder:
     def sequential(self, sub: XBlock) -> str:
         name = _id(sub)
         v = self.v
-        attrib = {"display_name": v(sub, "display_name")}
+        attrib = self.display(sub, v(sub, "display_name"))
         graded = bool(v(sub, "graded"))
         if graded:
             attrib["graded"] = "true"
@@ -165,7 +205,7 @@ class _OlxBuilder:
 
     def vertical(self, unit: XBlock, graded: bool) -> str:
         name = _id(unit)
-        attrib = {"display_name": self.v(unit, "display_name")}
+        attrib = self.display(unit, self.v(unit, "display_name"))
         # Pointers (tag, url_name) or inline elements; pointers alone make a plain file (plain_xml).
         children: list[tuple[str, str] | etree._Element] = []
         verbatim: list[etree._Element] = []
@@ -208,13 +248,13 @@ class _OlxBuilder:
         # Byte-stable body: exactly the block's HTML; /static/ links stay for Open edX to rewrite.
         self.writer.add_bytes(f"html/{name}.html", body.rstrip("\n") + "\n")
         title = self.v(block, "display_name") or _title(body, self.v(unit, "display_name"))
-        self.add_plain_xml("html", name, {"display_name": title, "filename": name}, [], block)
+        self.add_plain_xml("html", name, {**self.display(block, title), "filename": name}, [], block)
         return name
 
     def video(self, block: XBlock, unit: XBlock) -> str:
         name = _id(block)
         v = self.v
-        el = etree.Element("video", display_name=v(block, "display_name") or v(unit, "display_name"))
+        el = etree.Element("video", self.display(block, v(block, "display_name") or v(unit, "display_name")))
         # An empty youtube_id_1_0 matters: without it Open edX plays its demo YouTube video.
         el.set("youtube_id_1_0", v(block, "youtube_id"))
         src = v(block, "src")
@@ -234,6 +274,9 @@ class _OlxBuilder:
             # true), as the platform's own export writes it; `handout` is for course handouts.
             el.set("download_track", "true")
             etree.SubElement(el, "track", src=track)
+        minutes = v(block, "minutes")
+        if minutes:  # the length the source states (used for study time); OLX has no such field
+            el.set(lm("minutes"), _num(minutes))
         self.add_block_xml("video", name, el, block)
         return name
 
@@ -265,7 +308,8 @@ class _OlxBuilder:
         shuffle = bool(v(quiz, "shuffle"))
         policy = v(quiz, "policy")
         question_word = self.words["question"]
-        for n, q in enumerate(v(quiz, "questions"), 1):
+        questions = v(quiz, "questions")
+        for n, q in enumerate(questions, 1):
             name = f"{quiz_id}-{q['id']}"
             if name in self.used_names:
                 raise BuildError(
@@ -275,10 +319,11 @@ class _OlxBuilder:
             self.used_names.add(name)
             # A pre-test or practice question sharing a graded subsection must not count: weight 0.
             points = float(q.get("points", 1)) if counts or not graded_subsection else 0.0
+            # One question: the quiz's own title (a Studio problem imported as a quiz comes back as it was).
             el = etree.Element(
                 "problem",
                 {
-                    "display_name": f"{title} ({question_word} {n})",
+                    "display_name": title if len(questions) == 1 else f"{title} ({question_word} {n})",
                     "max_attempts": attempts,
                     "showanswer": showanswer,
                     "weight": _num(points),
@@ -287,6 +332,11 @@ class _OlxBuilder:
             capa_question(el, q, shuffle=shuffle, words=self.words)
             self.add_xml(f"problem/{name}.xml", el)
             self.add_policy("problem", name, policy, el)
+            # Which quiz and question this problem is: the import joins the problems back by these. In
+            # policy.json, not on the element: a namespace declared there would be in scope for (and
+            # serialised with) every piece of CAPA markup. Studio keeps unknown policy keys in
+            # xml_attributes (XmlMixin.apply_policy) and exports them as attributes.
+            self.add_policy("problem", name, {lm("quiz"): quiz_id, lm("question"): str(q["id"])}, el)
             names.append(name)
         return names
 
@@ -350,6 +400,8 @@ class _OlxBuilder:
         c = self.course
         start = iso_datetime(c.start) if c.start else DEFAULT_START
         settings: dict[str, Any] = dict(c.policy or {})
+        if isinstance(settings.get("wiki_slug"), str):
+            settings.pop("wiki_slug")  # written as <wiki slug> in the course XML, as Studio does
         settings.update(
             {
                 "display_name": c.display_name,
@@ -448,7 +500,12 @@ class _OlxBuilder:
         self, kind: str, name: str, policy: dict[str, Any], el: etree._Element | dict[str, str] | None
     ) -> None:
         attrib = el if isinstance(el, dict) else (el.attrib if el is not None else {})
-        kept = {k: v for k, v in policy.items() if not (isinstance(v, str) and attrib.get(k) == v)}
+        # None marks a setting the imported block did not have (display_name): written nowhere.
+        kept = {
+            k: v
+            for k, v in policy.items()
+            if not (isinstance(v, str) and attrib.get(k) == v) and not (v is None and k not in attrib)
+        }
         if kept:
             self.policy.setdefault(f"{kind}/{name}", {}).update(kept)
 

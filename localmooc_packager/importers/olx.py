@@ -55,7 +55,7 @@ from ..errors import (
     UsageError,
     display_path,
 )
-from ..olx_read import STOCK, asset_name, asset_segment, is_pointer, static_link_asset
+from ..olx_read import LM_NS, asset_name, asset_segment, is_pointer, static_link_asset
 from ..safe import decode_text, parse_xml_bytes
 from ..source import markup
 
@@ -77,6 +77,10 @@ POST_TEST_FORMAT = "Post-test"
 # a readable table of contents, and a change to one chapter is a diff in one file.
 SPLIT_UNITS = 20
 
+_LM_KEY = f"{{{LM_NS}}}"
+# Blocks whose missing display_name the import records (policy display_name: None), so that an export
+# leaves it out again instead of inventing one.
+UNTITLED_KINDS = frozenset({"chapter", "sequential", "vertical", "html", "video", "problem"})
 # Open edX's own names for blocks without a display_name, so that an export shows what Studio showed.
 DEFAULT_TITLES = {"chapter": "Section", "sequential": "Subsection", "vertical": "Unit"}
 
@@ -424,6 +428,7 @@ class _Def:
     pointer: bool
     attrs: dict[str, Any]  # XML attributes (text) with policy.json values applied over them
     policy: dict[str, Any]  # the policy.json entry (already in attrs)
+    carried: dict[str, str] = field(default_factory=dict)  # the toolkit's own attributes (olx_read.LM_NS)
 
     def where(self) -> Location:
         return Location(self.file, self.node.sourceline or 0)
@@ -486,15 +491,28 @@ class _Importer:
             node = self.read(where)
             if _tag(node) != tag:
                 raise InvalidInputError(f"{where}: <{_tag(node)}> where a <{tag}> was pointed at")
-        attrs: dict[str, Any] = {k: v for k, v in node.items() if k != "url_name"}
+        attrs: dict[str, Any] = {}
+        carried: dict[str, str] = {}
+        for k, v in node.items():
+            if k.startswith(_LM_KEY):
+                carried[k[len(_LM_KEY) :]] = v
+            elif k != "url_name":
+                attrs[k] = v
+        if carried:  # read: off the element, so no declaration of the namespace leaks into kept markup
+            for k in [k for k in node.attrib if k.startswith(_LM_KEY)]:
+                del node.attrib[k]
+            etree.cleanup_namespaces(node)
         if not pointer:
             attrs.pop("url_name", None)
         key = f"{tag}/{url_name}"
         entry = self.policy.get(key, {}) if url_name else {}
         if entry:
             self.policy_used.add(key)
+            if any(k.startswith(_LM_KEY) for k in entry):
+                carried.update({k[len(_LM_KEY) :]: str(v) for k, v in entry.items() if k.startswith(_LM_KEY)})
+                entry = {k: v for k, v in entry.items() if not k.startswith(_LM_KEY)}
         attrs.update(entry)  # the platform applies policy.json over the XML attributes
-        return _Def(tag, url_name, node, usage, where, pointer, attrs, dict(entry))
+        return _Def(tag, url_name, node, usage, where, pointer, attrs, dict(entry), carried)
 
     def new_id(self, d: _Def, fallback: str) -> str:
         url = d.url_name
@@ -614,6 +632,7 @@ class _Importer:
         course["title"] = title
         self.report.course_id, self.report.title = course["id"], title
         self.course_settings(course, d)
+        self.course_carried(course, d)
         from localmooc_xblocks.base import ui  # the words the OLX exporter writes, to recognise its output
 
         self.words = ui({"lang": course.get("language", "th")})
@@ -666,6 +685,65 @@ class _Importer:
         at = next(i for i, (key, _value) in enumerate(items) if key == "sections")
         course.clear()
         course.update([*items[:at], ("policy", policy), *items[at:]])
+
+    def course_carried(self, course: dict[str, Any], d: _Def) -> None:
+        """Source fields the OLX export carries in the toolkit's namespace (see docs/export-olx.md)."""
+        from ..exporters.olx import iso_datetime
+
+        c = d.carried
+        if not c:
+            return
+        fields: dict[str, Any] = {}
+        try:
+            if "category" in c:
+                fields["category"] = c["category"]
+            if "audience" in c:
+                fields["audience"] = json.loads(c["audience"])
+            if "hours" in c:
+                fields["hours"] = _number(c["hours"])
+            if "certificate" in c:
+                fields["certificate"] = json.loads(c["certificate"])
+        except ValueError as exc:
+            self.report.warn(
+                d.where(), f"unreadable localmooc attribute ({exc}); not imported", "import-carried"
+            )
+            return
+        for key in ("start", "end", "enrollment_start", "enrollment_end"):
+            form = c.get(key)
+            if not form or key not in course:
+                continue
+            try:
+                same = _instant(iso_datetime(form, end_of_day=key.endswith("end"))) == _instant(course[key])
+            except ValueError:
+                same = False
+            if same:  # else the date was changed in Studio: the OLX value stands
+                course[key] = form
+        policy = course.get("policy") or {}
+        cert = fields.get("certificate")
+        if isinstance(cert, dict):
+            # What the OLX export derives from the certificate rules: not kept twice.
+            derived = {
+                "cert_html_view_enabled": bool(cert),
+                "certificates_display_behavior": "early_no_info",
+                "cert_name_long": cert.get("title") or course.get("title"),
+            }
+            for key, value in derived.items():
+                if policy.get(key) == value:
+                    policy.pop(key)
+        # Insert before the outline and the settings, in the order of the source format.
+        items = [(k, v) for k, v in course.items() if k not in fields]
+        at = next(
+            (
+                i
+                for i, (key, _v) in enumerate(items)
+                if key in ("start", "end", "pass_threshold", "policy", "sections")
+            ),
+            len(items),
+        )
+        course.clear()
+        course.update([*items[:at], *fields.items(), *items[at:]])
+        if "policy" in course and not course["policy"]:
+            course.pop("policy")
 
     def course_id(self, number: str, d: _Def) -> str:
         value = number if ID_RE.match(number) else _ascii_id(number, "course")
@@ -731,7 +809,9 @@ class _Importer:
             if pages:
                 course["olx"] = {"about": pages}
         policy = self.settings_policy(d, tuple(mapped))
-        if isinstance(policy.get("advanced_modules"), list):
+        if policy.get("advanced_modules") == []:
+            policy.pop("advanced_modules")  # nothing listed: what the OLX export writes by itself
+        elif isinstance(policy.get("advanced_modules"), list):
             # A set to the platform; sorted as the OLX exporter writes it, so a round trip is stable.
             policy["advanced_modules"] = sorted(policy["advanced_modules"], key=str)
         if policy:
@@ -845,6 +925,8 @@ class _Importer:
             if key in mapped:
                 continue
             out[key] = d.policy[key] if key in d.policy else _xml_value(_text(value))
+        if "display_name" in mapped and d.tag in UNTITLED_KINDS and d.attrs.get("display_name") is None:
+            out["display_name"] = None  # none in the OLX: the export must not invent one
         return dict(sorted(out.items()))  # as policy.json is written: a round trip keeps the order
 
     def title(self, d: _Def) -> str:
@@ -965,7 +1047,7 @@ class _Importer:
         out: list[dict[str, Any]] = []
         i = 0
         while i < len(blocks):
-            found = self.split_group(blocks, i)
+            found = self.carried_group(blocks, i) or self.split_group(blocks, i)
             if found is None:
                 out.append(blocks[i])
                 i += 1
@@ -997,6 +1079,7 @@ class _Importer:
                 self.ids.discard(b["id"])
                 self.ids_folded.discard(b["id"].casefold())
             merged["questions"] = questions
+            merged.pop("_carried", None)
             if "policy" in merged:
                 merged["policy"] = merged.pop("policy")  # after the questions, as for every block
             self.ids.add(quiz_id)
@@ -1006,7 +1089,38 @@ class _Importer:
             self.report.blocks["quiz"] -= len(run) - 1
             out.append(merged)
             i += len(run)
+        for block in out:
+            block.pop("_carried", None)
         return out
+
+    def carried_group(self, blocks: list[dict[str, Any]], i: int) -> tuple[str, str, list[str]] | None:
+        """(title, quiz id, question ids) of the run of problems the OLX export marked as one quiz
+        (``localmooc:quiz`` / ``localmooc:question``), else None. Exact where split_group has to guess."""
+        first = blocks[i]
+        if "_carried" not in first:
+            return None
+        quiz_id = first["_carried"][0]
+        run = []
+        for b in blocks[i:]:
+            if b.get("_carried", ("",))[0] != quiz_id or len(b.get("questions", [])) != 1:
+                break
+            run.append(b)
+        qids = [b["_carried"][1] for b in run]
+        taken = {b["id"] for b in run}
+        if (
+            not ID_RE.match(quiz_id)
+            or (quiz_id in self.ids and quiz_id not in taken)
+            or len(set(qids)) != len(qids)
+            or not all(ID_RE.match(q) for q in qids)
+            or any(b.get(k) != first.get(k) for b in run for k in ("role", "attempts", "show_answers"))
+        ):
+            return None
+        title = first.get("title", "")
+        if len(run) > 1:
+            word = re.escape(self.words["question"])
+            m = re.fullmatch(rf"(.*) \({word} 1\)", title, re.S)
+            title = m.group(1) if m else title
+        return title, quiz_id, qids
 
     def split_group(self, blocks: list[dict[str, Any]], i: int) -> tuple[str, str, list[str]] | None:
         """(title, quiz id, question ids) when blocks[i:] start a run the exporter made, else None."""
@@ -1299,7 +1413,12 @@ class _Importer:
                 static = self.srt_from_vtt(static)
             if not LANG_RE.match(lang) or static is None or not static.endswith(".vtt"):
                 raise _Unmappable(f"transcript {name!r} ({lang}) is not a WebVTT file in static/")
-            if not (self.root / self.static_out[static]).read_bytes()[:16].lstrip(b"\xef\xbb\xbf").startswith(b"WEBVTT"):
+            if (
+                not (self.root / self.static_out[static])
+                .read_bytes()[:16]
+                .lstrip(b"\xef\xbb\xbf")
+                .startswith(b"WEBVTT")
+            ):
                 raise _Unmappable(f"transcript {name!r} does not start with WEBVTT")
             subtitles[lang] = static
         if subtitles:
@@ -1329,6 +1448,9 @@ class _Importer:
         unknown = set(a) - mapped - VIDEO_SETTINGS
         if unknown:
             raise _Unmappable(f"video settings {', '.join(sorted(unknown))}")
+        minutes = _number(d.carried.get("minutes", ""))
+        if minutes:  # the length the source stated, carried by the OLX export
+            block["minutes"] = minutes
         policy = self.settings_policy(d, tuple(mapped))
         if policy:
             block["policy"] = policy
@@ -1422,6 +1544,8 @@ class _Importer:
         policy = self.settings_policy(d, tuple(mapped))
         if policy:
             quiz["policy"] = policy
+        if "quiz" in d.carried and "question" in d.carried:
+            quiz["_carried"] = (d.carried["quiz"], d.carried["question"])  # read by merge_split_quizzes
         return quiz
 
     def explain(self, solution: etree._Element) -> str:
