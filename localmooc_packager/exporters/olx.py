@@ -167,10 +167,11 @@ class _OlxBuilder:
         return out
 
     def display(self, block: XBlock, title: str) -> dict[str, str]:
-        """``{"display_name": title}``, or nothing for a block imported without one (policy says None)."""
+        """``{"display_name": title}``; for a block imported without one (policy display_name None or "")
+        exactly what it had."""
         policy = self.v(block, "policy") if "policy" in block.fields else None
-        if isinstance(policy, dict) and "display_name" in policy and policy["display_name"] is None:
-            return {}
+        if isinstance(policy, dict) and policy.get("display_name", title) in (None, ""):
+            return {} if policy["display_name"] is None else {"display_name": ""}
         return {"display_name": title}
 
     # ---- outline

@@ -925,8 +925,9 @@ class _Importer:
             if key in mapped:
                 continue
             out[key] = d.policy[key] if key in d.policy else _xml_value(_text(value))
-        if "display_name" in mapped and d.tag in UNTITLED_KINDS and d.attrs.get("display_name") is None:
-            out["display_name"] = None  # none in the OLX: the export must not invent one
+        if "display_name" in mapped and d.tag in UNTITLED_KINDS and d.attrs.get("display_name") in (None, ""):
+            # None (no attribute) or "": the export writes exactly that instead of inventing a title.
+            out["display_name"] = d.attrs.get("display_name")
         return dict(sorted(out.items()))  # as policy.json is written: a round trip keeps the order
 
     def title(self, d: _Def) -> str:
