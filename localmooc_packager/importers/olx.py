@@ -688,7 +688,7 @@ class _Importer:
 
     def course_carried(self, course: dict[str, Any], d: _Def) -> None:
         """Source fields the OLX export carries in the toolkit's namespace (see docs/export-olx.md)."""
-        from ..exporters.olx import iso_datetime
+        from ..exporters.olx import DEFAULT_START, iso_datetime, one_year_after
 
         c = d.carried
         if not c:
@@ -718,6 +718,12 @@ class _Importer:
                 same = False
             if same:  # else the date was changed in Studio: the OLX value stands
                 course[key] = form
+        if "end" not in c and "end" in course:
+            # The export gives a course without an end one year after its start (olxcleaner requires an
+            # end): that end is not the source's, unless it was changed since.
+            start = iso_datetime(c["start"]) if "start" in c else DEFAULT_START
+            if _instant(course["end"]) == _instant(one_year_after(start)):
+                course.pop("end")
         policy = course.get("policy") or {}
         cert = fields.get("certificate")
         if isinstance(cert, dict):
