@@ -20,15 +20,19 @@ Each rule follows the platform's source, so that the two readers agree with each
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.metadata
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
 
 __all__ = [
+    "EMBED_MANIFEST",
+    "EMBED_SOURCE",
     "LM_NS",
     "LM_PREFIX",
     "PLATFORM_DEFAULTS",
@@ -41,6 +45,7 @@ __all__ = [
     "installed_xblocks",
     "is_pointer",
     "lm",
+    "olx_digest",
     "pointer_path",
     "static_link_asset",
 ]
@@ -69,6 +74,26 @@ PLATFORM_DEFAULTS: dict[str, frozenset[str]] = {
     "discussion": frozenset({"discussion_id", "discussion_category", "discussion_target"}),
     "course": frozenset({"end", "course_image"}),
 }
+
+
+# The course source the OLX export embeds (see docs/export-olx.md): Studio ignores this folder.
+EMBED_DIR = "localmooc"
+EMBED_SOURCE = f"{EMBED_DIR}/source.tar.gz"
+EMBED_MANIFEST = f"{EMBED_DIR}/manifest.json"
+
+
+def olx_digest(members: Iterable[tuple[str, bytes]]) -> str:
+    """sha256 over (name, sha256 of content) of the OLX files an embedded source stands for.
+
+    Only files outside static/ and the embed folder count: the embedded source replaces exactly those,
+    static/ always comes from the archive itself.
+    """
+    lines = sorted(
+        f"{name}\t{hashlib.sha256(data).hexdigest()}\n"
+        for name, data in members
+        if not name.startswith(("static/", f"{EMBED_DIR}/"))
+    )
+    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
 
 
 def asset_name(path: str) -> str:

@@ -47,6 +47,8 @@ OUTLINE = [
     "course/2564_2.xml",
 ]
 POLICIES_AND_STATIC = [
+    "localmooc/manifest.json",  # the course source, for an exact re-import (docs/export-olx.md)
+    "localmooc/source.tar.gz",
     "policies/2564_2/grading_policy.json",
     "policies/2564_2/policy.json",
     "policies/assets.json",

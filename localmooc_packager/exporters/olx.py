@@ -14,10 +14,13 @@ ever written: learner state must never leave the runtime. See docs/export-olx.md
 
 from __future__ import annotations
 
+import gzip
 import html
+import io
 import json
 import mimetypes
 import re
+import tarfile
 import unicodedata
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
@@ -32,7 +35,7 @@ from localmooc_xblocks.base import ui
 
 from ..errors import BuildError, UsageError
 from ..grading import CourseGrading, course_grading
-from ..olx_read import LM_NS, LM_PREFIX, lm
+from ..olx_read import EMBED_MANIFEST, EMBED_SOURCE, LM_NS, LM_PREFIX, lm, olx_digest
 from ..safe import parse_xml_bytes, read_text
 from ..tree import CourseTree
 from . import package_stem
@@ -77,13 +80,48 @@ class OlxExporter:
             raise UsageError(f"unknown OLX flavour {olx_flavor!r}; choose one of {', '.join(FLAVORS)}")
         out_dir = Path(out_dir)
         stem = package_stem(tree)
-        writer = ArchiveWriter(build_time(_source_files(tree.source_dir, out_dir)))
+        sources = _source_files(tree.source_dir, out_dir)
+        writer = ArchiveWriter(build_time(sources))
         _OlxBuilder(tree.cached(), writer, olx_flavor).build()
+        _embed_source(tree.source_dir, sources, writer)
         suffix = "-native" if olx_flavor == "native" else ""
         target = out_dir / f"{stem}{suffix}.olx.tar.gz"
         # One top-level folder, like Studio's own exports: the importer takes the first course.xml it finds.
         writer.write_tar_gz(target, top=stem)
         return target
+
+
+def _embed_source(source_dir: Path, sources: list[Path], writer: ArchiveWriter) -> None:
+    """Put the course source (all but static/) in the archive, with a digest of the OLX made from it.
+
+    Studio ignores the folder (its import reads course.xml, the folders it points to, static/ and a few
+    known ones). Our import restores this source exactly while the OLX still has that digest, i.e. nobody
+    changed it since the export; otherwise it maps the OLX as it maps any Studio export.
+    """
+    digest = olx_digest(
+        (m.name, m.data if m.data is not None else m.source.read_bytes())  # type: ignore[union-attr]
+        for m in writer.members.values()
+        if not m.name.startswith("static/")  # never counted: no need to read videos
+    )
+    files = sorted((p.relative_to(source_dir).as_posix(), p) for p in sources)
+    static = [rel for rel, _p in files if rel.startswith("static/")]
+    raw = io.BytesIO()
+    with (
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for rel, path in files:
+            if rel.startswith("static/"):
+                continue
+            info = tarfile.TarInfo(rel)
+            info.size, info.mtime, info.mode = path.stat().st_size, writer.mtime, 0o644
+            with path.open("rb") as fh:
+                tar.addfile(info, fh)
+    writer.add_bytes(EMBED_SOURCE, raw.getvalue())
+    manifest = {"format": 1, "olx_sha256": digest, "static": static}
+    writer.add_bytes(
+        EMBED_MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    )
 
 
 def _source_files(source_dir: Path, out_dir: Path) -> list[Path]:

@@ -55,7 +55,17 @@ from ..errors import (
     UsageError,
     display_path,
 )
-from ..olx_read import LM_NS, asset_name, asset_segment, is_pointer, static_link_asset
+from ..olx_read import (
+    EMBED_DIR,
+    EMBED_MANIFEST,
+    EMBED_SOURCE,
+    LM_NS,
+    asset_name,
+    asset_segment,
+    is_pointer,
+    olx_digest,
+    static_link_asset,
+)
 from ..safe import decode_text, parse_xml_bytes
 from ..source import markup
 
@@ -177,6 +187,7 @@ class ImportReport:
     assets_renamed: list[tuple[str, str]] = field(default_factory=list)  # static/ path -> path written
     olx_files: int = 0
     split: bool = False
+    restored: bool = False  # the source embedded by the toolkit's own OLX export, restored as it was
     seconds: float = 0.0
 
     @property
@@ -193,8 +204,9 @@ class ImportReport:
     def summary(self) -> str:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.blocks.items()))
         s = self.structure
+        how = "restored the embedded source of" if self.restored else "imported"
         return (
-            f"imported {self.course_id!r} ({self.title}): {s['section']} sections, {s['subsection']} "
+            f"{how} {self.course_id!r} ({self.title}): {s['section']} sections, {s['subsection']} "
             f"subsections, {s['unit']} units, {sum(self.blocks.values())} blocks ({kinds}); "
             f"{len(self.raw)} kept raw, {len(self.renamed)} ids renamed, {self.static_files} static files "
             f"({len(self.assets_renamed)} renamed), "
@@ -1820,8 +1832,8 @@ class _Importer:
         for dirpath, dirnames, filenames in os.walk(self.root):
             here = Path(dirpath)
             rel_dir = here.relative_to(self.root).as_posix()
-            if rel_dir == "static" or rel_dir.startswith("static/"):
-                dirnames[:] = []
+            if rel_dir == "static" or rel_dir.startswith("static/") or rel_dir == EMBED_DIR:
+                dirnames[:] = []  # static/ is copied on its own; the embedded source is not OLX
                 continue
             dirnames.sort()
             for name in sorted(filenames):
@@ -1846,6 +1858,85 @@ class _Importer:
                     continue
                 kept.append(self.keep_olx_file(rel))
         return kept
+
+
+def _olx_members(root: Path) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of the files an embedded source stands for: all but static/ and the embed folder."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        rel_dir = here.relative_to(root).as_posix()
+        if rel_dir in ("static", EMBED_DIR):
+            dirnames[:] = []
+            continue
+        for name in filenames:
+            path = here / name
+            if not path.is_symlink():
+                yield (path.relative_to(root).as_posix(), path.read_bytes())
+
+
+def _restore_embedded(root: Path, out: Path, report: ImportReport) -> bool:
+    """Restore the course source the toolkit's OLX export embedded, when the OLX is unchanged since.
+
+    The manifest holds a digest of the OLX the export made from that source; any change to it (a Studio
+    round trip drops the embed folder altogether) means the OLX is imported as any other. Returns True
+    when the source was restored into ``out``.
+    """
+    manifest_path, blob = root / EMBED_MANIFEST, root / EMBED_SOURCE
+    if not (manifest_path.is_file() and blob.is_file()):
+        return False
+    try:
+        manifest = json.loads(decode_text(manifest_path.read_bytes(), EMBED_MANIFEST))
+    except (InvalidInputError, ValueError):
+        manifest = None
+    static = manifest.get("static") if isinstance(manifest, dict) and manifest.get("format") == 1 else None
+    if not isinstance(static, list) or not all(
+        isinstance(rel, str) and rel.startswith("static/") and PATH_RE.match(rel) for rel in static
+    ):
+        report.warn(Location(EMBED_MANIFEST), "unreadable manifest; the OLX is imported", "import-embedded")
+        return False
+    if olx_digest(_olx_members(root)) != manifest.get("olx_sha256"):
+        report.warn(
+            Location(EMBED_MANIFEST),
+            "the OLX was changed after the toolkit exported it; imported from the OLX, not from the "
+            "source embedded with it",
+            "import-embedded-stale",
+        )
+        return False
+    extract_archive(blob, out)  # refuses links, traversal and bombs like any other archive
+    for rel in static:
+        if (root / rel).is_file() and not (root / rel).is_symlink():
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(root / rel, out / rel)
+            report.static_files += 1
+        else:
+            report.warn(
+                Location(rel), "listed in the embedded source but not in the archive", "import-embedded"
+            )
+    report.restored = True
+    _count_source(out, report)
+    return True
+
+
+def _count_source(out: Path, report: ImportReport) -> None:
+    """The report's counts for a restored source, read from the source itself."""
+    from ..source.reader import read_source
+
+    tree, _problems = read_source(out)
+    data = tree.data if tree is not None else None
+    if not isinstance(data, dict):
+        return
+    report.course_id, report.title = str(data.get("id", "")), str(data.get("title", ""))
+    sections = data.get("sections") or [
+        {"subsections": [{"units": [unit]}]} for unit in data.get("units") or []
+    ]
+    for section in sections:
+        report.structure["section"] += 1
+        for sub in section.get("subsections") or []:
+            report.structure["subsection"] += 1
+            for unit in sub.get("units") or []:
+                report.structure["unit"] += 1
+                for block in unit.get("blocks") or []:
+                    report.blocks[str(block.get("type", "block"))] += 1
 
 
 def _prepare_out(out_dir: Path) -> Path:
@@ -1928,15 +2019,16 @@ def import_olx(source: Path, out_dir: Path, check: bool = True) -> ImportReport:
             _hold(extracted, held)
             base, move = extract_archive(source, extracted), True
         root = find_course_root(base)
-        importer = _Importer(root, tmp, report, move_static=move)
-        course = importer.run()
-        importer.copy_static()
-        files = importer.other_files()
-        if files:
-            course.setdefault("olx", {})["files"] = files
-        if "olx" in course:  # keep `olx:` last in course.yaml, after the outline
-            course["olx"] = course.pop("olx")
-        _write_source(course, tmp, report)
+        if not _restore_embedded(root, tmp, report):
+            importer = _Importer(root, tmp, report, move_static=move)
+            course = importer.run()
+            importer.copy_static()
+            files = importer.other_files()
+            if files:
+                course.setdefault("olx", {})["files"] = files
+            if "olx" in course:  # keep `olx:` last in course.yaml, after the outline
+                course["olx"] = course.pop("olx")
+            _write_source(course, tmp, report)
         if out_dir.exists():
             out_dir.rmdir()
         os.replace(tmp, out_dir)
