@@ -183,7 +183,8 @@ def test_studio_export_mapping(tmp_path: Path) -> None:
     data = read_source(out)[0].data  # type: ignore[union-attr]
     assert data["olx"] == {
         "about": {"overview": "about/overview.html", "short_description": "about/short_description.html"},
-        "files": ["info/updates.html"],
+        # Studio's asset metadata is written back as it was (display names, locks).
+        "files": ["info/updates.html", "policies/assets.json"],
     }
     assert (out / "olx/policies/2566_1/grading_policy.json").is_file()  # reference copy, reported
     assert {p.code for p in report.warnings} >= {"import-reference-copy"}

@@ -501,7 +501,8 @@ class _OlxBuilder:
                     "import_path": name,
                     "locked": False,
                 }
-        self.add_json("policies/assets.json", assets)
+        if "policies/assets.json" not in ((self.course.olx or {}).get("files") or []):
+            self.add_json("policies/assets.json", assets)  # else the imported one is written back as it was
 
     # ---- writing
     def add_block_xml(

@@ -60,6 +60,7 @@ from ..olx_read import (
     EMBED_MANIFEST,
     EMBED_SOURCE,
     LM_NS,
+    STOCK,
     asset_name,
     asset_segment,
     is_pointer,
@@ -132,6 +133,9 @@ SARA_AM, SARA_AM_TYPED = "\u0e33", "\u0e4d\u0e32"
 REGENERATED_FOLDERS = frozenset(
     {"policies", "course", "chapter", "sequential", "vertical", "html", "problem", "video", "about"}
 )
+# Studio's asset metadata (display names, locks): kept and written back as it is, since the platform
+# reads it only for what it lists and uses defaults for any other file of static/.
+ASSETS_JSON = "policies/assets.json"
 # Video settings that only change the player's chrome; they are kept in the block's policy.
 VIDEO_SETTINGS = frozenset({"download_video", "download_track", "show_captions", "youtube_is_available"})
 
@@ -601,7 +605,7 @@ class _Importer:
         ``/static/sub_x.png`` for ``static/sub/x.png``) or that is broken on the platform too keeps the
         block verbatim, so that nothing is rewritten; the reason names the asset the link needs.
         """
-        for _line, url in markup.references(body):
+        for url in _static_links(body):
             name = markup.static_name(url)
             if name is None or not url.startswith("/static/") or name in self.static_out:
                 continue
@@ -1203,7 +1207,9 @@ class _Importer:
             elif tag == "problem":
                 block = self.problem(d, block_id)
             else:
-                raise _Unmappable(f"<{tag}> has no toolkit equivalent")
+                package = STOCK.package(tag)
+                stock = f" (installed with Open edX by {package})" if package else ""
+                raise _Unmappable(f"<{tag}>{stock} has no toolkit equivalent")
         except _Unmappable as exc:
             return self.raw(d, block_id, str(exc))
         self.report.blocks[block["type"]] += 1
@@ -1845,7 +1851,7 @@ class _Importer:
                 if not PATH_RE.match(rel):
                     self.report.warn(Location(rel), "file name is not ASCII; not kept", "import-file-name")
                     continue
-                if rel.split("/", 1)[0] in REGENERATED_FOLDERS:
+                if rel.split("/", 1)[0] in REGENERATED_FOLDERS and rel != ASSETS_JSON:
                     copy = self.keep_olx_file(rel, "olx/")
                     why = (
                         "the OLX export writes its own (grading from the quizzes, assets from static/)"
@@ -1858,6 +1864,17 @@ class _Importer:
                     continue
                 kept.append(self.keep_olx_file(rel))
         return kept
+
+
+_QUOTED_LINK = re.compile(r"""\b(?:src|href|poster|data)\s*=\s*(?:"(/static/[^"]*)"|'(/static/[^']*)')""")
+_CSS_LINK = re.compile(r"""url\(\s*["']?(/static/[^"')]*)""")
+
+
+def _static_links(body: str) -> list[str]:
+    """Every /static/ link of an HTML body, whole (a quoted value may hold spaces: ``a photo.png``)."""
+    found = [a or b for a, b in _QUOTED_LINK.findall(body)]
+    found.extend(_CSS_LINK.findall(body))
+    return found
 
 
 def _olx_members(root: Path) -> Iterator[tuple[str, bytes]]:

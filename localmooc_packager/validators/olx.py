@@ -483,6 +483,18 @@ class _Validator:
             if not block.broken:
                 self.register(block)
             return
+        if empty and attrib.keys() == kind.pointer_attrs and len(node):
+            # Only comments inside: olxcleaner calls it a pointer, the platform does not (is_pointer_tag
+            # wants no child node at all) and loads an empty block of that url_name instead.
+            self.add(
+                Location(fname, line),
+                f"{block} holds a comment, so the platform does not read it as a pointer: "
+                f"{tag}/{attrib['url_name']}.xml is not used and the block is empty",
+                "olx-pointer-comment",
+                WARNING,
+            )
+            self.register(block)
+            return
         if empty and not kind.can_be_empty and "url_name" in attrib:
             self.add(
                 Location(fname, line),
