@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tarfile
 from pathlib import Path
@@ -249,3 +250,19 @@ def test_changed_olx_is_imported_from_the_olx(tmp_path: Path) -> None:
     titles = [s["title"] for s in read_source(tmp_path / "src")[0].data["sections"]]  # type: ignore[union-attr]
     assert any(t.startswith("แก้ใน Studio: ") for t in titles)
     assert os.path.isdir(tmp_path / "src" / "static")
+
+
+# ---- every code is documented
+@pytest.mark.parametrize(
+    ("module", "doc", "prefix"),
+    [
+        ("localmooc_packager/validators/olx.py", "docs/validate-olx.md", "olx"),
+        ("localmooc_packager/importers/olx.py", "docs/import-olx.md", "import"),
+    ],
+)
+def test_every_code_is_documented(module: str, doc: str, prefix: str) -> None:
+    root = Path(__file__).resolve().parents[1]
+    codes = set(re.findall(rf'"({prefix}-[a-z0-9-]+)"', (root / module).read_text(encoding="utf-8")))
+    text = (root / doc).read_text(encoding="utf-8")
+    assert codes
+    assert sorted(c for c in codes if f"`{c}`" not in text) == []
