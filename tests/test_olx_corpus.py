@@ -7,12 +7,15 @@ different ages and shapes. For each one:
 * the OLX built from that source has no validator error, and olxcleaner (a real OLX client) finds no error
   class it did not find in the original, never more of one;
 * the built course has the same blocks, in the same order, with the same types and display names
-  (policy.json applied over the XML, as the platform does) as the original.
+  (policy.json applied over the XML, as the platform does) as the original;
+* importing the built OLX again (without the source it embeds) gives the same source, and our own archive
+  imports and rebuilds to the same bytes.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 from collections import Counter
 from importlib.metadata import entry_points
@@ -23,8 +26,9 @@ import pytest
 from lxml import etree
 
 from localmooc_packager.exporters.olx import OlxExporter
+from localmooc_packager.importers.compare import diff_sources
 from localmooc_packager.importers.olx import ImportReport, import_olx
-from localmooc_packager.olx_read import is_pointer, pointer_path
+from localmooc_packager.olx_read import EMBED_DIR, is_pointer, pointer_path
 from localmooc_packager.source import check_course, load_course
 from localmooc_packager.validators.olx import validate_olx
 
@@ -123,3 +127,26 @@ def test_same_blocks_and_display_names(trip: Trip) -> None:
     # Each empty container the comparison skips is one the import reported leaving out.
     empty = [p.message.split(">", 1)[0].lstrip("<") for p in report.warnings if p.code == "import-empty"]
     assert sorted(empty) == sorted(dropped)
+
+
+def test_import_of_the_build_is_the_same_source(trip: Trip, tmp_path: Path) -> None:
+    """Our OLX of an imported course, with the embedded source removed (what a trip through Studio
+    leaves), imports to exactly the same source: nothing the import mapped is lost on the way out."""
+    _original, src, built, _report = trip
+    olx = tmp_path / "olx"
+    shutil.copytree(built, olx)
+    shutil.rmtree(olx / EMBED_DIR)
+    report = import_olx(olx, tmp_path / "again")
+    assert not report.restored
+    assert diff_sources(src, tmp_path / "again") == []
+
+
+def test_own_archive_rebuilds_byte_for_byte(
+    trip: Trip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    _original, src, _built, _report = trip
+    a = OlxExporter().export(load_course(src), tmp_path / "a")
+    assert import_olx(a, tmp_path / "src").restored
+    b = OlxExporter().export(load_course(tmp_path / "src"), tmp_path / "b")
+    assert a.read_bytes() == b.read_bytes()

@@ -83,7 +83,7 @@ class OlxExporter:
         sources = _source_files(tree.source_dir, out_dir)
         writer = ArchiveWriter(build_time(sources))
         _OlxBuilder(tree.cached(), writer, olx_flavor).build()
-        _embed_source(tree.source_dir, sources, writer)
+        _embed_source(tree.source_dir, sources, writer, sorted(tree.assets))
         suffix = "-native" if olx_flavor == "native" else ""
         target = out_dir / f"{stem}{suffix}.olx.tar.gz"
         # One top-level folder, like Studio's own exports: the importer takes the first course.xml it finds.
@@ -91,7 +91,7 @@ class OlxExporter:
         return target
 
 
-def _embed_source(source_dir: Path, sources: list[Path], writer: ArchiveWriter) -> None:
+def _embed_source(source_dir: Path, sources: list[Path], writer: ArchiveWriter, static: list[str]) -> None:
     """Put the course source (all but static/) in the archive, with a digest of the OLX made from it.
 
     Studio ignores the folder (its import reads course.xml, the folders it points to, static/ and a few
@@ -104,7 +104,6 @@ def _embed_source(source_dir: Path, sources: list[Path], writer: ArchiveWriter) 
         if not m.name.startswith("static/")  # never counted: no need to read videos
     )
     files = sorted((p.relative_to(source_dir).as_posix(), p) for p in sources)
-    static = [rel for rel, _p in files if rel.startswith("static/")]
     raw = io.BytesIO()
     with (
         gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as gz,
@@ -452,6 +451,13 @@ class _OlxBuilder:
                 "advanced_modules": sorted(self.advanced | set(settings.get("advanced_modules") or [])),
             }
         )
+        for key in ("language", "end"):
+            # Only a value the import could not map stays in policy (null, no language code, no date):
+            # it is written back as it was, null as no setting at all.
+            if key in (c.policy or {}):
+                settings[key] = c.policy[key]
+                if settings[key] is None and key == "language":
+                    settings.pop(key)
         for key in ("enrollment_start", "enrollment_end"):
             if getattr(c, key):
                 settings[key] = iso_datetime(getattr(c, key), end_of_day=key == "enrollment_end")
@@ -487,20 +493,10 @@ class _OlxBuilder:
             self.writer.add_file(rel, self.tree.asset_path(rel))  # streamed by the writer, never read here
             name = rel.removeprefix("static/")
             # Open edX names an asset by its path under static/ with "/" flattened to "_".
-            assets[name.replace("/", "_")] = {
-                "contentType": mimetypes.guess_type(name)[0] or "application/octet-stream",
-                "displayname": PurePosixPath(name).name,
-                "import_path": name,
-                "locked": False,
-            }
+            assets[name.replace("/", "_")] = asset_entry(name)
         for name in sorted(self.transcripts.values()):
             if f"static/{name}" not in self.tree.assets:
-                assets[name.replace("/", "_")] = {
-                    "contentType": "application/x-subrip",
-                    "displayname": PurePosixPath(name).name,
-                    "import_path": name,
-                    "locked": False,
-                }
+                assets[name.replace("/", "_")] = asset_entry(name, subrip=True)
         if "policies/assets.json" not in ((self.course.olx or {}).get("files") or []):
             self.add_json("policies/assets.json", assets)  # else the imported one is written back as it was
 
@@ -554,6 +550,17 @@ class _OlxBuilder:
 
     def add_json(self, name: str, data: Any) -> None:
         self.writer.add_bytes(name, json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+
+
+def asset_entry(name: str, subrip: bool = False) -> dict[str, Any]:
+    """The policies/assets.json entry the export writes for static/NAME (an SRT it made: ``subrip``)."""
+    kind = "application/x-subrip" if subrip else mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return {
+        "contentType": kind,
+        "displayname": PurePosixPath(name).name,
+        "import_path": name,
+        "locked": False,
+    }
 
 
 # ---- CAPA

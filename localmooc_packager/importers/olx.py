@@ -65,6 +65,7 @@ from ..olx_read import (
     asset_segment,
     is_pointer,
     olx_digest,
+    pointer_path,
     static_link_asset,
 )
 from ..safe import decode_text, parse_xml_bytes
@@ -212,7 +213,8 @@ class ImportReport:
         return (
             f"{how} {self.course_id!r} ({self.title}): {s['section']} sections, {s['subsection']} "
             f"subsections, {s['unit']} units, {sum(self.blocks.values())} blocks ({kinds}); "
-            f"{len(self.raw)} kept raw, {len(self.renamed)} ids renamed, {self.static_files} static files "
+            f"{len(self.raw)} kept raw, {len(self.renamed)} ids renamed, "
+            f"{len(self.merged)} problem runs joined into quizzes, {self.static_files} static files "
             f"({len(self.assets_renamed)} renamed), "
             f"{len(self.warnings)} warnings, {len(self.errors)} errors in {self.seconds:.2f} s"
         )
@@ -492,10 +494,10 @@ class _Importer:
         return node
 
     def pointer_file(self, tag: str, url_name: str) -> str:
-        parts = url_name.split(":")
-        if any(p in ("", ".", "..") or "/" in p or "\\" in p for p in parts):
+        rel = pointer_path(tag, url_name)  # the rule the validator follows too
+        if rel is None:
             raise UnsafeInputError(f"url_name {url_name!r} of <{tag}> would point outside the course")
-        return f"{tag}/{'/'.join(parts)}.xml"
+        return rel
 
     def definition(self, usage: etree._Element, file: str, course: bool = False) -> _Def:
         tag = _tag(usage) or ""
@@ -808,6 +810,8 @@ class _Importer:
         if LANG_RE.match(language):
             course["language"] = language
             mapped.append("language")
+        elif a.get("language") is None:
+            a["language"] = None  # none in the OLX: kept as null, so the export writes none either
         image = _text(a.get("course_image", ""))
         rel = "static/" + image.removeprefix("/static/")
         if image and PATH_RE.match(rel) and rel in self.static_out:
@@ -1828,6 +1832,19 @@ class _Importer:
                     shutil.copyfile(src, dest)
                 self.report.static_files += 1
 
+    def assets_json_is_regenerated(self) -> bool:
+        """policies/assets.json is exactly what the OLX export writes for this static/ (so not kept)."""
+        from ..exporters.olx import asset_entry
+
+        try:
+            kept = json.loads(decode_text((self.root / ASSETS_JSON).read_bytes(), ASSETS_JSON))
+        except (InvalidInputError, ValueError):
+            return False
+        names = [rel.removeprefix("static/") for rel in self.static_plan]
+        if not isinstance(kept, dict) or set(kept) != {n.replace("/", "_") for n in names}:
+            return False
+        return all(kept[n.replace("/", "_")] in (asset_entry(n), asset_entry(n, subrip=True)) for n in names)
+
     def other_files(self) -> list[str]:
         """OLX files the mapping did not use (tabs, info, drafts...), kept verbatim for the OLX export.
 
@@ -1850,6 +1867,13 @@ class _Importer:
                     continue
                 if not PATH_RE.match(rel):
                     self.report.warn(Location(rel), "file name is not ASCII; not kept", "import-file-name")
+                    continue
+                if rel == ASSETS_JSON and self.assets_json_is_regenerated():
+                    self.report.warn(
+                        Location(rel),
+                        "what the OLX export writes from static/; not kept",
+                        "import-reference-copy",
+                    )
                     continue
                 if rel.split("/", 1)[0] in REGENERATED_FOLDERS and rel != ASSETS_JSON:
                     copy = self.keep_olx_file(rel, "olx/")

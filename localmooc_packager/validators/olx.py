@@ -37,7 +37,15 @@ from lxml import etree
 
 from ..archive import extract_archive, is_archive
 from ..errors import InvalidInputError, Location, Report, Severity, UsageError, display_path
-from ..olx_read import PLATFORM_DEFAULTS, STOCK, asset_name, installed_xblocks, is_pointer, static_link_asset
+from ..olx_read import (
+    PLATFORM_DEFAULTS,
+    STOCK,
+    asset_name,
+    installed_xblocks,
+    is_pointer,
+    pointer_path,
+    static_link_asset,
+)
 from ..safe import parse_json, parse_xml_root
 
 WARNING = Severity.WARNING
@@ -555,7 +563,15 @@ class _Validator:
             block.broken = True
             return
         tag = block.tag
-        target = f"{tag}/{url.replace(':', '/')}.xml"
+        target = pointer_path(tag, url)  # the rule the importer follows too
+        if target is None:
+            self.add(
+                Location(fname, line),
+                f"url_name '{url}' has an empty or '.' segment; it names no file",
+                "olx-url-name-invalid",
+            )
+            block.broken = True
+            return
         if target not in self.files:
             self.add(
                 Location(fname, line),
