@@ -42,6 +42,7 @@ __all__ = [
     "asset_name",
     "asset_segment",
     "block_status",
+    "grading_digest",
     "installed_xblocks",
     "is_pointer",
     "lm",
@@ -80,6 +81,13 @@ PLATFORM_DEFAULTS: dict[str, frozenset[str]] = {
 EMBED_DIR = "localmooc"
 EMBED_SOURCE = f"{EMBED_DIR}/source.tar.gz"
 EMBED_MANIFEST = f"{EMBED_DIR}/manifest.json"
+
+
+def grading_digest(policy: object) -> str:
+    """sha256 of a grading policy as canonical JSON: the fingerprint an import records of the policy the
+    OLX export would make from the imported source (see docs/import-olx.md, "Grading policy")."""
+    text = json.dumps(policy, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def olx_digest(members: Iterable[tuple[str, bytes]]) -> str:

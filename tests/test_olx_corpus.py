@@ -150,3 +150,12 @@ def test_own_archive_rebuilds_byte_for_byte(
     assert import_olx(a, tmp_path / "src").restored
     b = OlxExporter().export(load_course(tmp_path / "src"), tmp_path / "b")
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_grading_policy_comes_back(trip: Trip) -> None:
+    """The source format cannot say all of a Studio grading policy (raw problems graded, drop_count, letter
+    grades); the import keeps the file and the export writes it back while the source grades the same."""
+    original, _src, built, _report = trip
+    [before] = course_root(original).glob("policies/*/grading_policy.json")
+    after = built / before.relative_to(course_root(original))
+    assert after.read_bytes() == before.read_bytes()

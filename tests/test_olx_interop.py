@@ -35,6 +35,7 @@ from localmooc_packager.validators.olx import validate_olx
 from conftest import sample_courses
 
 ISSUE = Path(__file__).parent / "fixtures" / "studio" / "issue11"
+DEMO = Path(__file__).parent / "fixtures" / "studio" / "corpus" / "openedx-demo-course"
 ROOT = ISSUE / "course"
 
 
@@ -266,3 +267,17 @@ def test_every_code_is_documented(module: str, doc: str, prefix: str) -> None:
     text = (root / doc).read_text(encoding="utf-8")
     assert codes
     assert sorted(c for c in codes if f"`{c}`" not in text) == []
+
+
+def test_kept_grading_policy_yields_to_a_changed_source(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    import_olx(DEMO, src)
+    text = (src / "course.yaml").read_text(encoding="utf-8")
+    assert "{urn:x-localmooc:olx}grading" in text  # the fingerprint of what the source grades
+    original = (DEMO / "policies/DemoCourse/grading_policy.json").read_bytes()
+    assert (_build(src, tmp_path / "a") / "policies/DemoCourse/grading_policy.json").read_bytes() == original
+    (src / "course.yaml").write_text(
+        text.replace("pass_threshold: 0.5", "pass_threshold: 0.8"), encoding="utf-8"
+    )
+    made = json.loads((_build(src, tmp_path / "b") / "policies/DemoCourse/grading_policy.json").read_bytes())
+    assert made["GRADE_CUTOFFS"] == {"Pass": 0.8}  # the author's change wins over the kept file

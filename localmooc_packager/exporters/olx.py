@@ -35,7 +35,7 @@ from localmooc_xblocks.base import ui
 
 from ..errors import BuildError, UsageError
 from ..grading import CourseGrading, course_grading
-from ..olx_read import EMBED_MANIFEST, EMBED_SOURCE, LM_NS, LM_PREFIX, lm, olx_digest
+from ..olx_read import EMBED_MANIFEST, EMBED_SOURCE, LM_NS, LM_PREFIX, grading_digest, lm, olx_digest
 from ..safe import parse_xml_bytes, read_text
 from ..tree import CourseTree
 from . import package_stem
@@ -176,11 +176,31 @@ class _OlxBuilder:
         for key, value in (("course", self.course.course), ("org", self.course.org), ("url_name", self.run)):
             pointer.set(key, value)
         self.add_xml("course.xml", pointer)
+        made = grading_policy(self.tree, self.grading)
+        kept = self.kept_grading(made)  # before about(), which copies the kept files
         self.about()
         self.static()
         self.policy[f"course/{self.run}"] = self.course_settings()
         self.add_json(f"policies/{self.run}/policy.json", self.policy)
-        self.add_json(f"policies/{self.run}/grading_policy.json", grading_policy(self.tree, self.grading))
+        if not kept:
+            self.add_json(f"policies/{self.run}/grading_policy.json", made)
+
+    def kept_grading(self, made: dict[str, Any]) -> bool:
+        """True when the imported course's own grading_policy.json is written back (by copy_source_files).
+
+        The import keeps it when the policy made from the imported quizzes differs (a Studio course
+        grades raw problems, drops scores, has letter grades...) and records the fingerprint of the one it
+        would make. While the source still makes that same policy, its grading was not changed: the
+        original goes back. Otherwise the policy made from the source is written and the kept one is not.
+        """
+        rel = f"policies/{self.run}/grading_policy.json"
+        if rel not in ((self.course.olx or {}).get("files") or []):
+            return False
+        recorded = (self.course.policy or {}).get(lm("grading"))
+        if recorded == grading_digest(made):
+            return True
+        self.copied.add(rel)  # stale: marked as copied, so copy_source_files leaves it out
+        return False
 
     def course_carried(self) -> dict[str, str]:
         """Course fields with no OLX counterpart, as the attribute values the import reads back.
@@ -437,7 +457,9 @@ class _OlxBuilder:
     def course_settings(self) -> dict[str, Any]:
         c = self.course
         start = iso_datetime(c.start) if c.start else DEFAULT_START
-        settings: dict[str, Any] = dict(c.policy or {})
+        settings: dict[str, Any] = {
+            k: v for k, v in (c.policy or {}).items() if not k.startswith(f"{{{LM_NS}}}")
+        }
         if isinstance(settings.get("wiki_slug"), str):
             settings.pop("wiki_slug")  # written as <wiki slug> in the course XML, as Studio does
         settings.update(

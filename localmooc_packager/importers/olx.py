@@ -63,7 +63,9 @@ from ..olx_read import (
     STOCK,
     asset_name,
     asset_segment,
+    grading_digest,
     is_pointer,
+    lm,
     olx_digest,
     pointer_path,
     static_link_asset,
@@ -2020,6 +2022,59 @@ def _remove_stale(out_dir: Path) -> None:
                 os.close(fd)
 
 
+def _keep_grading(root: Path, out: Path, course: dict[str, Any], report: ImportReport) -> bool:
+    """Keep the course's grading_policy.json when the OLX export would not make the same from the source.
+
+    The source format grades quizzes by weight and a pass mark; a Studio course may grade problems the
+    import kept raw, drop the lowest scores or have letter grades. Then the original file is kept at its
+    path (``olx.files``) and the fingerprint of the policy the export would make is recorded in the
+    course policy (``{urn:x-localmooc:olx}grading``): the export writes the original back while the
+    source still makes that policy, i.e. while nobody changed its grading. Returns True when kept.
+    """
+    from ..exporters.olx import grading_policy
+    from ..source import load_course
+
+    rel = f"policies/{course['run']}/grading_policy.json"
+    if not (root / rel).is_file():
+        return False
+    try:
+        original = json.loads(decode_text((root / rel).read_bytes(), rel))
+        made = grading_policy(load_course(out))
+    except (InvalidInputError, ValueError):
+        return False  # the source's own check reports why it does not load
+    if made == original:
+        return False  # the export makes exactly this again
+    (out / rel).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(root / rel, out / rel)
+    reference = out / "olx" / rel
+    if reference.is_file():  # no reference copy: the file itself is kept
+        reference.unlink()
+        report.problems.problems = [
+            p
+            for p in report.problems.problems
+            if not (p.code == "import-reference-copy" and p.location.file == rel)
+        ]
+    olx = course.setdefault("olx", {})
+    olx["files"] = sorted({*olx.get("files", []), rel})
+    course["olx"] = course.pop("olx")
+    policy = course.get("policy") or {}
+    policy[lm("grading")] = grading_digest(made)
+    if "policy" not in course:
+        items = list(course.items())
+        at = next(i for i, (key, _v) in enumerate(items) if key == "sections")
+        course.clear()
+        course.update([*items[:at], ("policy", policy), *items[at:]])
+    else:
+        course["policy"] = policy
+    report.warn(
+        Location(rel),
+        "kept and written back by the OLX export while the source's quizzes grade as they do now "
+        "(the source format cannot say all of it)",
+        "import-grading",
+    )
+    return True
+
+
 def _write_source(course: dict[str, Any], tmp: Path, report: ImportReport) -> None:
     header = "# Imported from Open edX OLX by `localmooc import`; see docs/import-olx.md.\n"
     units = report.structure["unit"]
@@ -2070,6 +2125,8 @@ def import_olx(source: Path, out_dir: Path, check: bool = True) -> ImportReport:
             if "olx" in course:  # keep `olx:` last in course.yaml, after the outline
                 course["olx"] = course.pop("olx")
             _write_source(course, tmp, report)
+            if _keep_grading(root, tmp, course, report):
+                _write_source(course, tmp, report)
         if out_dir.exists():
             out_dir.rmdir()
         os.replace(tmp, out_dir)
