@@ -3,12 +3,19 @@ runtime's public way of loading courses (load_courses -> create_app) and its HTT
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-from runtime_support import Api, test_secrets
+from runtime_support import Api, free_port, test_secrets
 
 from localmooc_packager.errors import UsageError
 from localmooc_packager.exporters.olx import OlxExporter
@@ -73,3 +80,46 @@ def test_course_sources_are_served_where_they_are(tmp_path: Path) -> None:
     assert not (tmp_path / "work").exists()
     with pytest.raises(UsageError, match="no course"):
         runtime_courses(tmp_path, tmp_path / "work")
+
+
+def test_cli_serves_an_olx_archive(tmp_path: Path) -> None:
+    """`localmooc serve COURSE.olx.tar.gz` imports it into a folder that lives as long as the server."""
+    studio = tmp_path / "studio.tar.gz"
+    with tarfile.open(studio, "w:gz") as tar:
+        tar.add(FIXTURES / "issue11" / "course", arcname="course")
+    port = free_port()
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "LOCALMOOC_KEY_FILE": str(tmp_path / "key"), "TMPDIR": str(tmp_path / "tmp")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "localmooc_packager",
+            "serve",
+            str(studio),
+            "--port",
+            str(port),
+            "--db",
+            f"sqlite:///{tmp_path / 'serve.db'}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        body = ""
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/courses", timeout=2) as r:
+                    body = r.read().decode()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.5)
+        assert "LM900" in body, proc.stdout.read().decode() if proc.poll() is not None else body
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C, as an operator stops it
+        proc.wait(timeout=30)
+    assert list((tmp_path / "tmp").iterdir()) == []  # the imported course went with the server
