@@ -399,10 +399,17 @@ _DB_OPTION = click.option(
 def serve(
     courses: Path, db_url: str, host: str, port: int, workers: int, secure_cookies: bool, trusted_html: bool
 ) -> None:
-    """Run the reference runtime for COURSES (one course folder or a folder of course folders)."""
+    """Run the reference runtime for COURSES: a course folder, an Open edX OLX course (.tar.gz, .zip or
+    folder), or a folder of them."""
+    import tempfile
+
+    from .importers.runtime import runtime_courses
     from .runtime.server import serve as run_server
 
-    run_server(courses, db_url, host, port, workers, secure_cookies, trusted_html)
+    # OLX courses are imported into a folder that lives as long as the server (docs/import-olx.md).
+    with tempfile.TemporaryDirectory(prefix="localmooc-serve-") as work:
+        found = runtime_courses(courses, Path(work) / "courses")
+        run_server(found, db_url, host, port, workers, secure_cookies, trusted_html)
 
 
 @cli.command("import")

@@ -27,6 +27,7 @@ from localmooc_packager import grading
 from localmooc_packager.exporters import get, olx
 from localmooc_packager.exporters.archive import ArchiveWriter, GzipStream
 from localmooc_packager.exporters.olx import OlxExporter, iso_datetime, one_year_after, vtt_to_srt
+from localmooc_packager.olx_read import lm
 from localmooc_packager.source import load_course
 from localmooc_packager.tree import TreeRuntime
 from localmooc_xblocks.raw import RawOlxBlock
@@ -46,6 +47,8 @@ OUTLINE = [
     "course/2564_2.xml",
 ]
 POLICIES_AND_STATIC = [
+    "localmooc/manifest.json",  # the course source, for an exact re-import (docs/export-olx.md)
+    "localmooc/source.tar.gz",
     "policies/2564_2/grading_policy.json",
     "policies/2564_2/policy.json",
     "policies/assets.json",
@@ -564,6 +567,10 @@ def test_grading_policy_without_graded_quiz(tmp_path: Path) -> None:
 
 def test_policy_json(sample_course: Path, gen_course: Path, tmp_path: Path) -> None:
     settings = json.loads(members(build(sample_course, tmp_path / "a"))["policies/2564_2/policy.json"])
+    # Each CAPA problem names the quiz and question it comes from, in the toolkit's namespace.
+    problems = {key: settings.pop(key) for key in list(settings) if key.startswith("problem/")}
+    assert problems["problem/post-q1"] == {lm("quiz"): "post", lm("question"): "q1"}
+    assert all(set(entry) == {lm("quiz"), lm("question")} for entry in problems.values())
     assert settings == {
         "course/2564_2": {
             "advanced_modules": [],
@@ -612,9 +619,9 @@ def test_block_policy_over_xml(gen_course: Path, tmp_path: Path) -> None:
     )
     # past_due differs from the XML's "never"; "2" is what the XML says; 2 (a number) is not the
     # string the XML holds, so it is kept and an import reads back the same type.
-    expected = {"showanswer": "past_due", "weight": 2, "rerandomize": "never"}
-    assert settings["problem/final-q1"] == expected
-    assert settings["problem/final-q6"] == expected  # every problem made from the quiz
+    expected = {"showanswer": "past_due", "weight": 2, "rerandomize": "never", lm("quiz"): "final"}
+    assert settings["problem/final-q1"] == {**expected, lm("question"): "q1"}
+    assert settings["problem/final-q6"] == {**expected, lm("question"): "q6"}  # every problem of the quiz
 
 
 def test_cert_html_view_enabled(gen_course: Path, tmp_path: Path) -> None:

@@ -183,10 +183,15 @@ def test_studio_export_mapping(tmp_path: Path) -> None:
     data = read_source(out)[0].data  # type: ignore[union-attr]
     assert data["olx"] == {
         "about": {"overview": "about/overview.html", "short_description": "about/short_description.html"},
-        "files": ["info/updates.html"],
+        # Studio's asset metadata is written back as it was (display names, locks).
+        # Its grading policy says more than the quizzes can (kept while they grade the same).
+        "files": ["info/updates.html", "policies/2566_1/grading_policy.json", "policies/assets.json"],
     }
-    assert (out / "olx/policies/2566_1/grading_policy.json").is_file()  # reference copy, reported
-    assert {p.code for p in report.warnings} >= {"import-reference-copy"}
+    assert (out / "policies/2566_1/grading_policy.json").read_bytes() == (
+        EXPORT_ROOT / "policies/2566_1/grading_policy.json"
+    ).read_bytes()
+    assert not (out / "olx/policies/2566_1/grading_policy.json").exists()
+    assert {p.code for p in report.warnings} >= {"import-grading"}
     assert data["pass_threshold"] == 0.6
     assert data["image"] == "static/course-card.png"
     assert sorted(p.name for p in (out / "static").iterdir()) == sorted(

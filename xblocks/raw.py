@@ -37,11 +37,20 @@ class RawOlxBlock(DisplayNameMixin, XBlock):
             return "unknown"
 
     def student_view(self, context: dict[str, Any] | None = None) -> Fragment:
+        """A card saying, in Thai and English, that this Open edX block is not available here.
+
+        Never raises: a kept element that does not parse still gets its card (type "unknown").
+        """
         t = ui(context)
+        tag = self.olx_tag
+        title = self.display_name or tag
         frag = Fragment(
-            f'<div class="lm-raw" data-lm-block="{escape(str(self.scope_ids.usage_id))}">'
-            f'<p class="lm-notice">{t["olx_only"]}: <strong>{escape(self.display_name or self.olx_tag)}</strong> '
-            f"(<code>{escape(self.olx_tag)}</code>)</p></div>"
+            f'<div class="lm-raw" role="note" data-lm-block="{escape(str(self.scope_ids.usage_id))}" '
+            f'data-olx-tag="{escape(tag)}">'
+            f'<p class="lm-notice"><strong>{escape(title)}</strong></p>'
+            f'<p lang="th">ไม่พร้อมใช้งานที่นี่: บล็อก Open edX ชนิด <code>{escape(tag)}</code></p>'
+            f'<p lang="en">Not available here: Open edX block type <code>{escape(tag)}</code></p>'
+            f'<p class="lm-muted">{t["olx_only"]}</p></div>'
         )
         frag.add_css(static_text("lm.css"))
         return frag

@@ -14,10 +14,13 @@ ever written: learner state must never leave the runtime. See docs/export-olx.md
 
 from __future__ import annotations
 
+import gzip
 import html
+import io
 import json
 import mimetypes
 import re
+import tarfile
 import unicodedata
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
@@ -32,6 +35,7 @@ from localmooc_xblocks.base import ui
 
 from ..errors import BuildError, UsageError
 from ..grading import CourseGrading, course_grading
+from ..olx_read import EMBED_MANIFEST, EMBED_SOURCE, LM_NS, LM_PREFIX, grading_digest, lm, olx_digest
 from ..safe import parse_xml_bytes, read_text
 from ..tree import CourseTree
 from . import package_stem
@@ -76,13 +80,47 @@ class OlxExporter:
             raise UsageError(f"unknown OLX flavour {olx_flavor!r}; choose one of {', '.join(FLAVORS)}")
         out_dir = Path(out_dir)
         stem = package_stem(tree)
-        writer = ArchiveWriter(build_time(_source_files(tree.source_dir, out_dir)))
+        sources = _source_files(tree.source_dir, out_dir)
+        writer = ArchiveWriter(build_time(sources))
         _OlxBuilder(tree.cached(), writer, olx_flavor).build()
+        _embed_source(tree.source_dir, sources, writer, sorted(tree.assets))
         suffix = "-native" if olx_flavor == "native" else ""
         target = out_dir / f"{stem}{suffix}.olx.tar.gz"
         # One top-level folder, like Studio's own exports: the importer takes the first course.xml it finds.
         writer.write_tar_gz(target, top=stem)
         return target
+
+
+def _embed_source(source_dir: Path, sources: list[Path], writer: ArchiveWriter, static: list[str]) -> None:
+    """Put the course source (all but static/) in the archive, with a digest of the OLX made from it.
+
+    Studio ignores the folder (its import reads course.xml, the folders it points to, static/ and a few
+    known ones). Our import restores this source exactly while the OLX still has that digest, i.e. nobody
+    changed it since the export; otherwise it maps the OLX as it maps any Studio export.
+    """
+    digest = olx_digest(
+        (m.name, m.data if m.data is not None else m.source.read_bytes())  # type: ignore[union-attr]
+        for m in writer.members.values()
+        if not m.name.startswith("static/")  # never counted: no need to read videos
+    )
+    files = sorted((p.relative_to(source_dir).as_posix(), p) for p in sources)
+    raw = io.BytesIO()
+    with (
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for rel, path in files:
+            if rel.startswith("static/"):
+                continue
+            info = tarfile.TarInfo(rel)
+            info.size, info.mtime, info.mode = path.stat().st_size, writer.mtime, 0o644
+            with path.open("rb") as fh:
+                tar.addfile(info, fh)
+    writer.add_bytes(EMBED_SOURCE, raw.getvalue())
+    manifest = {"format": 1, "olx_sha256": digest, "static": static}
+    writer.add_bytes(
+        EMBED_MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    )
 
 
 def _source_files(source_dir: Path, out_dir: Path) -> list[Path]:
@@ -119,24 +157,84 @@ class _OlxBuilder:
 
     # ---- pipeline
     def build(self) -> None:
-        chapters = [("chapter", self.chapter(section)) for section in self.tree.children(self.course)]
+        chapters = [self.chapter(section) for section in self.tree.children(self.course)]
         # Settings live in policy.json only: stating them in the XML too makes the platform ignore one
-        # copy silently and olxcleaner warn (SettingOverride).
-        self.writer.add_bytes(f"course/{self.run}.xml", plain_xml("course", {}, chapters))
+        # copy silently and olxcleaner warn (SettingOverride). Source fields OLX has no place for go in
+        # the toolkit's namespace (kept by Studio in xml_attributes); the wiki is an element, as Studio
+        # writes it after the chapters (CourseBlock.definition_to_xml).
+        carried = self.course_carried()
+        course = etree.Element("course", nsmap={LM_PREFIX: LM_NS} if carried else None)
+        for key, value in sorted(carried.items()):
+            course.set(lm(key), value)
+        for chapter in chapters:
+            etree.SubElement(course, "chapter", url_name=chapter)
+        wiki = (self.course.policy or {}).get("wiki_slug")
+        if isinstance(wiki, str):
+            etree.SubElement(course, "wiki", slug=wiki)
+        self.add_xml(f"course/{self.run}.xml", course)
         pointer = etree.Element("course")
         for key, value in (("course", self.course.course), ("org", self.course.org), ("url_name", self.run)):
             pointer.set(key, value)
         self.add_xml("course.xml", pointer)
+        made = grading_policy(self.tree, self.grading)
+        kept = self.kept_grading(made)  # before about(), which copies the kept files
         self.about()
         self.static()
         self.policy[f"course/{self.run}"] = self.course_settings()
         self.add_json(f"policies/{self.run}/policy.json", self.policy)
-        self.add_json(f"policies/{self.run}/grading_policy.json", grading_policy(self.tree, self.grading))
+        if not kept:
+            self.add_json(f"policies/{self.run}/grading_policy.json", made)
+
+    def kept_grading(self, made: dict[str, Any]) -> bool:
+        """True when the imported course's own grading_policy.json is written back (by copy_source_files).
+
+        The import keeps it when the policy made from the imported quizzes differs (a Studio course
+        grades raw problems, drops scores, has letter grades...) and records the fingerprint of the one it
+        would make. While the source still makes that same policy, its grading was not changed: the
+        original goes back. Otherwise the policy made from the source is written and the kept one is not.
+        """
+        rel = f"policies/{self.run}/grading_policy.json"
+        if rel not in ((self.course.olx or {}).get("files") or []):
+            return False
+        recorded = (self.course.policy or {}).get(lm("grading"))
+        if recorded == grading_digest(made):
+            return True
+        self.copied.add(rel)  # stale: marked as copied, so copy_source_files leaves it out
+        return False
+
+    def course_carried(self) -> dict[str, str]:
+        """Course fields with no OLX counterpart, as the attribute values the import reads back.
+
+        Dates go too, in the source's own form (a bare date is a day in Bangkok): the import uses that
+        form only while it still names the instant policy.json holds, so a date changed in Studio wins.
+        """
+        c, out = self.course, {}
+        if c.category:
+            out["category"] = c.category
+        if c.audience:
+            out["audience"] = json.dumps(list(c.audience), ensure_ascii=False)
+        if c.hours:
+            out["hours"] = _num(c.hours)
+        if c.certificate:
+            out["certificate"] = json.dumps(c.certificate, ensure_ascii=False, sort_keys=True)
+        for key in ("start", "end", "enrollment_start", "enrollment_end"):
+            value = getattr(c, key)
+            if value:
+                out[key] = str(value)
+        return out
+
+    def display(self, block: XBlock, title: str) -> dict[str, str]:
+        """``{"display_name": title}``; for a block imported without one (policy display_name None or "")
+        exactly what it had."""
+        policy = self.v(block, "policy") if "policy" in block.fields else None
+        if isinstance(policy, dict) and policy.get("display_name", title) in (None, ""):
+            return {} if policy["display_name"] is None else {"display_name": ""}
+        return {"display_name": title}
 
     # ---- outline
     def chapter(self, section: XBlock) -> str:
         name = _id(section)
-        attrib = {"display_name": self.v(section, "display_name")}
+        attrib = self.display(section, self.v(section, "display_name"))
         start = self.v(section, "start")
         if start:
             attrib["start"] = iso_datetime(start)  # a bare date: midnight in Bangkok
@@ -147,7 +245,7 @@ class _OlxBuilder:
     def sequential(self, sub: XBlock) -> str:
         name = _id(sub)
         v = self.v
-        attrib = {"display_name": v(sub, "display_name")}
+        attrib = self.display(sub, v(sub, "display_name"))
         graded = bool(v(sub, "graded"))
         if graded:
             attrib["graded"] = "true"
@@ -165,7 +263,7 @@ class _OlxBuilder:
 
     def vertical(self, unit: XBlock, graded: bool) -> str:
         name = _id(unit)
-        attrib = {"display_name": self.v(unit, "display_name")}
+        attrib = self.display(unit, self.v(unit, "display_name"))
         # Pointers (tag, url_name) or inline elements; pointers alone make a plain file (plain_xml).
         children: list[tuple[str, str] | etree._Element] = []
         verbatim: list[etree._Element] = []
@@ -208,13 +306,13 @@ class _OlxBuilder:
         # Byte-stable body: exactly the block's HTML; /static/ links stay for Open edX to rewrite.
         self.writer.add_bytes(f"html/{name}.html", body.rstrip("\n") + "\n")
         title = self.v(block, "display_name") or _title(body, self.v(unit, "display_name"))
-        self.add_plain_xml("html", name, {"display_name": title, "filename": name}, [], block)
+        self.add_plain_xml("html", name, {**self.display(block, title), "filename": name}, [], block)
         return name
 
     def video(self, block: XBlock, unit: XBlock) -> str:
         name = _id(block)
         v = self.v
-        el = etree.Element("video", display_name=v(block, "display_name") or v(unit, "display_name"))
+        el = etree.Element("video", self.display(block, v(block, "display_name") or v(unit, "display_name")))
         # An empty youtube_id_1_0 matters: without it Open edX plays its demo YouTube video.
         el.set("youtube_id_1_0", v(block, "youtube_id"))
         src = v(block, "src")
@@ -234,6 +332,9 @@ class _OlxBuilder:
             # true), as the platform's own export writes it; `handout` is for course handouts.
             el.set("download_track", "true")
             etree.SubElement(el, "track", src=track)
+        minutes = v(block, "minutes")
+        if minutes:  # the length the source states (used for study time); OLX has no such field
+            el.set(lm("minutes"), _num(minutes))
         self.add_block_xml("video", name, el, block)
         return name
 
@@ -265,7 +366,8 @@ class _OlxBuilder:
         shuffle = bool(v(quiz, "shuffle"))
         policy = v(quiz, "policy")
         question_word = self.words["question"]
-        for n, q in enumerate(v(quiz, "questions"), 1):
+        questions = v(quiz, "questions")
+        for n, q in enumerate(questions, 1):
             name = f"{quiz_id}-{q['id']}"
             if name in self.used_names:
                 raise BuildError(
@@ -275,10 +377,11 @@ class _OlxBuilder:
             self.used_names.add(name)
             # A pre-test or practice question sharing a graded subsection must not count: weight 0.
             points = float(q.get("points", 1)) if counts or not graded_subsection else 0.0
+            # One question: the quiz's own title (a Studio problem imported as a quiz comes back as it was).
             el = etree.Element(
                 "problem",
                 {
-                    "display_name": f"{title} ({question_word} {n})",
+                    "display_name": title if len(questions) == 1 else f"{title} ({question_word} {n})",
                     "max_attempts": attempts,
                     "showanswer": showanswer,
                     "weight": _num(points),
@@ -287,6 +390,11 @@ class _OlxBuilder:
             capa_question(el, q, shuffle=shuffle, words=self.words)
             self.add_xml(f"problem/{name}.xml", el)
             self.add_policy("problem", name, policy, el)
+            # Which quiz and question this problem is: the import joins the problems back by these. In
+            # policy.json, not on the element: a namespace declared there would be in scope for (and
+            # serialised with) every piece of CAPA markup. Studio keeps unknown policy keys in
+            # xml_attributes (XmlMixin.apply_policy) and exports them as attributes.
+            self.add_policy("problem", name, {lm("quiz"): quiz_id, lm("question"): str(q["id"])}, el)
             names.append(name)
         return names
 
@@ -349,7 +457,11 @@ class _OlxBuilder:
     def course_settings(self) -> dict[str, Any]:
         c = self.course
         start = iso_datetime(c.start) if c.start else DEFAULT_START
-        settings: dict[str, Any] = dict(c.policy or {})
+        settings: dict[str, Any] = {
+            k: v for k, v in (c.policy or {}).items() if not k.startswith(f"{{{LM_NS}}}")
+        }
+        if isinstance(settings.get("wiki_slug"), str):
+            settings.pop("wiki_slug")  # written as <wiki slug> in the course XML, as Studio does
         settings.update(
             {
                 "display_name": c.display_name,
@@ -361,6 +473,13 @@ class _OlxBuilder:
                 "advanced_modules": sorted(self.advanced | set(settings.get("advanced_modules") or [])),
             }
         )
+        for key in ("language", "end"):
+            # Only a value the import could not map stays in policy (null, no language code, no date):
+            # it is written back as it was, null as no setting at all.
+            if key in (c.policy or {}):
+                settings[key] = c.policy[key]
+                if settings[key] is None and key == "language":
+                    settings.pop(key)
         for key in ("enrollment_start", "enrollment_end"):
             if getattr(c, key):
                 settings[key] = iso_datetime(getattr(c, key), end_of_day=key == "enrollment_end")
@@ -396,21 +515,12 @@ class _OlxBuilder:
             self.writer.add_file(rel, self.tree.asset_path(rel))  # streamed by the writer, never read here
             name = rel.removeprefix("static/")
             # Open edX names an asset by its path under static/ with "/" flattened to "_".
-            assets[name.replace("/", "_")] = {
-                "contentType": mimetypes.guess_type(name)[0] or "application/octet-stream",
-                "displayname": PurePosixPath(name).name,
-                "import_path": name,
-                "locked": False,
-            }
+            assets[name.replace("/", "_")] = asset_entry(name)
         for name in sorted(self.transcripts.values()):
             if f"static/{name}" not in self.tree.assets:
-                assets[name.replace("/", "_")] = {
-                    "contentType": "application/x-subrip",
-                    "displayname": PurePosixPath(name).name,
-                    "import_path": name,
-                    "locked": False,
-                }
-        self.add_json("policies/assets.json", assets)
+                assets[name.replace("/", "_")] = asset_entry(name, subrip=True)
+        if "policies/assets.json" not in ((self.course.olx or {}).get("files") or []):
+            self.add_json("policies/assets.json", assets)  # else the imported one is written back as it was
 
     # ---- writing
     def add_block_xml(
@@ -448,7 +558,12 @@ class _OlxBuilder:
         self, kind: str, name: str, policy: dict[str, Any], el: etree._Element | dict[str, str] | None
     ) -> None:
         attrib = el if isinstance(el, dict) else (el.attrib if el is not None else {})
-        kept = {k: v for k, v in policy.items() if not (isinstance(v, str) and attrib.get(k) == v)}
+        # None marks a setting the imported block did not have (display_name): written nowhere.
+        kept = {
+            k: v
+            for k, v in policy.items()
+            if not (isinstance(v, str) and attrib.get(k) == v) and not (v is None and k not in attrib)
+        }
         if kept:
             self.policy.setdefault(f"{kind}/{name}", {}).update(kept)
 
@@ -457,6 +572,17 @@ class _OlxBuilder:
 
     def add_json(self, name: str, data: Any) -> None:
         self.writer.add_bytes(name, json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+
+
+def asset_entry(name: str, subrip: bool = False) -> dict[str, Any]:
+    """The policies/assets.json entry the export writes for static/NAME (an SRT it made: ``subrip``)."""
+    kind = "application/x-subrip" if subrip else mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return {
+        "contentType": kind,
+        "displayname": PurePosixPath(name).name,
+        "import_path": name,
+        "locked": False,
+    }
 
 
 # ---- CAPA

@@ -55,6 +55,21 @@ from ..errors import (
     UsageError,
     display_path,
 )
+from ..olx_read import (
+    EMBED_DIR,
+    EMBED_MANIFEST,
+    EMBED_SOURCE,
+    LM_NS,
+    STOCK,
+    asset_name,
+    asset_segment,
+    grading_digest,
+    is_pointer,
+    lm,
+    olx_digest,
+    pointer_path,
+    static_link_asset,
+)
 from ..safe import decode_text, parse_xml_bytes
 from ..source import markup
 
@@ -76,6 +91,10 @@ POST_TEST_FORMAT = "Post-test"
 # a readable table of contents, and a change to one chapter is a diff in one file.
 SPLIT_UNITS = 20
 
+_LM_KEY = f"{{{LM_NS}}}"
+# Blocks whose missing display_name the import records (policy display_name: None), so that an export
+# leaves it out again instead of inventing one.
+UNTITLED_KINDS = frozenset({"chapter", "sequential", "vertical", "html", "video", "problem"})
 # Open edX's own names for blocks without a display_name, so that an export shows what Studio showed.
 DEFAULT_TITLES = {"chapter": "Section", "sequential": "Subsection", "vertical": "Unit"}
 
@@ -117,6 +136,9 @@ SARA_AM, SARA_AM_TYPED = "\u0e33", "\u0e4d\u0e32"
 REGENERATED_FOLDERS = frozenset(
     {"policies", "course", "chapter", "sequential", "vertical", "html", "problem", "video", "about"}
 )
+# Studio's asset metadata (display names, locks): kept and written back as it is, since the platform
+# reads it only for what it lists and uses defaults for any other file of static/.
+ASSETS_JSON = "policies/assets.json"
 # Video settings that only change the player's chrome; they are kept in the block's policy.
 VIDEO_SETTINGS = frozenset({"download_video", "download_track", "show_captions", "youtube_is_available"})
 
@@ -169,8 +191,10 @@ class ImportReport:
     merged: list[str] = field(default_factory=list)  # runs of problems the OLX exporter made from one quiz
     problems: Report = field(default_factory=Report)  # import warnings, then the source check's problems
     static_files: int = 0
+    assets_renamed: list[tuple[str, str]] = field(default_factory=list)  # static/ path -> path written
     olx_files: int = 0
     split: bool = False
+    restored: bool = False  # the source embedded by the toolkit's own OLX export, restored as it was
     seconds: float = 0.0
 
     @property
@@ -187,10 +211,13 @@ class ImportReport:
     def summary(self) -> str:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.blocks.items()))
         s = self.structure
+        how = "restored the embedded source of" if self.restored else "imported"
         return (
-            f"imported {self.course_id!r} ({self.title}): {s['section']} sections, {s['subsection']} "
+            f"{how} {self.course_id!r} ({self.title}): {s['section']} sections, {s['subsection']} "
             f"subsections, {s['unit']} units, {sum(self.blocks.values())} blocks ({kinds}); "
-            f"{len(self.raw)} kept raw, {len(self.renamed)} ids renamed, {self.static_files} static files, "
+            f"{len(self.raw)} kept raw, {len(self.renamed)} ids renamed, "
+            f"{len(self.merged)} problem runs joined into quizzes, {self.static_files} static files "
+            f"({len(self.assets_renamed)} renamed), "
             f"{len(self.warnings)} warnings, {len(self.errors)} errors in {self.seconds:.2f} s"
         )
 
@@ -202,6 +229,11 @@ class ImportReport:
         if self.renamed:
             lines.append(f"ids that differ from the url_name ({len(self.renamed)}):")
             lines.extend(f"  {r}" for r in self.renamed)
+        if self.assets_renamed:
+            lines.append(
+                f"static files written under the name Open edX stores them by ({len(self.assets_renamed)}):"
+            )
+            lines.extend(f"  {old} -> {new}" for old, new in self.assets_renamed)
         if self.merged:
             lines.append(f"problems joined back into the quiz they were exported from ({len(self.merged)}):")
             lines.extend(f"  {m}" for m in self.merged)
@@ -300,16 +332,8 @@ def _elements(node: etree._Element) -> list[etree._Element]:
 
 
 def _is_pointer(node: etree._Element, course: bool = False) -> bool:
-    """The platform's rule: only url_name (course: also org, course), no text, no children."""
-    allowed = {"url_name", "org", "course"} if course else {"url_name"}
-    keys = set(node.keys())
-    return (
-        "url_name" in keys
-        and keys <= allowed
-        and not (node.text or "").strip()
-        and not len(node)
-        and (course or len(keys) == 1)
-    )
+    """The platform's rule (olx_read.is_pointer); ``course`` is kept for the callers' readability."""
+    return is_pointer(node)
 
 
 def _ascii_id(text: str, fallback: str) -> str:
@@ -424,6 +448,7 @@ class _Def:
     pointer: bool
     attrs: dict[str, Any]  # XML attributes (text) with policy.json values applied over them
     policy: dict[str, Any]  # the policy.json entry (already in attrs)
+    carried: dict[str, str] = field(default_factory=dict)  # the toolkit's own attributes (olx_read.LM_NS)
 
     def where(self) -> Location:
         return Location(self.file, self.node.sourceline or 0)
@@ -447,6 +472,9 @@ class _Importer:
         self.words = {"explain": "คำอธิบาย", "question": "ข้อ"}  # set from the course language in run()
         self.solution: etree._Element | None = None  # the solution found inside the current response
         self.grading_policy: dict[str, Any] | None = None
+        self.static_plan: dict[str, str] = {}  # static/ file of the OLX -> where the source holds it
+        self.static_out: dict[str, str] = {}  # the source's static/ paths -> the OLX file each comes from
+        self.asset_names: dict[str, str] = {}  # Open edX asset name -> source path of that file
 
     # ---- files
     def read(self, rel: str) -> etree._Element:
@@ -468,10 +496,10 @@ class _Importer:
         return node
 
     def pointer_file(self, tag: str, url_name: str) -> str:
-        parts = url_name.split(":")
-        if any(p in ("", ".", "..") or "/" in p or "\\" in p for p in parts):
+        rel = pointer_path(tag, url_name)  # the rule the validator follows too
+        if rel is None:
             raise UnsafeInputError(f"url_name {url_name!r} of <{tag}> would point outside the course")
-        return f"{tag}/{'/'.join(parts)}.xml"
+        return rel
 
     def definition(self, usage: etree._Element, file: str, course: bool = False) -> _Def:
         tag = _tag(usage) or ""
@@ -483,15 +511,28 @@ class _Importer:
             node = self.read(where)
             if _tag(node) != tag:
                 raise InvalidInputError(f"{where}: <{_tag(node)}> where a <{tag}> was pointed at")
-        attrs: dict[str, Any] = {k: v for k, v in node.items() if k != "url_name"}
+        attrs: dict[str, Any] = {}
+        carried: dict[str, str] = {}
+        for k, v in node.items():
+            if k.startswith(_LM_KEY):
+                carried[k[len(_LM_KEY) :]] = v
+            elif k != "url_name":
+                attrs[k] = v
+        if carried:  # read: off the element, so no declaration of the namespace leaks into kept markup
+            for k in [k for k in node.attrib if k.startswith(_LM_KEY)]:
+                del node.attrib[k]
+            etree.cleanup_namespaces(node)
         if not pointer:
             attrs.pop("url_name", None)
         key = f"{tag}/{url_name}"
         entry = self.policy.get(key, {}) if url_name else {}
         if entry:
             self.policy_used.add(key)
+            if any(k.startswith(_LM_KEY) for k in entry):
+                carried.update({k[len(_LM_KEY) :]: str(v) for k, v in entry.items() if k.startswith(_LM_KEY)})
+                entry = {k: v for k, v in entry.items() if not k.startswith(_LM_KEY)}
         attrs.update(entry)  # the platform applies policy.json over the XML attributes
-        return _Def(tag, url_name, node, usage, where, pointer, attrs, dict(entry))
+        return _Def(tag, url_name, node, usage, where, pointer, attrs, dict(entry), carried)
 
     def new_id(self, d: _Def, fallback: str) -> str:
         url = d.url_name
@@ -528,7 +569,63 @@ class _Importer:
         self.used_files.add(rel)
 
     # ---- the whole course
+    def plan_static(self) -> None:
+        """Where each static/ file goes: every path segment cleaned as Open edX cleans asset names.
+
+        Studio stores ``static/a photo.png`` as the asset ``a_photo.png`` (olx_read.asset_name) and serves
+        it only under that name, so ``/static/a_photo.png`` is what course pages link to. The source keeps
+        the file under the cleaned name; sub-folders stay, as ``/static/sub/x.png`` links need them.
+        """
+        static = self.root / "static"
+        if not static.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(static):
+            dirnames.sort()
+            here = Path(dirpath)
+            for name in sorted(filenames):
+                src = here / name
+                if src.is_symlink():
+                    continue
+                rel = src.relative_to(self.root).as_posix()
+                out = "/".join(asset_segment(part) for part in rel.split("/"))
+                if out in self.static_out:
+                    self.report.warn(
+                        Location(rel),
+                        f"Open edX stores this file under the same name as another one ({out}); "
+                        "only the first is kept, as on the platform",
+                        "import-static-clash",
+                    )
+                    continue
+                self.static_plan[rel] = out
+                self.static_out[out] = rel
+                self.asset_names.setdefault(asset_name(rel.removeprefix("static/")), out)
+                if out != rel:
+                    self.report.assets_renamed.append((rel, out))
+
+    def body_links(self, body: str) -> None:
+        """Every /static/ link of an html body must reach its file by path, as in the source format.
+
+        A link that only Open edX's asset-name lookup resolves (``/static/a photo.png``, or
+        ``/static/sub_x.png`` for ``static/sub/x.png``) or that is broken on the platform too keeps the
+        block verbatim, so that nothing is rewritten; the reason names the asset the link needs.
+        """
+        for url in _static_links(body):
+            name = markup.static_name(url)
+            if name is None or not url.startswith("/static/") or name in self.static_out:
+                continue
+            asset = static_link_asset(url)
+            if asset in self.asset_names:
+                raise _Unmappable(
+                    f"links to {url}, which Open edX resolves by asset name to {self.asset_names[asset]}; "
+                    "kept verbatim rather than rewritten"
+                )
+            raise _Unmappable(
+                f"links to {url}, which is broken on the platform too: no file in static/ has the asset "
+                f"name '{asset}' the link needs"
+            )
+
     def run(self) -> dict[str, Any]:
+        self.plan_static()
         pointer = self.read("course.xml")
         if _tag(pointer) != "course":
             raise InvalidInputError(f"course.xml: the root element is <{_tag(pointer)}>, not <course>")
@@ -555,6 +652,7 @@ class _Importer:
         course["title"] = title
         self.report.course_id, self.report.title = course["id"], title
         self.course_settings(course, d)
+        self.course_carried(course, d)
         from localmooc_xblocks.base import ui  # the words the OLX exporter writes, to recognise its output
 
         self.words = ui({"lang": course.get("language", "th")})
@@ -608,6 +706,71 @@ class _Importer:
         course.clear()
         course.update([*items[:at], ("policy", policy), *items[at:]])
 
+    def course_carried(self, course: dict[str, Any], d: _Def) -> None:
+        """Source fields the OLX export carries in the toolkit's namespace (see docs/export-olx.md)."""
+        from ..exporters.olx import DEFAULT_START, iso_datetime, one_year_after
+
+        c = d.carried
+        if not c:
+            return
+        fields: dict[str, Any] = {}
+        try:
+            if "category" in c:
+                fields["category"] = c["category"]
+            if "audience" in c:
+                fields["audience"] = json.loads(c["audience"])
+            if "hours" in c:
+                fields["hours"] = _number(c["hours"])
+            if "certificate" in c:
+                fields["certificate"] = json.loads(c["certificate"])
+        except ValueError as exc:
+            self.report.warn(
+                d.where(), f"unreadable localmooc attribute ({exc}); not imported", "import-carried"
+            )
+            return
+        for key in ("start", "end", "enrollment_start", "enrollment_end"):
+            form = c.get(key)
+            if not form or key not in course:
+                continue
+            try:
+                same = _instant(iso_datetime(form, end_of_day=key.endswith("end"))) == _instant(course[key])
+            except ValueError:
+                same = False
+            if same:  # else the date was changed in Studio: the OLX value stands
+                course[key] = form
+        if "end" not in c and "end" in course:
+            # The export gives a course without an end one year after its start (olxcleaner requires an
+            # end): that end is not the source's, unless it was changed since.
+            start = iso_datetime(c["start"]) if "start" in c else DEFAULT_START
+            if _instant(course["end"]) == _instant(one_year_after(start)):
+                course.pop("end")
+        policy = course.get("policy") or {}
+        cert = fields.get("certificate")
+        if isinstance(cert, dict):
+            # What the OLX export derives from the certificate rules: not kept twice.
+            derived = {
+                "cert_html_view_enabled": bool(cert),
+                "certificates_display_behavior": "early_no_info",
+                "cert_name_long": cert.get("title") or course.get("title"),
+            }
+            for key, value in derived.items():
+                if policy.get(key) == value:
+                    policy.pop(key)
+        # Insert before the outline and the settings, in the order of the source format.
+        items = [(k, v) for k, v in course.items() if k not in fields]
+        at = next(
+            (
+                i
+                for i, (key, _v) in enumerate(items)
+                if key in ("start", "end", "pass_threshold", "policy", "sections")
+            ),
+            len(items),
+        )
+        course.clear()
+        course.update([*items[:at], *fields.items(), *items[at:]])
+        if "policy" in course and not course["policy"]:
+            course.pop("policy")
+
     def course_id(self, number: str, d: _Def) -> str:
         value = number if ID_RE.match(number) else _ascii_id(number, "course")
         if value != number:
@@ -649,9 +812,11 @@ class _Importer:
         if LANG_RE.match(language):
             course["language"] = language
             mapped.append("language")
+        elif a.get("language") is None:
+            a["language"] = None  # none in the OLX: kept as null, so the export writes none either
         image = _text(a.get("course_image", ""))
         rel = "static/" + image.removeprefix("/static/")
-        if image and PATH_RE.match(rel) and (self.root / rel).is_file():
+        if image and PATH_RE.match(rel) and rel in self.static_out:
             course["image"] = rel
             mapped.append("course_image")
         elif "course_image" in a and a["course_image"] == "":
@@ -672,7 +837,9 @@ class _Importer:
             if pages:
                 course["olx"] = {"about": pages}
         policy = self.settings_policy(d, tuple(mapped))
-        if isinstance(policy.get("advanced_modules"), list):
+        if policy.get("advanced_modules") == []:
+            policy.pop("advanced_modules")  # nothing listed: what the OLX export writes by itself
+        elif isinstance(policy.get("advanced_modules"), list):
             # A set to the platform; sorted as the OLX exporter writes it, so a round trip is stable.
             policy["advanced_modules"] = sorted(policy["advanced_modules"], key=str)
         if policy:
@@ -786,6 +953,9 @@ class _Importer:
             if key in mapped:
                 continue
             out[key] = d.policy[key] if key in d.policy else _xml_value(_text(value))
+        if "display_name" in mapped and d.tag in UNTITLED_KINDS and d.attrs.get("display_name") in (None, ""):
+            # None (no attribute) or "": the export writes exactly that instead of inventing a title.
+            out["display_name"] = d.attrs.get("display_name")
         return dict(sorted(out.items()))  # as policy.json is written: a round trip keeps the order
 
     def title(self, d: _Def) -> str:
@@ -906,7 +1076,7 @@ class _Importer:
         out: list[dict[str, Any]] = []
         i = 0
         while i < len(blocks):
-            found = self.split_group(blocks, i)
+            found = self.carried_group(blocks, i) or self.split_group(blocks, i)
             if found is None:
                 out.append(blocks[i])
                 i += 1
@@ -938,6 +1108,7 @@ class _Importer:
                 self.ids.discard(b["id"])
                 self.ids_folded.discard(b["id"].casefold())
             merged["questions"] = questions
+            merged.pop("_carried", None)
             if "policy" in merged:
                 merged["policy"] = merged.pop("policy")  # after the questions, as for every block
             self.ids.add(quiz_id)
@@ -947,7 +1118,38 @@ class _Importer:
             self.report.blocks["quiz"] -= len(run) - 1
             out.append(merged)
             i += len(run)
+        for block in out:
+            block.pop("_carried", None)
         return out
+
+    def carried_group(self, blocks: list[dict[str, Any]], i: int) -> tuple[str, str, list[str]] | None:
+        """(title, quiz id, question ids) of the run of problems the OLX export marked as one quiz
+        (``localmooc:quiz`` / ``localmooc:question``), else None. Exact where split_group has to guess."""
+        first = blocks[i]
+        if "_carried" not in first:
+            return None
+        quiz_id = first["_carried"][0]
+        run = []
+        for b in blocks[i:]:
+            if b.get("_carried", ("",))[0] != quiz_id or len(b.get("questions", [])) != 1:
+                break
+            run.append(b)
+        qids = [b["_carried"][1] for b in run]
+        taken = {b["id"] for b in run}
+        if (
+            not ID_RE.match(quiz_id)
+            or (quiz_id in self.ids and quiz_id not in taken)
+            or len(set(qids)) != len(qids)
+            or not all(ID_RE.match(q) for q in qids)
+            or any(b.get(k) != first.get(k) for b in run for k in ("role", "attempts", "show_answers"))
+        ):
+            return None
+        title = first.get("title", "")
+        if len(run) > 1:
+            word = re.escape(self.words["question"])
+            m = re.fullmatch(rf"(.*) \({word} 1\)", title, re.S)
+            title = m.group(1) if m else title
+        return title, quiz_id, qids
 
     def split_group(self, blocks: list[dict[str, Any]], i: int) -> tuple[str, str, list[str]] | None:
         """(title, quiz id, question ids) when blocks[i:] start a run the exporter made, else None."""
@@ -1011,7 +1213,9 @@ class _Importer:
             elif tag == "problem":
                 block = self.problem(d, block_id)
             else:
-                raise _Unmappable(f"<{tag}> has no toolkit equivalent")
+                package = STOCK.package(tag)
+                stock = f" (installed with Open edX by {package})" if package else ""
+                raise _Unmappable(f"<{tag}>{stock} has no toolkit equivalent")
         except _Unmappable as exc:
             return self.raw(d, block_id, str(exc))
         self.report.blocks[block["type"]] += 1
@@ -1113,10 +1317,13 @@ class _Importer:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(_inner(d.node).strip() + "\n", encoding="utf-8")
         try:
-            decode_text(target.read_bytes(), str(target))
+            self.body_links(decode_text(target.read_bytes(), str(target)))
         except InvalidInputError as exc:
             target.unlink()
             raise _Unmappable(f"its body is not UTF-8 text ({exc})") from None
+        except _Unmappable:
+            target.unlink()
+            raise
         block: dict[str, Any] = {"type": "html", "id": block_id}
         title = _text(d.attrs.get("display_name", ""))
         if title:
@@ -1130,9 +1337,9 @@ class _Importer:
 
     # ---- video
     def static_ref(self, url: str) -> str | None:
-        """'/static/NAME' of an existing asset -> 'static/NAME', else None."""
+        """'/static/NAME' of an asset the source holds at static/NAME -> 'static/NAME', else None."""
         name = markup.static_name(url)
-        if name is None or url != "/" + name or not PATH_RE.match(name) or not (self.root / name).is_file():
+        if name is None or url != "/" + name or not PATH_RE.match(name) or name not in self.static_out:
             return None
         return name
 
@@ -1142,15 +1349,15 @@ class _Importer:
         from ..exporters.olx import vtt_to_srt
 
         vtt = srt[: -len(".srt")] + ".vtt"
-        if not (self.root / vtt).is_file():
+        if vtt not in self.static_out:
             return None
         try:
-            made = vtt_to_srt(decode_text((self.root / vtt).read_bytes(), vtt))
+            made = vtt_to_srt(decode_text((self.root / self.static_out[vtt]).read_bytes(), vtt))
         except InvalidInputError:
             return None
-        if made.encode("utf-8") != (self.root / srt).read_bytes():
+        if made.encode("utf-8") != (self.root / self.static_out[srt]).read_bytes():
             return None
-        self.derived_pending.append(srt)
+        self.derived_pending.append(self.static_out[srt])
         return vtt
 
     def video(self, d: _Def, block_id: str) -> dict[str, Any]:
@@ -1237,7 +1444,12 @@ class _Importer:
                 static = self.srt_from_vtt(static)
             if not LANG_RE.match(lang) or static is None or not static.endswith(".vtt"):
                 raise _Unmappable(f"transcript {name!r} ({lang}) is not a WebVTT file in static/")
-            if not (self.root / static).read_bytes()[:16].lstrip(b"\xef\xbb\xbf").startswith(b"WEBVTT"):
+            if (
+                not (self.root / self.static_out[static])
+                .read_bytes()[:16]
+                .lstrip(b"\xef\xbb\xbf")
+                .startswith(b"WEBVTT")
+            ):
                 raise _Unmappable(f"transcript {name!r} does not start with WEBVTT")
             subtitles[lang] = static
         if subtitles:
@@ -1267,6 +1479,9 @@ class _Importer:
         unknown = set(a) - mapped - VIDEO_SETTINGS
         if unknown:
             raise _Unmappable(f"video settings {', '.join(sorted(unknown))}")
+        minutes = _number(d.carried.get("minutes", ""))
+        if minutes:  # the length the source stated, carried by the OLX export
+            block["minutes"] = minutes
         policy = self.settings_policy(d, tuple(mapped))
         if policy:
             block["policy"] = policy
@@ -1360,6 +1575,8 @@ class _Importer:
         policy = self.settings_policy(d, tuple(mapped))
         if policy:
             quiz["policy"] = policy
+        if "quiz" in d.carried and "question" in d.carried:
+            quiz["_carried"] = (d.carried["quiz"], d.carried["question"])  # read by merge_split_quizzes
         return quiz
 
     def explain(self, solution: etree._Element) -> str:
@@ -1581,7 +1798,6 @@ class _Importer:
         static = self.root / "static"
         if not static.is_dir():
             return
-        target = self.out / "static"
         for dirpath, dirnames, filenames in os.walk(static):
             dirnames.sort()
             here = Path(dirpath)
@@ -1600,19 +1816,36 @@ class _Importer:
                         Location(rel), "symbolic link in static/; not copied", "import-static-link"
                     )
                     continue
-                if not PATH_RE.match(rel) or any(c in rel for c in " #?%&"):
+                out = self.static_plan.get(rel)
+                if out is None:
+                    continue  # same Open edX name as an earlier file (reported when planned)
+                if not PATH_RE.match(out):
                     self.report.warn(
                         Location(rel),
-                        "asset name is not ASCII (or has spaces or #?%&); copied, but packages may break on it",
+                        "asset name is not ASCII; copied under the name Open edX stores it by, but "
+                        "other packages may break on it",
                         "import-static-name",
                     )
-                dest = target / src.relative_to(static)
+                dest = self.out / out
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 if self.move_static:
                     os.replace(src, dest)  # our own extraction folder: moving saves copying large videos
                 else:
                     shutil.copyfile(src, dest)
                 self.report.static_files += 1
+
+    def assets_json_is_regenerated(self) -> bool:
+        """policies/assets.json is exactly what the OLX export writes for this static/ (so not kept)."""
+        from ..exporters.olx import asset_entry
+
+        try:
+            kept = json.loads(decode_text((self.root / ASSETS_JSON).read_bytes(), ASSETS_JSON))
+        except (InvalidInputError, ValueError):
+            return False
+        names = [rel.removeprefix("static/") for rel in self.static_plan]
+        if not isinstance(kept, dict) or set(kept) != {n.replace("/", "_") for n in names}:
+            return False
+        return all(kept[n.replace("/", "_")] in (asset_entry(n), asset_entry(n, subrip=True)) for n in names)
 
     def other_files(self) -> list[str]:
         """OLX files the mapping did not use (tabs, info, drafts...), kept verbatim for the OLX export.
@@ -1624,8 +1857,8 @@ class _Importer:
         for dirpath, dirnames, filenames in os.walk(self.root):
             here = Path(dirpath)
             rel_dir = here.relative_to(self.root).as_posix()
-            if rel_dir == "static" or rel_dir.startswith("static/"):
-                dirnames[:] = []
+            if rel_dir == "static" or rel_dir.startswith("static/") or rel_dir == EMBED_DIR:
+                dirnames[:] = []  # static/ is copied on its own; the embedded source is not OLX
                 continue
             dirnames.sort()
             for name in sorted(filenames):
@@ -1637,7 +1870,14 @@ class _Importer:
                 if not PATH_RE.match(rel):
                     self.report.warn(Location(rel), "file name is not ASCII; not kept", "import-file-name")
                     continue
-                if rel.split("/", 1)[0] in REGENERATED_FOLDERS:
+                if rel == ASSETS_JSON and self.assets_json_is_regenerated():
+                    self.report.warn(
+                        Location(rel),
+                        "what the OLX export writes from static/; not kept",
+                        "import-reference-copy",
+                    )
+                    continue
+                if rel.split("/", 1)[0] in REGENERATED_FOLDERS and rel != ASSETS_JSON:
                     copy = self.keep_olx_file(rel, "olx/")
                     why = (
                         "the OLX export writes its own (grading from the quizzes, assets from static/)"
@@ -1650,6 +1890,96 @@ class _Importer:
                     continue
                 kept.append(self.keep_olx_file(rel))
         return kept
+
+
+_QUOTED_LINK = re.compile(r"""\b(?:src|href|poster|data)\s*=\s*(?:"(/static/[^"]*)"|'(/static/[^']*)')""")
+_CSS_LINK = re.compile(r"""url\(\s*["']?(/static/[^"')]*)""")
+
+
+def _static_links(body: str) -> list[str]:
+    """Every /static/ link of an HTML body, whole (a quoted value may hold spaces: ``a photo.png``)."""
+    found = [a or b for a, b in _QUOTED_LINK.findall(body)]
+    found.extend(_CSS_LINK.findall(body))
+    return found
+
+
+def _olx_members(root: Path) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of the files an embedded source stands for: all but static/ and the embed folder."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        rel_dir = here.relative_to(root).as_posix()
+        if rel_dir in ("static", EMBED_DIR):
+            dirnames[:] = []
+            continue
+        for name in filenames:
+            path = here / name
+            if not path.is_symlink():
+                yield (path.relative_to(root).as_posix(), path.read_bytes())
+
+
+def _restore_embedded(root: Path, out: Path, report: ImportReport) -> bool:
+    """Restore the course source the toolkit's OLX export embedded, when the OLX is unchanged since.
+
+    The manifest holds a digest of the OLX the export made from that source; any change to it (a Studio
+    round trip drops the embed folder altogether) means the OLX is imported as any other. Returns True
+    when the source was restored into ``out``.
+    """
+    manifest_path, blob = root / EMBED_MANIFEST, root / EMBED_SOURCE
+    if not (manifest_path.is_file() and blob.is_file()):
+        return False
+    try:
+        manifest = json.loads(decode_text(manifest_path.read_bytes(), EMBED_MANIFEST))
+    except (InvalidInputError, ValueError):
+        manifest = None
+    static = manifest.get("static") if isinstance(manifest, dict) and manifest.get("format") == 1 else None
+    if not isinstance(static, list) or not all(
+        isinstance(rel, str) and rel.startswith("static/") and PATH_RE.match(rel) for rel in static
+    ):
+        report.warn(Location(EMBED_MANIFEST), "unreadable manifest; the OLX is imported", "import-embedded")
+        return False
+    if olx_digest(_olx_members(root)) != manifest.get("olx_sha256"):
+        report.warn(
+            Location(EMBED_MANIFEST),
+            "the OLX was changed after the toolkit exported it; imported from the OLX, not from the "
+            "source embedded with it",
+            "import-embedded-stale",
+        )
+        return False
+    extract_archive(blob, out)  # refuses links, traversal and bombs like any other archive
+    for rel in static:
+        if (root / rel).is_file() and not (root / rel).is_symlink():
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(root / rel, out / rel)
+            report.static_files += 1
+        else:
+            report.warn(
+                Location(rel), "listed in the embedded source but not in the archive", "import-embedded"
+            )
+    report.restored = True
+    _count_source(out, report)
+    return True
+
+
+def _count_source(out: Path, report: ImportReport) -> None:
+    """The report's counts for a restored source, read from the source itself."""
+    from ..source.reader import read_source
+
+    tree, _problems = read_source(out)
+    data = tree.data if tree is not None else None
+    if not isinstance(data, dict):
+        return
+    report.course_id, report.title = str(data.get("id", "")), str(data.get("title", ""))
+    sections = data.get("sections") or [
+        {"subsections": [{"units": [unit]}]} for unit in data.get("units") or []
+    ]
+    for section in sections:
+        report.structure["section"] += 1
+        for sub in section.get("subsections") or []:
+            report.structure["subsection"] += 1
+            for unit in sub.get("units") or []:
+                report.structure["unit"] += 1
+                for block in unit.get("blocks") or []:
+                    report.blocks[str(block.get("type", "block"))] += 1
 
 
 def _prepare_out(out_dir: Path) -> Path:
@@ -1692,6 +2022,59 @@ def _remove_stale(out_dir: Path) -> None:
                 os.close(fd)
 
 
+def _keep_grading(root: Path, out: Path, course: dict[str, Any], report: ImportReport) -> bool:
+    """Keep the course's grading_policy.json when the OLX export would not make the same from the source.
+
+    The source format grades quizzes by weight and a pass mark; a Studio course may grade problems the
+    import kept raw, drop the lowest scores or have letter grades. Then the original file is kept at its
+    path (``olx.files``) and the fingerprint of the policy the export would make is recorded in the
+    course policy (``{urn:x-localmooc:olx}grading``): the export writes the original back while the
+    source still makes that policy, i.e. while nobody changed its grading. Returns True when kept.
+    """
+    from ..exporters.olx import grading_policy
+    from ..source import load_course
+
+    rel = f"policies/{course['run']}/grading_policy.json"
+    if not (root / rel).is_file():
+        return False
+    try:
+        original = json.loads(decode_text((root / rel).read_bytes(), rel))
+        made = grading_policy(load_course(out))
+    except (InvalidInputError, ValueError):
+        return False  # the source's own check reports why it does not load
+    if made == original:
+        return False  # the export makes exactly this again
+    (out / rel).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(root / rel, out / rel)
+    reference = out / "olx" / rel
+    if reference.is_file():  # no reference copy: the file itself is kept
+        reference.unlink()
+        report.problems.problems = [
+            p
+            for p in report.problems.problems
+            if not (p.code == "import-reference-copy" and p.location.file == rel)
+        ]
+    olx = course.setdefault("olx", {})
+    olx["files"] = sorted({*olx.get("files", []), rel})
+    course["olx"] = course.pop("olx")
+    policy = course.get("policy") or {}
+    policy[lm("grading")] = grading_digest(made)
+    if "policy" not in course:
+        items = list(course.items())
+        at = next(i for i, (key, _v) in enumerate(items) if key == "sections")
+        course.clear()
+        course.update([*items[:at], ("policy", policy), *items[at:]])
+    else:
+        course["policy"] = policy
+    report.warn(
+        Location(rel),
+        "kept and written back by the OLX export while the source's quizzes grade as they do now "
+        "(the source format cannot say all of it)",
+        "import-grading",
+    )
+    return True
+
+
 def _write_source(course: dict[str, Any], tmp: Path, report: ImportReport) -> None:
     header = "# Imported from Open edX OLX by `localmooc import`; see docs/import-olx.md.\n"
     units = report.structure["unit"]
@@ -1732,15 +2115,18 @@ def import_olx(source: Path, out_dir: Path, check: bool = True) -> ImportReport:
             _hold(extracted, held)
             base, move = extract_archive(source, extracted), True
         root = find_course_root(base)
-        importer = _Importer(root, tmp, report, move_static=move)
-        course = importer.run()
-        importer.copy_static()
-        files = importer.other_files()
-        if files:
-            course.setdefault("olx", {})["files"] = files
-        if "olx" in course:  # keep `olx:` last in course.yaml, after the outline
-            course["olx"] = course.pop("olx")
-        _write_source(course, tmp, report)
+        if not _restore_embedded(root, tmp, report):
+            importer = _Importer(root, tmp, report, move_static=move)
+            course = importer.run()
+            importer.copy_static()
+            files = importer.other_files()
+            if files:
+                course.setdefault("olx", {})["files"] = files
+            if "olx" in course:  # keep `olx:` last in course.yaml, after the outline
+                course["olx"] = course.pop("olx")
+            _write_source(course, tmp, report)
+            if _keep_grading(root, tmp, course, report):
+                _write_source(course, tmp, report)
         if out_dir.exists():
             out_dir.rmdir()
         os.replace(tmp, out_dir)

@@ -23,7 +23,6 @@ import bisect
 import functools
 import gc
 import html
-import importlib.metadata
 import json
 import os
 import re
@@ -37,6 +36,15 @@ from lxml import etree
 
 from ..archive import ArchiveView, is_archive, open_archive
 from ..errors import InvalidInputError, Location, Report, Severity, UsageError, display_path
+from ..olx_read import (
+    PLATFORM_DEFAULTS,
+    STOCK,
+    asset_name,
+    installed_xblocks,
+    is_pointer,
+    pointer_path,
+    static_link_asset,
+)
 from ..safe import parse_json, parse_xml_root
 
 WARNING = Severity.WARNING
@@ -130,10 +138,9 @@ _LINK_ATTR_BEFORE = re.compile(rb"\b(?:link|src|href|img|icon|preprocessorSrc)\s
 _DEFAULT_GRADERS = frozenset({"Homework"})  # olxcleaner's and the platform's default grading policy
 
 
-@functools.cache
 def xblock_names() -> frozenset[str]:
     """Every installed ``xblock.v1`` entry point name (read once per process)."""
-    return frozenset(ep.name for ep in importlib.metadata.entry_points(group="xblock.v1"))
+    return installed_xblocks()
 
 
 class _Block:
@@ -331,6 +338,8 @@ class _Validator:
         self.jump_links: list[tuple[str, str, int, _Block]] = []  # resolved once all url_names are known
         self.run = ""
         self.graders: frozenset[str] = _DEFAULT_GRADERS
+        self.undeclared: list[_Block] = []  # components no installed XBlock provides; judged after the policy
+        self.assets: set[str] = set()  # the names Studio stores static/ files under (olx_read.asset_name)
 
     # -- reporting
     def add(self, loc: Location, message: str, code: str, severity: Severity = Severity.ERROR) -> None:
@@ -478,7 +487,9 @@ class _Validator:
         """Load ``block`` from ``node`` (in ``fname``), following pointers and recursing into children."""
         line = node.sourceline or 1
         tag = block.tag
-        if node.tag != tag:
+        if node.tag != tag and node.tag != STOCK.aliases.get(
+            tag
+        ):  # videosequence/X.xml may hold <sequential>
             self.add(
                 Location(fname, line),
                 f"file should hold a <{tag}> but opens with <{node.tag}>",
@@ -496,12 +507,24 @@ class _Validator:
         text = node.text
         empty = (not text or text.isspace()) and (not len(node) or _only_comments(node))
 
-        if empty and kind.can_be_pointer and attrib.keys() == kind.pointer_attrs:
+        if kind.can_be_pointer and is_pointer(node):
             self.follow(block, attrib["url_name"], fname, line, via_pointer)
             return
         if tag == "html" and "filename" in block.attrs and self.read_html(block, fname, line, empty):
             if not block.broken:
                 self.register(block)
+            return
+        if empty and attrib.keys() == kind.pointer_attrs and len(node):
+            # Only comments inside: olxcleaner calls it a pointer, the platform does not (is_pointer_tag
+            # wants no child node at all) and loads an empty block of that url_name instead.
+            self.add(
+                Location(fname, line),
+                f"{block} holds a comment, so the platform does not read it as a pointer: "
+                f"{tag}/{attrib['url_name']}.xml is not used and the block is empty",
+                "olx-pointer-comment",
+                WARNING,
+            )
+            self.register(block)
             return
         if empty and not kind.can_be_empty and "url_name" in attrib:
             self.add(
@@ -563,7 +586,15 @@ class _Validator:
             block.broken = True
             return
         tag = block.tag
-        target = f"{tag}/{url.replace(':', '/')}.xml"
+        target = pointer_path(tag, url)  # the rule the importer follows too
+        if target is None:
+            self.add(
+                Location(fname, line),
+                f"url_name '{url}' has an empty or '.' segment; it names no file",
+                "olx-url-name-invalid",
+            )
+            block.broken = True
+            return
         if target not in self.files:
             self.add(
                 Location(fname, line),
@@ -597,13 +628,19 @@ class _Validator:
             if tail and not stray and not tail.isspace():
                 stray = tail.strip()
             ctag = child.tag
-            if ctag in allowed:
-                new = _Block(ctag, _KINDS.get(ctag, _OPAQUE))
+            if ctag in allowed or STOCK.aliases.get(ctag) in allowed:
+                new = _Block(ctag, _KINDS.get(STOCK.aliases.get(ctag, ctag), _OPAQUE))
                 children.append(new)
                 self.read(new, child, fname, via_pointer=False)
             elif not isinstance(ctag, str):  # comments and processing instructions
                 continue
-            elif ctag in _KINDS or ctag in _CORE_OPAQUE or ctag in self.xblocks:
+            elif tag == "vertical" and ctag not in _KINDS and ctag not in STOCK.aliases:
+                # Stock Open edX or the course's advanced_modules may provide it: judged after the policy.
+                new = _Block(ctag, _OPAQUE)
+                children.append(new)
+                self.read(new, child, fname, via_pointer=False)
+                self.undeclared.append(new)
+            elif ctag in _KINDS or ctag in _CORE_OPAQUE or ctag in self.xblocks or ctag in STOCK:
                 self.add(
                     Location(fname, child.sourceline or 1),
                     f"<{ctag}> is not allowed inside <{tag}> "
@@ -613,8 +650,8 @@ class _Validator:
             else:
                 self.add(
                     Location(fname, child.sourceline or 1),
-                    f"unknown tag <{ctag}> inside <{tag}>: no "
-                    "such block type is installed, and the platform would silently drop it",
+                    f"unknown tag <{ctag}> inside <{tag}>: no such block type exists "
+                    "there, and the platform would silently drop it",
                     "olx-tag-unknown",
                 )
         if stray:
@@ -659,14 +696,11 @@ class _Validator:
         try:
             # The same strict libxml2 HTML parse olxcleaner applies (stray end tags, encoding declarations).
             etree.fromstring(text, self.html_parser)
-        except etree.XMLSyntaxError as exc:
-            self.add(Location(target, exc.lineno or 1), f"invalid HTML: {exc.msg}", "olx-html-invalid")
-            block.broken = True
-            return True
-        except ValueError as exc:
-            self.add(Location(target, 1), f"invalid HTML: {exc}", "olx-html-invalid")
-            block.broken = True
-            return True
+        except (etree.XMLSyntaxError, ValueError) as exc:
+            # Studio imports it anyway (HtmlBlock only logs "Couldn't parse html"); browsers repair it.
+            msg = getattr(exc, "msg", None) or str(exc)
+            line = getattr(exc, "lineno", 0) or 1
+            self.add(Location(target, line), f"malformed HTML: {msg}", "olx-html-malformed", WARNING)
         if b"/static/" in data or b"/jump_to_id/" in data:
             self.scan_links(block, data, target)
         return True
@@ -885,7 +919,14 @@ class _Validator:
             )
             return None
         if parsed is None and required:
-            self.add(block.where(name), f"{block} has no '{name}' date", "olx-date-missing")
+            # Only the course start is asked for, and only as a warning: without one the platform
+            # uses its default (CourseFields.start, 2030-01-01), so learners cannot enter until then.
+            self.add(
+                block.where(name),
+                f"{block} has no '{name}' date; the platform then opens it on 2030-01-01",
+                "olx-date-missing",
+                WARNING,
+            )
         return parsed  # type: ignore[return-value]
 
     def order(
@@ -904,12 +945,14 @@ class _Validator:
             self.add(block.where(attr), f"{block}: {msg}", "olx-date-order", severity)
 
     def require(self, block: _Block, name: str) -> None:
+        if name in PLATFORM_DEFAULTS.get(block.tag, ()):
+            return  # the platform supplies a value
         if block.attrs.get(name) is None:
             self.add(block.loc, f"{block} has no '{name}' setting", "olx-setting-missing")
 
     def check_blocks(self, course: _Block) -> None:
         c_start = self.date(course, "start", required=True)
-        c_end = self.date(course, "end", required=True)
+        c_end = self.date(course, "end")  # no end: the course never closes (CourseFields.end is None)
         self.order(
             course, c_start, c_end, "course start must be before its end", "end", severity=Severity.ERROR
         )
@@ -923,10 +966,10 @@ class _Validator:
             "enrollment_end",
             severity=Severity.ERROR,
         )
-        for name in ("org", "course", "course_image"):
+        for name in ("org", "course"):
             self.require(course, name)
         image = course.attrs.get("course_image")
-        if isinstance(image, str) and image and f"static/{image}" not in self.files:
+        if isinstance(image, str) and image and asset_name(image) not in self.assets:
             self.add(
                 course.where("course_image"),
                 f"course_image '{image}' is not in static/",
@@ -1021,8 +1064,7 @@ class _Validator:
                         "olx-grading-format-unknown",
                     )
             elif tag == "discussion":
-                for name in ("discussion_id", "discussion_category", "discussion_target"):
-                    self.require(block, name)
+                # discussion_id, _category and _target have platform defaults (PLATFORM_DEFAULTS).
                 disc = attrs.get("discussion_id")
                 if disc:
                     first = discussion_ids.setdefault(str(disc), block)
@@ -1067,6 +1109,33 @@ class _Validator:
                     WARNING,
                 )
 
+    def check_block_types(self, course: _Block) -> None:
+        """Components no installed XBlock provides: stock Open edX or advanced_modules may, else an error."""
+        advanced = {str(m) for m in _as_list(course.attrs.get("advanced_modules"))}
+        for block in self.undeclared:
+            tag = block.tag
+            package = STOCK.package(tag)
+            if tag in STOCK.platform:
+                continue  # built into edx-platform itself
+            if package or tag in advanced:
+                where = (
+                    "a stock Open edX installs it" if package else "the course lists it in advanced_modules"
+                )
+                pip = f"pip install {package}" if package else "install the XBlock that provides it"
+                self.add(
+                    block.first_loc,
+                    f"<{tag}>: {where}, but it is not installed here ({pip}); checked as opaque content",
+                    "olx-xblock-not-installed",
+                    WARNING,
+                )
+                continue
+            self.add(
+                block.first_loc,
+                f"unknown tag <{tag}>: no stock Open edX block type and not in the course's advanced_modules; "
+                "the platform would silently drop it",
+                "olx-tag-unknown",
+            )
+
     def check_lti(self, block: _Block, advanced: set[str], passports: list[str]) -> None:
         self.require(block, "lti_id")
         if not block.attrs.get("hide_launch"):
@@ -1086,8 +1155,9 @@ class _Validator:
             )
 
     def check_ora(self, block: _Block, c_start: datetime | None, c_end: datetime | None) -> None:
-        start = self.date(block, "submission_start", required=True)
-        due = self.date(block, "submission_due", required=True)
+        # ORA's own defaults apply when these are left out (openassessment/xblock/defaults.py).
+        start = self.date(block, "submission_start")
+        due = self.date(block, "submission_due")
         self.order(
             block, c_start, start, "submission_start is before the course start", "submission_start", True
         )
@@ -1134,11 +1204,12 @@ class _Validator:
         if b"&" in raw:
             link = html.unescape(link)
         if link.startswith("/static/"):
-            path = link[8:].split("?", 1)[0].split("#", 1)[0]
-            if f"static/{path}" not in self.files:
+            name = static_link_asset(link)
+            if name not in self.assets:
                 self.add(
                     Location(fname, line),
-                    f"{block} links to a missing static file {link}",
+                    f"{block} links to {link}, which is broken on the platform too: it serves "
+                    f"/static/{name} only for a file static/X whose asset name is '{name}'",
                     "olx-static-missing",
                     WARNING,
                 )
@@ -1158,6 +1229,7 @@ class _Validator:
 
     def run_all(self) -> None:
         self.scan()
+        self.assets = {asset_name(rel[7:]) for rel in self.files if rel.startswith("static/")}
         course = self.load()
         if course is None:
             return
@@ -1176,6 +1248,7 @@ class _Validator:
         if course.broken:
             return
         self.check_blocks(course)
+        self.check_block_types(course)
         self.check_jump_links(url_names)
 
 
