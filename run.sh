@@ -57,6 +57,8 @@ setup_system() {
     local missing=()
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     [ -d /usr/share/fonts/truetype/tlwg ] || missing+=(fonts-thai-tlwg-ttf)
+    [ -f /usr/share/fonts/truetype/tlwg/Laksaman.ttf ] || missing+=(fonts-tlwg-laksaman-ttf)
+    command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
     command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
     if [ ${#missing[@]} -gt 0 ]; then
         command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]}: install them with your system's package manager"
