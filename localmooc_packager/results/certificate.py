@@ -118,21 +118,21 @@ def render(
         pdf.set_font(FAMILY, style, size)
         pdf.set_text_color(*color)
         pdf.set_xy(30, y)
-        pdf.multi_cell(w - 60, size * 0.45, wrap_thai(text), align="C")
+        pdf.multi_cell(w - 60, size * 0.42 + 1, wrap_thai(text), align="C")
         return pdf.get_y()
 
-    y = 17.0
+    y = 18.0
     if template.logo is not None:
-        pdf.image(str(template.logo), x=(w - 24) / 2, y=y, h=24)
-        y += 26
+        pdf.image(str(template.logo), x=(w - 22) / 2, y=y, h=22)
+        y += 23
     y = line(template.organisation, y, 20, "B", navy)
-    y = line(title, y + 1, 44, "B", gold)
-    y = line(f"{title}ฉบับนี้ให้ไว้เพื่อแสดงว่า", y + 1, 18)
-    y = line(cert.learner_name, y + 1, 32, "B", navy)
-    y = line("ได้ผ่านการเรียนหลักสูตร", y + 1, 18)
-    y = line(cert.course_title, y, 24, "B")
-    y = line(f"จำนวน {_hours_text(cert.credited_hours)} ชั่วโมง ผ่าน{template.programme}", y + 1, 18)
-    y = line(f"ให้ไว้ ณ วันที่ {format_date(cert.certified_at, digits='thai')}", y + 1, 18)
+    y = line(title, y, 40, "B", gold)
+    y = line(f"{title}ฉบับนี้ให้ไว้เพื่อแสดงว่า", y + 1.5, 18)
+    y = line(cert.learner_name, y + 1.5, 34, "B", navy)
+    y = line("ได้ผ่านการเรียนหลักสูตร", y + 1.5, 18)
+    y = line(cert.course_title, y + 1.5, 24, "B")
+    y = line(f"จำนวน {_hours_text(cert.credited_hours)} ชั่วโมง ผ่าน{template.programme}", y + 1.5, 18)
+    y = line(f"ให้ไว้ ณ วันที่ {format_date(cert.certified_at, digits='thai')}", y + 1.5, 18)
     line(f"({format_date_words(cert.certified_at)})", y, 14, color=(80, 80, 80))
 
     # Signatory, bottom right.
@@ -153,17 +153,17 @@ def render(
 
     # Verification, bottom left: QR, number, address.
     url = verification_url(template.verify_base_url, cert.number)
-    qx, qy, qs = 22, h - 58, 34
+    qx, qy, qs = 20, h - 50, 30
     draw_qr(pdf, url, qx, qy, qs)
     pdf.set_text_color(0, 0, 0)
     pdf.set_font(FAMILY, "", 12)
-    pdf.set_xy(qx + qs + 2, qy + 6)
-    pdf.cell(80, 6, "ตรวจสอบ" + title + "ได้ที่")
+    pdf.set_xy(qx + qs + 2, qy + 4)
+    pdf.cell(90, 6, "สแกนเพื่อตรวจสอบ" + title + " หรือเปิด")
     pdf.set_font(FAMILY, "", 9)
-    pdf.set_xy(qx + qs + 2, qy + 12)
-    pdf.multi_cell(80, 4.5, url)
+    pdf.set_xy(qx + qs + 2, qy + 10)
+    pdf.multi_cell(112, 4.5, url)
     pdf.set_font(FAMILY, "B", 12)
-    pdf.set_xy(qx + qs + 2, qy + 22)
+    pdf.set_xy(qx + qs + 2, qy + 19)
     pdf.cell(80, 6, f"เลขที่ {cert.number}")
     return bytes(pdf.output())
 

@@ -3,6 +3,7 @@ words, and QR codes drawn as vector squares."""
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,18 @@ from .fonts import ThaiFont, find_thai_font
 
 ZWSP = "\u200b"
 FAMILY = "thai"  # the name fonts are registered under in each document
+
+
+class _ZwspIsNotMissing(logging.Filter):
+    """fpdf2 warns that Thai fonts have no glyph for U+200B; it is a line-break hint HarfBuzz drops, not text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "missing the following glyphs" in str(record.msg) and record.args:
+            return str(record.args[-1]) != "'\u200b' (\\u200b)"
+        return True
+
+
+logging.getLogger("fpdf.output").addFilter(_ZwspIsNotMissing())
 
 
 def new_pdf(font: ThaiFont | None = None, *, orientation: str = "portrait", shaping: bool = True) -> Any:
