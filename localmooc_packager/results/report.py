@@ -329,7 +329,7 @@ def _write_xlsx(report: RoundReport, path: Path) -> None:
                 for c, value in enumerate(_cells(row, columns)):
                     if isinstance(value, int | float) and not isinstance(value, bool):
                         ws.write_number(r, c, value, num if columns[c][0] in numeric else text)
-                    else:
+                    elif value != "":
                         ws.write_string(r, c, str(value), text)
             ws.freeze_panes(top + 1, 0)
     finally:
