@@ -1,9 +1,11 @@
 """Registration by QR: the registration address for one organisation and course, QR image files, and a
 printable A4 poster in Thai.
 
-The QR opens ``{base}/register?org_type=...&province=...[&organisation=...]&next=/courses/{id}/enrol``. The
-runtime's registration form fills those fields in (the learner can still change them) and, once the account
-exists, follows ``next`` - a path on the same site only - to enrol in the course. See docs/certificates.md.
+The QR opens ``{base}/register?org_type=KEY&province=NAME[&organisation=TEXT]&next=/courses/ID/enrol``:
+``org_type`` is one of the runtime's organisation type keys, ``province`` the province's English name from the
+runtime's list (ASCII keeps the QR small: each Thai letter costs 9 bytes percent-encoded). The registration form
+fills those fields in (the learner can still change them) and, once the account exists, follows ``next`` - a
+path on the same site only - to enrol in the course. See docs/reports.md.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from .fonts import ThaiFont
 from .pdf import FAMILY, check_image, draw_qr, new_pdf, wrap_thai
 from .thaidate import thai_digits
 
+QR_SIZE, QR_TOP = 100.0, 125.0  # mm, on A4 portrait; the QR is centred
+
 
 @dataclass(frozen=True)
 class PosterCourse:
@@ -30,19 +34,35 @@ class PosterCourse:
 def registration_url(
     base_url: str, course_id: str, org_type: str, province: str, organisation: str | None = None
 ) -> str:
-    """The address the poster's QR opens (query values UTF-8, percent-encoded)."""
+    """The address the poster's QR opens (query values UTF-8, percent-encoded); ``province`` in Thai or English
+    becomes its English name."""
     if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).netloc:
         raise UsageError(f"--base-url {base_url!r}: use an absolute http:// or https:// address")
-    query = {"org_type": org_type, "province": province}
+    query = {"org_type": org_type, "province": province_names(province)[1]}
     if organisation:
         query["organisation"] = organisation
     query["next"] = f"/courses/{course_id}/enrol"
     return f"{base_url.rstrip('/')}/register?{urlencode(query)}"
 
 
+def province_names(province: str) -> tuple[str, str]:
+    """(Thai, English) names of a province given by either, as the runtime's registration form lists them."""
+    from ..runtime.i18n import PROVINCES
+    from ..source.reader import did_you_mean
+
+    for th, en in PROVINCES:
+        if province == th or province.casefold() == en.casefold():
+            return th, en
+    names = [th for th, _en in PROVINCES] + [en for _th, en in PROVINCES]
+    raise UsageError(
+        f"--province {province!r}: not a province name (Thai or English, e.g. เชียงใหม่ or Chiang Mai)"
+        f"{did_you_mean(province, names)}"
+    )
+
+
 def check_place(org_type: str, province: str) -> None:
     """Organisation type and province must be ones the runtime's registration form knows."""
-    from ..runtime.i18n import ORG_TYPES, PROVINCE_NAMES
+    from ..runtime.i18n import ORG_TYPES
     from ..source.reader import did_you_mean
 
     keys = [k for k, _th, _en, _b in ORG_TYPES]
@@ -50,11 +70,7 @@ def check_place(org_type: str, province: str) -> None:
         raise UsageError(
             f"--org-type {org_type!r}: not one of {', '.join(keys)}{did_you_mean(org_type, keys)}"
         )
-    if province not in PROVINCE_NAMES:
-        raise UsageError(
-            f"--province {province!r}: not a province name in Thai (e.g. เชียงใหม่, กรุงเทพมหานคร)"
-            f"{did_you_mean(province, sorted(PROVINCE_NAMES))}"
-        )
+    province_names(province)
 
 
 def qr_file(data: str, out: Path, *, scale: int = 10) -> None:
@@ -98,6 +114,7 @@ def render_poster(
     check_place(org_type, province)
     logo = check_image(logo, "--logo")
     org_th = {k: th for k, th, _en, _b in ORG_TYPES}[org_type]
+    province_th = province_names(province)[0]
     pdf = new_pdf(font, orientation="portrait")
     pdf.set_title("สมัครเรียน Local MOOC")
     pdf.set_lang("th")
@@ -127,19 +144,17 @@ def render_poster(
         if course.hours:
             pdf.set_font(FAMILY, "", 18)
             pdf.set_xy(20, y)
-            pdf.cell(
-                w - 40, 9, f"{thai_digits(f'{course.hours:g}')} ชั่วโมง  ·  นับเป็นผลการพัฒนาตนเอง", align="C"
-            )
+            pdf.cell(w - 40, 9, f"ระยะเวลาเรียน {thai_digits(f'{course.hours:g}')} ชั่วโมง", align="C")
             y += 10
+        qs, qy = QR_SIZE, QR_TOP  # fixed, so every poster prints its QR at the same place and size
         if course.description:
             pdf.set_font(FAMILY, "", 16)
-            pdf.set_xy(28, y + 2)
-            pdf.multi_cell(w - 56, 7.5, wrap_thai(course.description), align="C")
-            y = pdf.get_y()
-
-        qs = 100
-        qy = max(y + 6, 112)
-        draw_qr(pdf, url, (w - qs) / 2, qy, qs, error="q")
+            text = wrap_thai(course.description)
+            lines = pdf.multi_cell(w - 56, 7.5, text, dry_run=True, output="LINES")
+            if y + 2 + 7.5 * len(lines) <= qy - 4:  # a description too long for the space is left out
+                pdf.set_xy(28, y + 2)
+                pdf.multi_cell(w - 56, 7.5, text, align="C")
+        draw_qr(pdf, url, (w - qs) / 2, qy, qs)
         pdf.set_draw_color(*navy)
         pdf.set_line_width(0.8)
         pdf.rect((w - qs) / 2 - 2, qy - 2, qs + 4, qs + 4)
@@ -157,13 +172,14 @@ def render_poster(
         pdf.set_font(FAMILY, "B", 16)
         pdf.set_xy(15, pdf.h - 40)
         who = organisation or org_th
-        pdf.multi_cell(w - 30, 8, wrap_thai(f"สำหรับ{who} จังหวัด{province}"), align="C")
+        pdf.multi_cell(w - 30, 8, wrap_thai(f"สำหรับ{who} จังหวัด{province_th}"), align="C")
+        if organisation:
+            pdf.set_font(FAMILY, "", 13)
+            pdf.set_x(15)
+            pdf.multi_cell(w - 30, 6.5, wrap_thai(f"ประเภทองค์กร: {org_th}"), align="C")
         pdf.set_font(FAMILY, "", 13)
         pdf.set_x(15)
-        pdf.multi_cell(w - 30, 6.5, wrap_thai(f"ประเภทองค์กร: {org_th}"), align="C")
-        pdf.set_font(FAMILY, "", 9)
-        pdf.set_x(15)
-        pdf.multi_cell(w - 30, 4.5, url, align="C")
+        pdf.multi_cell(w - 30, 6.5, f"หรือเปิด {base_url.rstrip('/')}/register", align="C")
     return bytes(pdf.output())
 
 
