@@ -15,7 +15,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -86,28 +86,35 @@ def org_type_labels() -> dict[str, str]:
     return {key: th for key, th, _en, _basis in ORG_TYPES}
 
 
-def _conditions(rnd: Round, filters: Filters, org_type: Any, province: Any) -> list[Any]:
+def _in_round(rnd: Round, filters: Filters) -> list[Any]:
+    """Conditions on course_results alone: the round (half-open, UTC), not revoked, the chosen courses."""
     r = course_results.c
     where = [r.certified_at >= rnd.start, r.certified_at < rnd.end, r.revoked_at.is_(None)]
-    if filters.org_types:
-        where.append(org_type.in_(filters.org_types))
-    if filters.provinces:
-        where.append(province.in_(filters.provinces))
     if filters.courses:
         where.append(r.course_id.in_(filters.courses))
     return where
 
 
-def queries(rnd: Round, filters: Filters) -> tuple[Any, Any, Any]:
-    """The three statements of a report: per-learner rows, totals per (org type, province), grand total."""
+def _in_place(filters: Filters, org_type: Any, province: Any) -> list[Any]:
+    where = []
+    if filters.org_types:
+        where.append(org_type.in_(filters.org_types))
+    if filters.provinces:
+        where.append(province.in_(filters.provinces))
+    return where
+
+
+def queries(rnd: Round, filters: Filters) -> tuple[Any, Any]:
+    """The two statements of a report: the rows (ordered so that each learner's rows are together) and the
+    totals per (organisation type, province). A learner belongs to exactly one such group, so the grand
+    total is the sum of the groups, distinct learners included.
+
+    The identity is the truth for organisation type and province while it exists; the row's own copy once
+    the learner was erased. Both statements read course_results through ix_course_results_round only.
+    """
     r, i = course_results.c, identities.c
-    joined = course_results.outerjoin(identities, i.learner_id == r.learner_id)
-    # The identity is the truth while it exists; the row's own copy once the learner was erased.
     org_type = func.coalesce(i.org_type, r.org_type, literal("")).label("org_type")
     province = func.coalesce(i.province, r.province, literal("")).label("province")
-    erased = (r.erased | i.learner_id.is_(None)).label("erased")
-    where = _conditions(rnd, filters, org_type, province)
-    hours = func.coalesce(r.credited_hours, 0.0)
     rows = (
         select(
             r.learner_id,
@@ -122,92 +129,142 @@ def queries(rnd: Round, filters: Filters) -> tuple[Any, Any, Any]:
             r.post_test_score,
             r.grade,
             r.certificate_no,
-            erased,
-            func.sum(hours).over(partition_by=r.learner_id).label("learner_round_hours"),
+            (r.erased | i.learner_id.is_(None)).label("erased"),
         )
-        .select_from(joined)
-        .where(*where)
+        .select_from(course_results.outerjoin(identities, i.learner_id == r.learner_id))
+        .where(*_in_round(rnd, filters), *_in_place(filters, org_type, province))
         .order_by(org_type, province, i.organisation, i.name, r.learner_id, r.course_id)
     )
-    erased_one = case((r.erased | i.learner_id.is_(None), 1), else_=0)
-    measures = (
-        func.count(func.distinct(r.learner_id)).label("learners"),
-        func.count().label("completions"),
-        func.sum(hours).label("hours"),
-        func.sum(erased_one).label("erased_completions"),
+    # Totals: first one row per learner (no join), then one identity lookup per learner rather than per
+    # completion - on SQLite the lookups were the larger part of the cost.
+    per_learner = (
+        select(
+            r.learner_id,
+            func.max(r.org_type).label("org_type"),
+            func.max(r.province).label("province"),
+            func.max(case((r.erased, 1), else_=0)).label("erased"),
+            func.count().label("completions"),
+            func.sum(func.coalesce(r.credited_hours, 0.0)).label("hours"),
+        )
+        .where(*_in_round(rnd, filters))
+        .group_by(r.learner_id)
+        .subquery("per_learner")
     )
+    p = per_learner.c
+    group_type = func.coalesce(i.org_type, p.org_type, literal("")).label("org_type")
+    group_province = func.coalesce(i.province, p.province, literal("")).label("province")
+    anonymous = (p.erased == 1) | i.learner_id.is_(None)
     totals = (
-        select(org_type, province, *measures)
-        .select_from(joined)
-        .where(*where)
-        .group_by(org_type, province)
-        .order_by(org_type, province)
+        select(
+            group_type,
+            group_province,
+            func.count().label("learners"),
+            func.sum(p.completions).label("completions"),
+            func.sum(p.hours).label("hours"),
+            func.sum(case((anonymous, p.completions), else_=0)).label("erased_completions"),
+        )
+        .select_from(per_learner.outerjoin(identities, i.learner_id == p.learner_id))
+        .where(*_in_place(filters, group_type, group_province))
+        .group_by(group_type, group_province)
+        .order_by(group_type, group_province)
     )
-    grand = select(*measures).select_from(joined).where(*where)
-    return rows, totals, grand
+    return rows, totals
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+_BANGKOK_OFFSET = timedelta(hours=7)  # Asia/Bangkok: UTC+7 since 1920, no daylight saving
 
 
-def _num(value: Any) -> float | None:
-    return None if value is None else round(float(value), 2)
+def _naive_utc(value: datetime) -> datetime:
+    """SQLite hands back naive UTC datetimes, PostgreSQL aware ones in the session's time zone."""
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
 def compute(
     conn: Connection, rnd: Round, filters: Filters = Filters(), titles: Mapping[str, str] | None = None
 ) -> RoundReport:
-    """Run the report's statements on ``conn``."""
+    """Run the report's statements on ``conn``. The per-row work is kept small (tuples, one date text per
+    day): a round of a large programme has hundreds of thousands of rows."""
     titles = titles or {}
     labels = org_type_labels()
-    rows_q, totals_q, grand_q = queries(rnd, filters)
+    rows_q, totals_q = queries(rnd, filters)
     report = RoundReport(rnd, filters)
-    for seq, row in enumerate(conn.execute(rows_q), start=1):
-        certified = _utc(row.certified_at)
-        erased = bool(row.erased)
-        report.rows.append(
-            {
-                "seq": seq,
-                "learner_id": None if erased else row.learner_id,
-                "name": ERASED_NAME if erased else row.name,
-                "username": None if erased else row.username,
-                "org_type": row.org_type,
-                "org_type_th": labels.get(row.org_type, row.org_type),
-                "organisation": None if erased else row.organisation,
-                "province": row.province,
-                "course_id": row.course_id,
-                "course_title": titles.get(row.course_id, ""),
-                "certified_at": certified.isoformat().replace("+00:00", "Z"),
-                "certified_on": format_date(certified),
-                "credited_hours": _num(row.credited_hours),
-                "post_test_score": _num(row.post_test_score),
-                "grade": _num(row.grade),
-                "certificate_no": None if erased else row.certificate_no,
-                "learner_round_hours": _num(row.learner_round_hours),
-                "erased": erased,
-            }
-        )
+    day_text: dict[object, str] = {}
+    append = report.rows.append
+    learner: list[dict[str, Any]] = []  # the current learner's rows, to receive their round total
+    learner_key: object = None
+    learner_hours = 0.0
+    for seq, (
+        learner_id,
+        username,
+        name,
+        org_type,
+        organisation,
+        province,
+        course_id,
+        certified_at,
+        hours,
+        post_test,
+        grade,
+        number,
+        erased,
+    ) in enumerate(conn.execute(rows_q), start=1):
+        if learner_id != learner_key:
+            for done in learner:
+                done["learner_round_hours"] = round(learner_hours, 2)
+            learner, learner_key, learner_hours = [], learner_id, 0.0
+        utc = _naive_utc(certified_at)
+        day = (utc + _BANGKOK_OFFSET).date()
+        on = day_text.get(day)
+        if on is None:
+            on = day_text[day] = format_date(day)
+        anonymous = bool(erased)
+        row = {
+            "seq": seq,
+            "learner_id": None if anonymous else learner_id,
+            "name": ERASED_NAME if anonymous else name,
+            "username": None if anonymous else username,
+            "org_type": org_type,
+            "org_type_th": labels.get(org_type, org_type),
+            "organisation": None if anonymous else organisation,
+            "province": province,
+            "course_id": course_id,
+            "course_title": titles.get(course_id, ""),
+            "certified_at": utc.isoformat() + "Z",
+            "certified_on": on,
+            "credited_hours": None if hours is None else float(hours),
+            "post_test_score": None if post_test is None else float(post_test),
+            "grade": None if grade is None else float(grade),
+            "certificate_no": None if anonymous else number,
+            "learner_round_hours": 0.0,
+            "erased": anonymous,
+        }
+        learner_hours += hours or 0.0
+        learner.append(row)
+        append(row)
+    for done in learner:
+        done["learner_round_hours"] = round(learner_hours, 2)
+    grand = {"learners": 0, "completions": 0, "hours": 0.0, "erased_completions": 0}
     for row in conn.execute(totals_q):
-        report.totals.append(
-            {
-                "org_type": row.org_type,
-                "org_type_th": labels.get(row.org_type, row.org_type),
-                "province": row.province,
-                "learners": row.learners,
-                "completions": row.completions,
-                "hours": _num(row.hours) or 0.0,
-                "erased_completions": int(row.erased_completions or 0),
-            }
-        )
-    g = conn.execute(grand_q).one()
-    report.grand_total = {
-        "learners": g.learners,
-        "completions": g.completions,
-        "hours": _num(g.hours) or 0.0,
-        "erased_completions": int(g.erased_completions or 0),
-    }
+        total = {
+            "org_type": row.org_type,
+            "org_type_th": labels.get(row.org_type, row.org_type),
+            "province": row.province,
+            "learners": int(row.learners),
+            "completions": int(row.completions),  # PostgreSQL's sum of counts is numeric
+            "hours": _num(row.hours),
+            "erased_completions": int(row.erased_completions or 0),
+        }
+        report.totals.append(total)
+        for key in grand:
+            grand[key] += total[key]
+    grand["hours"] = _num(grand["hours"])
+    report.grand_total = grand
     return report
+
+
+def _num(value: Any) -> float:
+    """A sum of hours: SQL sums of floats can carry binary noise (12.999999...); hours are kept to 2 places."""
+    return round(float(value or 0), 2)
 
 
 def open_engine(db_url: str) -> Engine:
