@@ -204,6 +204,7 @@ def test_round_2564_2_at_both_boundaries(db: str) -> None:
         None,
     )
     assert (erased["org_type"], erased["province"], erased["erased"]) == ("public", "ขอนแก่น", True)
+    assert (erased["post_test_score"], erased["grade"], erased["credited_hours"]) == (None, None, 3.0)
     assert [
         (t["org_type"], t["province"], t["learners"], t["completions"], t["hours"]) for t in report.totals
     ] == [

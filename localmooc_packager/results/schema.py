@@ -5,7 +5,8 @@ Each milestone is recorded once, the first time it happens, in UTC. A row is "co
 
 Personal data stays in the runtime's ``identities`` table; this table holds only the random learner id. When a
 learner is erased (PDPA), :func:`anonymise_learner` copies the two coarse grouping fields (organisation type and
-province) here and marks the rows erased, so the round totals keep counting them after the identity row is gone.
+province) here, drops what describes the person's learning (scores, study time, other milestones) and marks
+the rows erased, so the round totals keep counting them after the identity row is gone.
 """
 
 from __future__ import annotations
@@ -95,7 +96,18 @@ def anonymise_learner(conn: Connection, learner_id: str) -> int:
     learner's results and mark them erased. Run it in the erasure's transaction. Returns the rows changed."""
     who = select(identities.c.org_type, identities.c.province).where(identities.c.learner_id == learner_id)
     found = conn.execute(who).first()
-    values: dict[str, object] = {"erased": true()}
+    # What stays is what the counts and the verification need: course, certified_at, credited hours,
+    # certificate number, revocation, and the two grouping fields. Scores, study time and the other
+    # milestones describe the person's learning and go (docs/privacy.md).
+    values: dict[str, object] = {
+        "erased": true(),
+        "post_test_score": None,
+        "grade": None,
+        "study_seconds": 0,
+        "enrolled_at": None,
+        "content_completed_at": None,
+        "post_test_passed_at": None,
+    }
     if found is not None:
         values |= {"org_type": found.org_type, "province": found.province}
     stmt = (
