@@ -363,13 +363,12 @@ def report(
     db_url: str,
 ) -> None:
     """HR report of one evaluation round: completions per learner, totals by organisation type and province."""
-    from .results.report import Filters, course_titles, run_report, write
+    from .results.report import Filters, course_titles, run_report
     from .results.rounds import parse_round
 
     rnd = parse_round(round_text)
     titles = course_titles(course_dirs) if course_dirs else None
-    result = run_report(db_url, rnd, Filters(org_types, provinces, courses), titles)
-    write(result, fmt, out)
+    result = run_report(db_url, rnd, Filters(org_types, provinces, courses), titles, fmt=fmt, out=out)
     g = result.grand_total
     click.echo(
         f"{rnd}: {g['completions']} completions by {g['learners']} learners, {g['hours']:g} hours "

@@ -306,3 +306,16 @@ def test_outputs_csv_xlsx_json(db: str, tmp_path: Path) -> None:
     assert data["grand_total"]["completions"] == 5
     assert data["rows"][4]["learner_id"] is None and data["rows"][4]["erased"] is True
     assert "สมชาย" in (tmp_path / "r.json").read_text(encoding="utf-8")  # not \\u escapes
+
+    # Streamed from the database straight to the file (what the CLI does): the same bytes, every format
+    # but xlsx (whose zip carries timestamps).
+    for fmt in ("csv", "json"):
+        streamed = run_report(
+            db,
+            parse_round("2564/2"),
+            titles={"budget": "งบประมาณท้องถิ่นเบื้องต้น"},
+            fmt=fmt,
+            out=tmp_path / f"s.{fmt}",
+        )
+        assert streamed.grand_total == report.grand_total
+        assert (tmp_path / f"s.{fmt}").read_bytes() == (tmp_path / f"r.{fmt}").read_bytes()

@@ -9,15 +9,14 @@ or certificate number, grouped by the organisation type and province kept on the
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import Connection, Engine, case, create_engine, func, literal, select
 from sqlalchemy import exc as sa_exc
@@ -74,7 +73,8 @@ class Filters:
 class RoundReport:
     round: Round
     filters: Filters
-    rows: list[dict[str, Any]] = field(default_factory=list)  # per learner and course
+    # Per learner and course: a list from compute(); an iterator, read once, when run_report() streams to a file.
+    rows: Iterable[dict[str, Any]] = field(default_factory=list)
     totals: list[dict[str, Any]] = field(default_factory=list)  # per organisation type and province
     grand_total: dict[str, Any] = field(default_factory=dict)
 
@@ -179,20 +179,19 @@ def _naive_utc(value: datetime) -> datetime:
     return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
-def compute(
-    conn: Connection, rnd: Round, filters: Filters = Filters(), titles: Mapping[str, str] | None = None
-) -> RoundReport:
-    """Run the report's statements on ``conn``. The per-row work is kept small (tuples, one date text per
-    day): a round of a large programme has hundreds of thousands of rows."""
-    titles = titles or {}
+def _iter_rows(
+    conn: Connection, rnd: Round, filters: Filters, titles: Mapping[str, str]
+) -> Iterator[dict[str, Any]]:
+    """The report's rows, streamed from the database (server-side cursor on PostgreSQL). A learner's rows are
+    held back until the learner's last one, to give them the learner's round total. The per-row work is kept
+    small (tuples, one date text per day): a round of a large programme has hundreds of thousands of rows."""
     labels = org_type_labels()
-    rows_q, totals_q = queries(rnd, filters)
-    report = RoundReport(rnd, filters)
+    rows_q, _totals_q = queries(rnd, filters)
     day_text: dict[object, str] = {}
-    append = report.rows.append
-    learner: list[dict[str, Any]] = []  # the current learner's rows, to receive their round total
+    learner: list[dict[str, Any]] = []  # the current learner's rows
     learner_key: object = None
     learner_hours = 0.0
+    result = conn.execution_options(yield_per=2000).execute(rows_q)
     for seq, (
         learner_id,
         username,
@@ -207,10 +206,11 @@ def compute(
         grade,
         number,
         erased,
-    ) in enumerate(conn.execute(rows_q), start=1):
+    ) in enumerate(result, start=1):
         if learner_id != learner_key:
             for done in learner:
                 done["learner_round_hours"] = round(learner_hours, 2)
+            yield from learner
             learner, learner_key, learner_hours = [], learner_id, 0.0
         utc = _naive_utc(certified_at)
         day = (utc + _BANGKOK_OFFSET).date()
@@ -218,31 +218,38 @@ def compute(
         if on is None:
             on = day_text[day] = format_date(day)
         anonymous = bool(erased)
-        row = {
-            "seq": seq,
-            "learner_id": None if anonymous else learner_id,
-            "name": ERASED_NAME if anonymous else name,
-            "username": None if anonymous else username,
-            "org_type": org_type,
-            "org_type_th": labels.get(org_type, org_type),
-            "organisation": None if anonymous else organisation,
-            "province": province,
-            "course_id": course_id,
-            "course_title": titles.get(course_id, ""),
-            "certified_at": utc.isoformat() + "Z",
-            "certified_on": on,
-            "credited_hours": None if hours is None else float(hours),
-            "post_test_score": None if post_test is None else float(post_test),
-            "grade": None if grade is None else float(grade),
-            "certificate_no": None if anonymous else number,
-            "learner_round_hours": 0.0,
-            "erased": anonymous,
-        }
+        learner.append(
+            {
+                "seq": seq,
+                "learner_id": None if anonymous else learner_id,
+                "name": ERASED_NAME if anonymous else name,
+                "username": None if anonymous else username,
+                "org_type": org_type,
+                "org_type_th": labels.get(org_type, org_type),
+                "organisation": None if anonymous else organisation,
+                "province": province,
+                "course_id": course_id,
+                "course_title": titles.get(course_id, ""),
+                "certified_at": utc.isoformat() + "Z",
+                "certified_on": on,
+                "credited_hours": None if hours is None else float(hours),
+                "post_test_score": None if post_test is None else float(post_test),
+                "grade": None if grade is None else float(grade),
+                "certificate_no": None if anonymous else number,
+                "learner_round_hours": 0.0,
+                "erased": anonymous,
+            }
+        )
         learner_hours += hours or 0.0
-        learner.append(row)
-        append(row)
     for done in learner:
         done["learner_round_hours"] = round(learner_hours, 2)
+    yield from learner
+
+
+def _totals(conn: Connection, rnd: Round, filters: Filters) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    labels = org_type_labels()
+    _rows_q, totals_q = queries(rnd, filters)
+    totals = []
     grand = {"learners": 0, "completions": 0, "hours": 0.0, "erased_completions": 0}
     for row in conn.execute(totals_q):
         total = {
@@ -254,12 +261,20 @@ def compute(
             "hours": _num(row.hours),
             "erased_completions": int(row.erased_completions or 0),
         }
-        report.totals.append(total)
+        totals.append(total)
         for key in grand:
             grand[key] += total[key]
     grand["hours"] = _num(grand["hours"])
-    report.grand_total = grand
-    return report
+    return totals, grand
+
+
+def compute(
+    conn: Connection, rnd: Round, filters: Filters = Filters(), titles: Mapping[str, str] | None = None
+) -> RoundReport:
+    """The whole report in memory (for tests and pages); files are written by streaming, see run_report."""
+    totals, grand = _totals(conn, rnd, filters)
+    rows = list(_iter_rows(conn, rnd, filters, titles or {}))
+    return RoundReport(rnd, filters, rows, totals, grand)
 
 
 def _num(value: Any) -> float:
@@ -285,14 +300,28 @@ def open_engine(db_url: str) -> Engine:
 
 
 def run_report(
-    db_url: str, rnd: Round, filters: Filters = Filters(), titles: Mapping[str, str] | None = None
+    db_url: str,
+    rnd: Round,
+    filters: Filters = Filters(),
+    titles: Mapping[str, str] | None = None,
+    *,
+    fmt: str | None = None,
+    out: Path | None = None,
 ) -> RoundReport:
-    """Open ``db_url``, compute the report in one read transaction, and map database failures to messages."""
+    """Open ``db_url`` and make the report in one read transaction; with ``fmt`` and ``out``, stream it to
+    that file (the returned report's rows are then consumed). Database failures become clear errors."""
+    if out is not None:
+        _check_target(fmt or "", Path(out))
     engine = open_engine(db_url)
     where = make_url(db_url).render_as_string(hide_password=True)
     try:
         with engine.connect() as conn:
-            return compute(conn, rnd, filters, titles)
+            if out is None:
+                return compute(conn, rnd, filters, titles)
+            totals, grand = _totals(conn, rnd, filters)
+            report = RoundReport(rnd, filters, _iter_rows(conn, rnd, filters, titles or {}), totals, grand)
+            write(report, fmt or "", Path(out))
+            return report
     except sa_exc.OperationalError as exc:
         text = str(exc.orig)
         if "no such table" in text:
@@ -327,9 +356,8 @@ def _cells(row: Mapping[str, Any], columns: Sequence[tuple[str, str]]) -> list[A
     return out
 
 
-def _csv_text(report: RoundReport) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
+def _write_csv(report: RoundReport, fh: TextIO) -> None:
+    w = csv.writer(fh, lineterminator="\r\n")
     for line in _header_lines(report):
         w.writerow([line])
     w.writerow([])
@@ -340,7 +368,6 @@ def _csv_text(report: RoundReport) -> str:
     w.writerow([th for _k, th in TOTAL_COLUMNS])
     w.writerows(_cells(row, TOTAL_COLUMNS) for row in report.totals)
     w.writerow(_cells({"org_type_th": ALL_LABEL, "province": "", **report.grand_total}, TOTAL_COLUMNS))
-    return buf.getvalue()
 
 
 def as_json(report: RoundReport) -> dict[str, Any]:
@@ -355,10 +382,23 @@ def as_json(report: RoundReport) -> dict[str, Any]:
             "courses": list(report.filters.courses),
         },
         "columns": dict(COLUMNS),
-        "rows": report.rows,
+        "rows": list(report.rows),
         "totals": report.totals,
         "grand_total": report.grand_total,
     }
+
+
+def _write_json(report: RoundReport, fh: TextIO) -> None:
+    """The same document as :func:`as_json`, with the rows written one by one."""
+    head = as_json(RoundReport(report.round, report.filters, [], report.totals, report.grand_total))
+    del head["rows"], head["totals"], head["grand_total"]
+    fh.write(json.dumps(head, ensure_ascii=False, indent=1)[:-2] + ',\n "rows": [')
+    sep = "\n  "
+    for row in report.rows:
+        fh.write(sep + json.dumps(row, ensure_ascii=False))
+        sep = ",\n  "
+    fh.write('\n ],\n "totals": ' + json.dumps(report.totals, ensure_ascii=False))
+    fh.write(',\n "grand_total": ' + json.dumps(report.grand_total, ensure_ascii=False) + "\n}\n")
 
 
 def _write_xlsx(report: RoundReport, path: Path) -> None:
@@ -393,13 +433,17 @@ def _write_xlsx(report: RoundReport, path: Path) -> None:
         wb.close()
 
 
-def write(report: RoundReport, fmt: str, out: Path) -> None:
-    """Write ``report`` as ``fmt`` (csv with a BOM for Excel, xlsx, json) to ``out``, atomically."""
+def _check_target(fmt: str, out: Path) -> None:
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    out = Path(out)
     if not out.parent.is_dir():
         raise UsageError(f"-o {out}: folder {out.parent} does not exist")
+
+
+def write(report: RoundReport, fmt: str, out: Path) -> None:
+    """Write ``report`` as ``fmt`` (csv with a BOM for Excel, xlsx, json) to ``out``, atomically."""
+    out = Path(out)
+    _check_target(fmt, out)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     tmp = Path(tmp_name)
     try:
@@ -407,12 +451,9 @@ def write(report: RoundReport, fmt: str, out: Path) -> None:
             os.close(fd)
             _write_xlsx(report, tmp)
         else:
-            with os.fdopen(fd, "w", encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="") as fh:
-                if fmt == "csv":
-                    fh.write(_csv_text(report))
-                else:
-                    json.dump(as_json(report), fh, ensure_ascii=False, indent=1)
-                    fh.write("\n")
+            encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+            with os.fdopen(fd, "w", encoding=encoding, newline="", buffering=1 << 20) as fh:
+                (_write_csv if fmt == "csv" else _write_json)(report, fh)
         tmp.replace(out)
     except BaseException:
         tmp.unlink(missing_ok=True)
