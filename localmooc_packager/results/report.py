@@ -15,6 +15,8 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -69,14 +71,46 @@ class Filters:
     courses: tuple[str, ...] = ()
 
 
+# The fields of a report row, in the order _iter_rows produces them (lists, cheaper than dicts per row).
+ROW_FIELDS = (
+    "seq",
+    "learner_id",
+    "name",
+    "username",
+    "org_type",
+    "org_type_th",
+    "organisation",
+    "province",
+    "course_id",
+    "course_title",
+    "certified_at",
+    "certified_on",
+    "credited_hours",
+    "post_test_score",
+    "grade",
+    "certificate_no",
+    "learner_round_hours",
+    "erased",
+)
+_LEARNER_HOURS = ROW_FIELDS.index("learner_round_hours")
+# Where each output column comes from (the organisation type is shown by its Thai name).
+_COLUMN_INDEX = tuple(ROW_FIELDS.index("org_type_th" if key == "org_type" else key) for key, _th in COLUMNS)
+
+
 @dataclass
 class RoundReport:
     round: Round
     filters: Filters
-    # Per learner and course: a list from compute(); an iterator, read once, when run_report() streams to a file.
-    rows: Iterable[dict[str, Any]] = field(default_factory=list)
+    # Rows as lists in ROW_FIELDS order: a list from compute(); an iterator, read once, when run_report()
+    # streams to a file.
+    raw: Iterable[list[Any]] = field(default_factory=list)
     totals: list[dict[str, Any]] = field(default_factory=list)  # per organisation type and province
     grand_total: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def rows(self) -> list[dict[str, Any]]:
+        """The rows as dicts (reads ``raw``: only for a report made by compute())."""
+        return [dict(zip(ROW_FIELDS, row, strict=True)) for row in self.raw]
 
 
 def org_type_labels() -> dict[str, str]:
@@ -181,14 +215,14 @@ def _naive_utc(value: datetime) -> datetime:
 
 def _iter_rows(
     conn: Connection, rnd: Round, filters: Filters, titles: Mapping[str, str]
-) -> Iterator[dict[str, Any]]:
-    """The report's rows, streamed from the database (server-side cursor on PostgreSQL). A learner's rows are
+) -> Iterator[list[Any]]:
+    """The report's rows (lists in ROW_FIELDS order), streamed from the database (server-side cursor on PostgreSQL). A learner's rows are
     held back until the learner's last one, to give them the learner's round total. The per-row work is kept
     small (tuples, one date text per day): a round of a large programme has hundreds of thousands of rows."""
     labels = org_type_labels()
     rows_q, _totals_q = queries(rnd, filters)
     day_text: dict[object, str] = {}
-    learner: list[dict[str, Any]] = []  # the current learner's rows
+    learner: list[list[Any]] = []  # the current learner's rows
     learner_key: object = None
     learner_hours = 0.0
     result = conn.execution_options(yield_per=2000).execute(rows_q)
@@ -208,8 +242,9 @@ def _iter_rows(
         erased,
     ) in enumerate(result, start=1):
         if learner_id != learner_key:
+            total = round(learner_hours, 2)
             for done in learner:
-                done["learner_round_hours"] = round(learner_hours, 2)
+                done[_LEARNER_HOURS] = total
             yield from learner
             learner, learner_key, learner_hours = [], learner_id, 0.0
         utc = _naive_utc(certified_at)
@@ -217,32 +252,21 @@ def _iter_rows(
         on = day_text.get(day)
         if on is None:
             on = day_text[day] = format_date(day)
-        anonymous = bool(erased)
-        learner.append(
-            {
-                "seq": seq,
-                "learner_id": None if anonymous else learner_id,
-                "name": ERASED_NAME if anonymous else name,
-                "username": None if anonymous else username,
-                "org_type": org_type,
-                "org_type_th": labels.get(org_type, org_type),
-                "organisation": None if anonymous else organisation,
-                "province": province,
-                "course_id": course_id,
-                "course_title": titles.get(course_id, ""),
-                "certified_at": utc.isoformat() + "Z",
-                "certified_on": on,
-                "credited_hours": None if hours is None else float(hours),
-                "post_test_score": None if post_test is None else float(post_test),
-                "grade": None if grade is None else float(grade),
-                "certificate_no": None if anonymous else number,
-                "learner_round_hours": 0.0,
-                "erased": anonymous,
-            }
-        )
+        hours_f = None if hours is None else float(hours)
+        if erased:  # anonymous: only what the counts need
+            row = [seq, None, ERASED_NAME, None, org_type, labels.get(org_type, org_type), None, province,
+                   course_id, titles.get(course_id, ""), utc.isoformat() + "Z", on, hours_f,
+                   None, None, None, 0.0, True]  # fmt: skip
+        else:
+            row = [seq, learner_id, name, username, org_type, labels.get(org_type, org_type), organisation,
+                   province, course_id, titles.get(course_id, ""), utc.isoformat() + "Z", on, hours_f,
+                   None if post_test is None else float(post_test), None if grade is None else float(grade),
+                   number, 0.0, False]  # fmt: skip
+        learner.append(row)
         learner_hours += hours or 0.0
+    total = round(learner_hours, 2)
     for done in learner:
-        done["learner_round_hours"] = round(learner_hours, 2)
+        done[_LEARNER_HOURS] = total
     yield from learner
 
 
@@ -362,7 +386,8 @@ def _write_csv(report: RoundReport, fh: TextIO) -> None:
         w.writerow([line])
     w.writerow([])
     w.writerow([th for _k, th in COLUMNS])
-    w.writerows(_cells(row, COLUMNS) for row in report.rows)
+    pick = itemgetter(*_COLUMN_INDEX)
+    w.writerows(pick(row) for row in report.raw)  # csv writes None as an empty field
     w.writerow([])
     w.writerow(["สรุปตามประเภทองค์กรและจังหวัด"])
     w.writerow([th for _k, th in TOTAL_COLUMNS])
@@ -382,7 +407,7 @@ def as_json(report: RoundReport) -> dict[str, Any]:
             "courses": list(report.filters.courses),
         },
         "columns": dict(COLUMNS),
-        "rows": list(report.rows),
+        "rows": [dict(zip(ROW_FIELDS, row, strict=True)) for row in report.raw],
         "totals": report.totals,
         "grand_total": report.grand_total,
     }
@@ -394,8 +419,8 @@ def _write_json(report: RoundReport, fh: TextIO) -> None:
     del head["rows"], head["totals"], head["grand_total"]
     fh.write(json.dumps(head, ensure_ascii=False, indent=1)[:-2] + ',\n "rows": [')
     sep = "\n  "
-    for row in report.rows:
-        fh.write(sep + json.dumps(row, ensure_ascii=False))
+    for row in report.raw:
+        fh.write(sep + json.dumps(dict(zip(ROW_FIELDS, row, strict=True)), ensure_ascii=False))
         sep = ",\n  "
     fh.write('\n ],\n "totals": ' + json.dumps(report.totals, ensure_ascii=False))
     fh.write(',\n "grand_total": ' + json.dumps(report.grand_total, ensure_ascii=False) + "\n}\n")
@@ -410,9 +435,12 @@ def _write_xlsx(report: RoundReport, path: Path) -> None:
         text = wb.add_format({"font_name": "Tahoma"})
         num = wb.add_format({"font_name": "Tahoma", "num_format": "0.00"})
         numeric = {"credited_hours", "post_test_score", "grade", "learner_round_hours", "hours"}
-        for title, columns, rows in (
-            ("รายบุคคล", COLUMNS, report.rows),
-            ("สรุป", TOTAL_COLUMNS, [*report.totals, {"org_type_th": ALL_LABEL, **report.grand_total}]),
+        wide = {"name", "organisation", "course_title", "org_type"}
+        pick = itemgetter(*_COLUMN_INDEX)
+        summary = [*report.totals, {"org_type_th": ALL_LABEL, **report.grand_total}]
+        for title, columns, cells in (
+            ("รายบุคคล", COLUMNS, (pick(row) for row in report.raw)),
+            ("สรุป", TOTAL_COLUMNS, (_cells(row, TOTAL_COLUMNS) for row in summary)),
         ):
             ws = wb.add_worksheet(title)
             head = _header_lines(report)
@@ -420,15 +448,19 @@ def _write_xlsx(report: RoundReport, path: Path) -> None:
                 ws.write_string(r, 0, line, bold)
             top = len(head) + 1
             for c, (key, th) in enumerate(columns):
+                # The column's format styles every cell written without one (cheaper than a format per cell).
+                ws.set_column(c, c, 30 if key in wide else 14, num if key in numeric else text)
                 ws.write_string(top, c, th, bold)
-                ws.set_column(c, c, 30 if key in {"name", "organisation", "course_title", "org_type"} else 14)
-            for r, row in enumerate(rows, start=top + 1):
-                for c, value in enumerate(_cells(row, columns)):
-                    if isinstance(value, int | float) and not isinstance(value, bool):
-                        ws.write_number(r, c, value, num if columns[c][0] in numeric else text)
-                    elif value != "":
-                        ws.write_string(r, c, str(value), text)
             ws.freeze_panes(top + 1, 0)
+            write_number, write_string = ws.write_number, ws.write_string
+            for r, values in enumerate(cells, start=top + 1):
+                for c, value in enumerate(values):
+                    if value is None or value == "":
+                        continue
+                    if isinstance(value, int | float) and not isinstance(value, bool):
+                        write_number(r, c, value)
+                    else:
+                        write_string(r, c, str(value))
     finally:
         wb.close()
 
