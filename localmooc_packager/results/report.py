@@ -138,7 +138,12 @@ def _in_place(filters: Filters, org_type: Any, province: Any) -> list[Any]:
     return where
 
 
-def queries(rnd: Round, filters: Filters) -> tuple[Any, Any]:
+def _sort_key(expr: Any, dialect: str) -> Any:
+    """Text ordered by code point on both databases (PostgreSQL's default collation may be a locale's)."""
+    return expr.collate("C") if dialect == "postgresql" else expr
+
+
+def queries(rnd: Round, filters: Filters, dialect: str = "sqlite") -> tuple[Any, Any]:
     """The two statements of a report: the rows (ordered so that each learner's rows are together) and the
     totals per (organisation type, province). A learner belongs to exactly one such group, so the grand
     total is the sum of the groups, distinct learners included.
@@ -147,8 +152,9 @@ def queries(rnd: Round, filters: Filters) -> tuple[Any, Any]:
     the learner was erased. Both statements read course_results through ix_course_results_round only.
     """
     r, i = course_results.c, identities.c
-    org_type = func.coalesce(i.org_type, r.org_type, literal("")).label("org_type")
-    province = func.coalesce(i.province, r.province, literal("")).label("province")
+    type_expr = func.coalesce(i.org_type, r.org_type, literal(""))
+    province_expr = func.coalesce(i.province, r.province, literal(""))
+    org_type, province = type_expr.label("org_type"), province_expr.label("province")
     rows = (
         select(
             r.learner_id,
@@ -167,7 +173,12 @@ def queries(rnd: Round, filters: Filters) -> tuple[Any, Any]:
         )
         .select_from(course_results.outerjoin(identities, i.learner_id == r.learner_id))
         .where(*_in_round(rnd, filters), *_in_place(filters, org_type, province))
-        .order_by(org_type, province, i.organisation, i.name, r.learner_id, r.course_id)
+        .order_by(
+            *(_sort_key(e, dialect) for e in (type_expr, province_expr)),
+            *(_sort_key(e, dialect).nulls_last() for e in (i.organisation, i.name)),  # erased rows last
+            r.learner_id,
+            r.course_id,
+        )
     )
     # Totals: first one row per learner (no join), then one identity lookup per learner rather than per
     # completion - on SQLite the lookups were the larger part of the cost.
@@ -185,8 +196,9 @@ def queries(rnd: Round, filters: Filters) -> tuple[Any, Any]:
         .subquery("per_learner")
     )
     p = per_learner.c
-    group_type = func.coalesce(i.org_type, p.org_type, literal("")).label("org_type")
-    group_province = func.coalesce(i.province, p.province, literal("")).label("province")
+    group_type_expr = func.coalesce(i.org_type, p.org_type, literal(""))
+    group_province_expr = func.coalesce(i.province, p.province, literal(""))
+    group_type, group_province = group_type_expr.label("org_type"), group_province_expr.label("province")
     anonymous = (p.erased == 1) | i.learner_id.is_(None)
     totals = (
         select(
@@ -200,7 +212,7 @@ def queries(rnd: Round, filters: Filters) -> tuple[Any, Any]:
         .select_from(per_learner.outerjoin(identities, i.learner_id == p.learner_id))
         .where(*_in_place(filters, group_type, group_province))
         .group_by(group_type, group_province)
-        .order_by(group_type, group_province)
+        .order_by(*(_sort_key(e, dialect) for e in (group_type_expr, group_province_expr)))
     )
     return rows, totals
 
@@ -220,7 +232,7 @@ def _iter_rows(
     held back until the learner's last one, to give them the learner's round total. The per-row work is kept
     small (tuples, one date text per day): a round of a large programme has hundreds of thousands of rows."""
     labels = org_type_labels()
-    rows_q, _totals_q = queries(rnd, filters)
+    rows_q, _totals_q = queries(rnd, filters, conn.dialect.name)
     day_text: dict[object, str] = {}
     learner: list[list[Any]] = []  # the current learner's rows
     learner_key: object = None
@@ -252,7 +264,8 @@ def _iter_rows(
         on = day_text.get(day)
         if on is None:
             on = day_text[day] = format_date(day)
-        hours_f = None if hours is None else float(hours)
+        # Two decimals: scores computed as 100 * earned / possible carry binary noise (79.96000000000001).
+        hours_f = None if hours is None else round(float(hours), 2)
         if erased:  # anonymous: only what the counts need
             row = [seq, None, ERASED_NAME, None, org_type, labels.get(org_type, org_type), None, province,
                    course_id, titles.get(course_id, ""), utc.isoformat() + "Z", on, hours_f,
@@ -260,7 +273,8 @@ def _iter_rows(
         else:
             row = [seq, learner_id, name, username, org_type, labels.get(org_type, org_type), organisation,
                    province, course_id, titles.get(course_id, ""), utc.isoformat() + "Z", on, hours_f,
-                   None if post_test is None else float(post_test), None if grade is None else float(grade),
+                   None if post_test is None else round(float(post_test), 2),
+                   None if grade is None else round(float(grade), 2),
                    number, 0.0, False]  # fmt: skip
         learner.append(row)
         learner_hours += hours or 0.0
@@ -272,7 +286,7 @@ def _iter_rows(
 
 def _totals(conn: Connection, rnd: Round, filters: Filters) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     labels = org_type_labels()
-    _rows_q, totals_q = queries(rnd, filters)
+    _rows_q, totals_q = queries(rnd, filters, conn.dialect.name)
     totals = []
     grand = {"learners": 0, "completions": 0, "hours": 0.0, "erased_completions": 0}
     for row in conn.execute(totals_q):
