@@ -158,6 +158,8 @@ def plans(url: str, rnd: Any) -> dict[str, str]:
     engine = create_engine(url)
     out = {}
     with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")  # as run_report does
         for name, stmt in zip(("rows", "totals"), queries(rnd, Filters(), engine.dialect.name), strict=True):
             compiled = stmt.compile(engine)
             sql = str(compiled)
@@ -184,6 +186,8 @@ def measure(url: str, rnd: Any, out_dir: Path) -> dict[str, Any]:
     engine = create_engine(url)
     statements = {}
     with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")  # as run_report does
         for name, stmt in zip(("rows", "totals"), queries(rnd, Filters(), engine.dialect.name), strict=True):
             wall, cpu, n = _timed(
                 lambda s=stmt: sum(1 for _ in conn.execution_options(yield_per=2000).execute(s))
