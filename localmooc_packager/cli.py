@@ -553,6 +553,91 @@ def lrs_status(db_url: str, requeue_dead: bool) -> None:
         click.echo(f"  dead {statement_id} at {at:%Y-%m-%d %H:%M:%S}: {error}")
 
 
+@cli.command()
+@click.argument("url")
+@click.option(
+    "-o", "--output", "out", type=click.Path(path_type=Path), required=True, help="FILE.png or FILE.svg"
+)
+@click.option(
+    "--scale", default=10, show_default=True, type=click.IntRange(1, 100), help="Pixels per module (PNG)."
+)
+def qr(url: str, out: Path, scale: int) -> None:
+    """Write a QR code for URL as PNG or SVG (by the file's extension)."""
+    from .results.poster import qr_file
+
+    qr_file(url, out, scale=scale)
+    click.echo(f"wrote {display_path(out)}")
+
+
+@cli.command()
+@click.argument("courses", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--base-url", required=True, help="The runtime's public address, e.g. https://mooc.example.go.th"
+)
+@click.option("--org-type", required=True, help="dla-central, dla-provincial, local-admin-org or public.")
+@click.option("--province", required=True, help="Province name in Thai, e.g. เชียงใหม่.")
+@click.option("--organisation", default=None, help="Organisation name printed and pre-filled (optional).")
+@click.option("--logo", type=click.Path(path_type=Path), default=None, help="PNG, JPEG or SVG logo.")
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True, help="Poster PDF.")
+def poster(
+    courses: tuple[Path, ...],
+    base_url: str,
+    org_type: str,
+    province: str,
+    organisation: str | None,
+    logo: Path | None,
+    out: Path,
+) -> None:
+    """A printable A4 Thai poster, one page per course folder in COURSES, whose QR registers and enrols."""
+    from .results.poster import poster_course, render_poster, write_poster
+
+    items = [poster_course(c) for c in courses]
+    data = render_poster(items, base_url, org_type, province, organisation=organisation, logo=logo)
+    write_poster(data, out)
+    click.echo(f"wrote {display_path(out)} ({len(items)} page{'s' * (len(items) != 1)})")
+
+
+@cli.command()
+@click.option(
+    "--round", "round_text", required=True, help="Evaluation round in B.E.: 2564/2 (1 Apr-30 Sep 2021)."
+)
+@click.option("--org-type", "org_types", multiple=True, help="Only this organisation type (repeatable).")
+@click.option("--province", "provinces", multiple=True, help="Only this province, in Thai (repeatable).")
+@click.option("--course", "courses", multiple=True, help="Only this course id (repeatable).")
+@click.option(
+    "--courses-dir",
+    "course_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="Course source folder(s) to take course titles from.",
+)
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), default="csv", show_default=True)
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True)
+@_DB_OPTION
+def report(
+    round_text: str,
+    org_types: tuple[str, ...],
+    provinces: tuple[str, ...],
+    courses: tuple[str, ...],
+    course_dirs: tuple[Path, ...],
+    fmt: str,
+    out: Path,
+    db_url: str,
+) -> None:
+    """HR report of one evaluation round: completions per learner, totals by organisation type and province."""
+    from .results.report import Filters, course_titles, run_report
+    from .results.rounds import parse_round
+
+    rnd = parse_round(round_text)
+    titles = course_titles(course_dirs) if course_dirs else None
+    result = run_report(db_url, rnd, Filters(org_types, provinces, courses), titles, fmt=fmt, out=out)
+    g = result.grand_total
+    click.echo(
+        f"{rnd}: {g['completions']} completions by {g['learners']} learners, {g['hours']:g} hours "
+        f"-> {display_path(out)}"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the click group and maps every error to a message and an exit code."""
     started = time.perf_counter()
