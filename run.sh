@@ -107,7 +107,9 @@ case "$cmd" in
         setup_ralph
         export LOCALMOOC_RALPH_VENV=$RALPH_VENV
         say "ruff"
-        "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check .
+        # Two commands, not an && list: set -e does not stop on a failure inside one.
+        "$VENV/bin/ruff" check .
+        "$VENV/bin/ruff" format --check .
         say "mypy --strict (the public API modules; see [tool.mypy] in pyproject.toml)"
         "$VENV/bin/mypy"
         say "pytest"
