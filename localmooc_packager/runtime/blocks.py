@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,10 @@ from xblock.runtime import DictKeyValueStore, KeyValueStore, KvsFieldData, Runti
 from ..errors import UsageError
 from ..grading import CourseGrading, course_grading
 from ..tree import CourseTree, installed_aside_types
-from .store import USER_SCOPES, HandlerCall, Published, RowKey, SessionInfo, SqlKeyValueStore, Store
+from . import compat
+from .compat import block_field_data, field_data_kvs, is_json_handler
+from .storage import HandlerCall, Published, SessionInfo, SqlKeyValueStore, Store
+from .storage.schema import USER_SCOPES, RowKey
 
 # Block types whose completion the runtime records when their unit is shown (Open edX does this for html).
 VIEW_COMPLETES = ("lm-html",)
@@ -139,6 +141,7 @@ class LoadedCourse:
     summary_blocks: set[str] = field(default_factory=set)
     # (usage id, field name) -> frozen value of every content/settings/children field the course sets.
     static_fields: dict[tuple[str, str], Any] = field(default_factory=dict)
+    due: dict[str, str] = field(default_factory=dict)  # block id -> its subsection's due date (ISO)
 
     @property
     def unit_index(self) -> dict[str, UnitInfo]:
@@ -148,7 +151,10 @@ class LoadedCourse:
         self._unit_index = {u.id: u for u in self.units}
 
     def static_file(self, rel: str) -> Path | None:
-        """A file under the course's static/ folder, or None (no path escapes the folder)."""
+        """A file under the course's static/ folder, or None (no path escapes the folder; NUL or other
+        control characters are no file name)."""
+        if any(ord(ch) < 32 for ch in rel):
+            return None
         base = (self.tree.source_dir / "static").resolve()
         path = (base / rel).resolve()
         if not path.is_relative_to(base) or not path.is_file():
@@ -178,6 +184,8 @@ def prepare(tree: CourseTree) -> LoadedCourse:
     classes: dict[str, type[XBlock]] = {}
     summary: set[str] = set()
     section = ""
+    due_now = ""
+    due: dict[str, str] = {}
     for block, _depth in tree.walk():
         uid = str(block.scope_ids.usage_id)
         kind = block.scope_ids.block_type
@@ -187,6 +195,8 @@ def prepare(tree: CourseTree) -> LoadedCourse:
             summary.add(uid)
         if kind == "lm-section":
             section = block.display_name
+        elif kind == "lm-subsection":
+            due_now = block.due
         elif kind == "lm-unit":
             ids = [str(c) for c in block.children]
             units.append(UnitInfo(uid, block.display_name, section, len(units), ids, []))
@@ -195,6 +205,8 @@ def prepare(tree: CourseTree) -> LoadedCourse:
                 units[-1].view_completes.append(uid)
             if kind in COMPLETABLE:
                 completable.append(uid)
+            if due_now:
+                due[uid] = due_now
             if kind == "lm-quiz":
                 quizzes.append(QuizInfo(uid, block.display_name, block.role, block.max_score(), units[-1].id))
     meta = {
@@ -206,16 +218,18 @@ def prepare(tree: CourseTree) -> LoadedCourse:
         "hours": course.hours,
         "start": course.start,
         "end": course.end,
+        "enrollment_start": course.enrollment_start,
+        "enrollment_end": course.enrollment_end,
         "image": course.image,
         "audience": list(course.audience),
         "pass_threshold": course.pass_threshold,
         "org": course.org,
     }
-    kvs = tree.runtime.service(course, "field-data")._kvs
+    kvs = field_data_kvs(tree.runtime.service(course, "field-data"))
     static: dict[tuple[str, str], Any] = {}
     for uid in types:
         block = tree.block(uid)
-        data = block._field_data
+        data = block_field_data(block)
         for name, fld in block.fields.items():
             if fld.scope not in USER_SCOPES and data.has(block, name):
                 static[(uid, name)] = freeze(data.get(block, name))
@@ -232,6 +246,7 @@ def prepare(tree: CourseTree) -> LoadedCourse:
         classes,
         summary,
         static,
+        due,
     )
     # Register the fragments' CSS/JS now, so any worker can serve them before it renders a page.
     for unit in units:
@@ -239,7 +254,7 @@ def prepare(tree: CourseTree) -> LoadedCourse:
     return loaded
 
 
-def load_courses(path: Path, trusted_html: bool | None = None) -> dict[str, LoadedCourse]:
+def load_courses(path: Path, trusted_html: bool = False) -> dict[str, LoadedCourse]:
     """One course folder, or a folder of course folders (those holding course.yaml)."""
     if (path / "course.yaml").is_file():
         dirs = [path]
@@ -249,8 +264,6 @@ def load_courses(path: Path, trusted_html: bool | None = None) -> dict[str, Load
         dirs = []
     if not dirs:
         raise UsageError(f"{path}: no course folder (with course.yaml) found")
-    if trusted_html is None:
-        trusted_html = os.environ.get("LOCALMOOC_TRUSTED_HTML") == "1"
     courses: dict[str, LoadedCourse] = {}
     for d in dirs:
         c = load_course_dir(d, trusted_html)
@@ -454,10 +467,6 @@ class HandlerRefused(Exception):
         self.response = response
 
 
-# The code object of XBlock.json_handler's wrapper: a handler with it reads only method and body.
-_JSON_WRAPPER = XBlock.json_handler(lambda self, data, suffix="": None).__code__
-
-
 class JsonHandlerRequest:
     """The parts of a request that ``XBlock.json_handler``'s wrapper reads (``method``, ``body``).
 
@@ -487,7 +496,7 @@ def _run_handler(
     runtime = LearnerRuntime(course, learner_id, kvs, published, lang)
     block = runtime.get_block(block_id)
     request: Any
-    if getattr(getattr(type(block), handler, None), "__code__", None) is _JSON_WRAPPER:
+    if is_json_handler(type(block), handler):
         request = JsonHandlerRequest(body)
     else:
         request = webob.Request.blank(
@@ -497,20 +506,6 @@ def _run_handler(
     if response.status_code >= 400:
         raise HandlerRefused(response)
     return response
-
-
-def call_handler(
-    store: Store, course: LoadedCourse, learner_id: str, block_id: str, handler: str, body: bytes, lang: str
-) -> tuple[int, bytes, str]:
-    """Run a block handler for one learner inside one transaction: state, grade and completion together."""
-    try:
-        with store.handler_transaction(
-            course.id, learner_id, block_id, lock_summary=block_id in course.summary_blocks
-        ) as (kvs, published):
-            response = _run_handler(course, learner_id, kvs, published, block_id, handler, body, lang)
-    except HandlerRefused as refused:
-        response = refused.response
-    return response.status_code, response.body, response.content_type or "application/json"
 
 
 def call_handlers_for_sessions(
@@ -540,19 +535,8 @@ def call_handlers_for_sessions(
     return out
 
 
-def call_handler_for_session(
-    store: Store, course: LoadedCourse, token: str, block_id: str, handler: str, body: bytes, lang: str
-) -> tuple[int, bytes, str]:
-    """``call_handlers_for_sessions`` for one request. Raises ``SessionRefused`` (nothing written) when
-    the session or the enrolment is not valid."""
-    (result,) = call_handlers_for_sessions(store, [(course, token, block_id, handler, body, lang)])
-    if isinstance(result, Exception):
-        raise result
-    return result
-
-
 def is_handler(course: LoadedCourse, block_id: str, name: str) -> bool:
     kind = course.block_types.get(block_id)
     if kind is None or kind not in course.classes:
         return False
-    return bool(getattr(getattr(course.classes[kind], name, None), "_is_xblock_handler", False))
+    return compat.is_handler(course.classes[kind], name)
