@@ -29,7 +29,7 @@ from .blocks import (
     load_courses,
     render_for_learner,
 )
-from .courses import check_can_enrol, visible
+from .courses import check_can_enrol, enrolment_open, visible, when
 from .edge import Edge
 from .errors import (
     Conflict,
@@ -59,6 +59,7 @@ from .i18n import (
     PRIVACY_NOTICE_VERSION,
     PROVINCE_NAMES,
     PROVINCES,
+    be_date,
     t,
 )
 from .security import (
@@ -174,6 +175,13 @@ class CourseDetail(CourseSummary):
     pass_threshold: float
     start: str
     end: str
+    dates_be: str = Field(
+        default="", description="Course dates for people, Buddhist Era (19 มี.ค. 2564 - ...)"
+    )
+    enrolment_be: str = Field(
+        default="", description="Enrolment window for people, Buddhist Era ('' = always)"
+    )
+    enrolment_open: bool = True
     units: list[UnitOut]
 
 
@@ -258,6 +266,12 @@ def local_next(value: str | None) -> str:
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
     return "/"
+
+
+def be_span(start: Any, end: Any, lang: str) -> str:
+    """'19 มี.ค. 2564 - 30 ก.ย. 2564' (either end may be open), '' when neither is set."""
+    a, b = be_date(when(start), lang), be_date(when(end, closing=True), lang)
+    return f"{a} - {b}".strip(" -") if (a or b) else ""
 
 
 def bangkok_time(value: datetime) -> str:
@@ -503,6 +517,9 @@ def create_app(
             pass_threshold=m["pass_threshold"],
             start=str(m["start"]),
             end=str(m["end"]),
+            dates_be=be_span(m["start"], m["end"], lang),
+            enrolment_be=be_span(m.get("enrollment_start"), m.get("enrollment_end"), lang),
+            enrolment_open=enrolment_open(c),
             units=[UnitOut(id=u.id, title=u.title, section=u.section) for u in c.units],
         )
 
