@@ -459,3 +459,24 @@ def test_answers_after_the_due_date_are_refused(tmp_path: Path) -> None:
             assert conn.execute(select(learners)).first() is not None
     finally:
         course.due.pop("post", None)
+
+
+def test_video_completion_cannot_be_set_without_playing(app: Any) -> None:
+    from localmooc_packager.runtime.store import enrolments
+
+    api = _client(app)
+    me = api.learner("skipper")
+    assert api.post(f"/api/courses/{COURSE_ID}/enrol").status_code == 200
+    url = f"/api/courses/{COURSE_ID}/blocks/intro-video/handler/watched_handler"
+    assert api.post(url, json={}).status_code == 403  # the unit was never shown
+    assert api.get(f"/api/courses/{COURSE_ID}/units/intro").status_code == 200
+    r = api.post(url, json={})
+    assert r.status_code == 403 and r.json()["detail"] == "video_not_played"  # shown, not yet played
+    with app.state.store.write() as conn:
+        earlier = datetime.now(UTC).replace(microsecond=0).timestamp() - 10
+        conn.execute(
+            update(enrolments)
+            .where(enrolments.c.learner_id == me["id"])
+            .values(last_seen=datetime.fromtimestamp(earlier, UTC))
+        )
+    assert api.post(url, json={}).status_code == 200  # 10 s after the page: the 6 s video could play

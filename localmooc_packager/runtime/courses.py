@@ -60,3 +60,32 @@ def check_can_enrol(course: LoadedCourse, published: dict[str, bool], role: str,
         raise NotFound()
     if not enrolled and not enrolment_open(course):
         raise Forbidden("enrolment_closed")
+
+
+# A video reports "watched" from the page's script; the server also wants the time to have passed: the
+# learner's latest page view must be the video's unit, at least this share of the video's length ago.
+WATCH_SHARE = 0.8
+
+
+def video_seconds(course: LoadedCourse, block_id: str) -> float:
+    """The length of an lm-video block in seconds (0: unknown, no check)."""
+    if course.block_types.get(block_id) != "lm-video":
+        return 0.0
+    return float(course.static_fields.get((block_id, "minutes"), 0.0) or 0.0) * 60
+
+
+def watched_too_soon(
+    course: LoadedCourse, block_id: str, enrolment: dict[str, Any] | None, at: datetime
+) -> bool:
+    length = video_seconds(course, block_id)
+    if not length:
+        return False
+    if enrolment is None or enrolment.get("last_seen") is None:
+        return True
+    unit = course.unit_index.get(enrolment.get("last_unit") or "")
+    seen = (
+        enrolment["last_seen"]
+        if enrolment["last_seen"].tzinfo
+        else enrolment["last_seen"].replace(tzinfo=UTC)
+    )
+    return unit is None or block_id not in unit.blocks or (at - seen).total_seconds() < WATCH_SHARE * length

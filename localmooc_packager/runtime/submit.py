@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from .blocks import LoadedCourse, call_handlers_for_sessions, is_handler
-from .courses import past_due
+from .courses import past_due, video_seconds, watched_too_soon
 from .errors import Forbidden, LoginRequired, NotFound, SessionRefused
 from .http import CookieNames
 from .security import Secrets, same_token
+from .services import runner_for
 from .storage import Store
 
 Result = tuple[int, bytes, str]
@@ -31,6 +33,8 @@ class Submissions:
         pool: ThreadPoolExecutor | None,
     ) -> None:
         self.courses = courses
+        self.store = store
+        self.run = runner_for(store)
         self.keys = keys
         self.names = names
         # SQLite: batches on the event loop (writers are serialised anyway; a thread hop only adds
@@ -62,10 +66,20 @@ class Submissions:
             raise NotFound()
         if past_due(course, block_id):
             raise Forbidden("past_due")
+        if video_seconds(course, block_id) and await self._too_soon(course, token, block_id):
+            raise Forbidden("video_not_played")
         try:
             return await self.group.run((course, token, block_id, handler, body, lang))
         except SessionRefused as refused:
             raise (Forbidden("not_enrolled") if refused.why == "not enrolled" else LoginRequired()) from None
+
+    async def _too_soon(self, course: LoadedCourse, token: str, block_id: str) -> bool:
+        """A video's "watched" before it could have played (see ``courses.watched_too_soon``)."""
+        session = await self.run(self.store.session, token)
+        if session is None:
+            raise LoginRequired()
+        enrolment = await self.run(self.store.enrolment, session.learner_id, course.id)
+        return watched_too_soon(course, block_id, enrolment, datetime.now(UTC))
 
 
 class GroupCommit:

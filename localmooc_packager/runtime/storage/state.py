@@ -100,7 +100,7 @@ class SqlKeyValueStore(KeyValueStore):
         if len(blocks) == 1 and len(learners_) <= 2:  # a handler call: a fixed, prepared statement
             sql = self.store.hot["state1" if len(learners_) == 1 else "state2"]
         else:  # a page: one query for all its blocks, still on ix_learner_state_learner
-            mark = self.store.hot["state1"][-1]  # the placeholder of this driver
+            mark = "?" if self.store.is_sqlite else "%s"  # the placeholder of this driver
             sql = (
                 "SELECT course_id, scope, learner_id, block_id, field, value FROM learner_state WHERE "  # noqa: S608 - only placeholders are interpolated
                 f"learner_id IN ({', '.join([mark] * len(learners_))}) AND course_id = {mark} "
