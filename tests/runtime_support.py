@@ -225,7 +225,7 @@ def call_handler(
     import secrets as _secrets
     from datetime import UTC, datetime, timedelta
 
-    from localmooc_packager.runtime.blocks import call_handlers_for_sessions
+    from localmooc_packager.runtime.learner_runtime import call_handlers_for_sessions
     from localmooc_packager.runtime.store import learners, sessions, token_hash
 
     token = _sessions.get((id(store), learner_id))

@@ -14,7 +14,7 @@ import httpx
 from runtime_support import COURSE_ID, Api, db_url, make_app, pg_database, sample_courses  # noqa: F401
 from sqlalchemy import event, func, select
 
-from localmooc_packager.runtime.blocks import _run_handler
+from localmooc_packager.runtime.learner_runtime import _run_handler
 from localmooc_packager.runtime.store import (
     HandlerCall,
     Published,

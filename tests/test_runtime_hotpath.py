@@ -136,7 +136,7 @@ def test_user_state_row_keys_match_xblock_keys(tmp_path: Path) -> None:
     from xblock.fields import Scope
     from xblock.runtime import KvsFieldData
 
-    from localmooc_packager.runtime.blocks import LearnerFieldData, LearnerRuntime
+    from localmooc_packager.runtime.learner_runtime import LearnerFieldData, LearnerRuntime
     from localmooc_packager.runtime.store import SqlKeyValueStore
 
     course = sample_courses()[COURSE_ID]

@@ -26,7 +26,7 @@ from sqlalchemy import func, select, text
 from xblock.fields import Scope
 from xblock.runtime import KeyValueStore
 
-from localmooc_packager.runtime.blocks import render_for_learner
+from localmooc_packager.runtime.learner_runtime import render_for_learner
 from localmooc_packager.runtime.store import (
     Published,
     Store,

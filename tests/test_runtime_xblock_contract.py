@@ -29,7 +29,8 @@ from xblock.fields import Field, String
 from xblock.runtime import DictKeyValueStore, KvsFieldData, MemoryIdManager
 
 from localmooc_packager.runtime import compat
-from localmooc_packager.runtime.blocks import JsonHandlerRequest, LearnerRuntime, is_handler
+from localmooc_packager.runtime.blocks import is_handler
+from localmooc_packager.runtime.learner_runtime import JsonHandlerRequest, LearnerRuntime
 from localmooc_packager.runtime.store import Published
 
 ROOT = Path(__file__).resolve().parents[1]

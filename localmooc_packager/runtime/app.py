@@ -69,24 +69,8 @@ def create_app(
         migrate=migrate,
     )
     loaded = courses if isinstance(courses, dict) else load_courses(courses, cfg.trusted_html)
-    store = Store(cfg.db_url, idle_ttl=cfg.login.idle_ttl)
-    if cfg.migrate:
-        store.upgrade()
-    store.start_checkpointer()
-    keys = secrets or Secrets.load(cfg.key_path(), cfg.secret_key)
-    names = CookieNames.for_(cfg.secure_cookies)
-    run = runner_for(store)
-    course_service = Courses(loaded, store, run)
-    web = Web(
-        cfg,
-        store,
-        keys,
-        names,
-        run,
-        Accounts(store, keys, cfg.login, run),
-        course_service,
-        Progress(course_service, store, run),
-    )
+    web = _services(cfg, loaded, secrets)
+    names, store, keys = web.names, web.store, web.keys
     app = RuntimeApp(
         title="Local MOOC runtime",
         version=__version__,
@@ -115,6 +99,28 @@ def create_app(
     install_error_handlers(app, web)
     _document_errors(app)
     return app
+
+
+def _services(cfg: Settings, loaded: dict[str, LoadedCourse], secrets: Secrets | None) -> Web:
+    """Storage (migrated on SQLite, checkpointer started), key, and the services over them."""
+    store = Store(cfg.db_url, idle_ttl=cfg.login.idle_ttl)
+    if cfg.migrate:
+        store.upgrade()
+    store.start_checkpointer()
+    keys = secrets or Secrets.load(cfg.key_path(), cfg.secret_key)
+    run = runner_for(store)
+    courses = Courses(loaded, store, run)
+    accounts = Accounts(store, keys, cfg.login, run)
+    return Web(
+        cfg,
+        store,
+        keys,
+        CookieNames.for_(cfg.secure_cookies),
+        run,
+        accounts,
+        courses,
+        Progress(courses, store, run),
+    )
 
 
 def _document_errors(app: FastAPI) -> None:

@@ -35,8 +35,13 @@ def learner_out(p: dict[str, Any]) -> LearnerOut:
 
 def router(web: Web) -> APIRouter:
     r = APIRouter(prefix="/api")
-    Learner = learner_dep(web)
+    _account_routes(r, web)
+    _me_routes(r, web)
+    _course_routes(r, web)
+    return r
 
+
+def _account_routes(r: APIRouter, web: Web) -> None:
     @r.get("/csrf", response_model=CsrfOut, tags=["auth"])
     async def api_csrf(request: Request, response: Response) -> CsrfOut:
         """A CSRF token (also set as the cookie) for API clients; bound to the session after login."""
@@ -89,6 +94,10 @@ def router(web: Web) -> APIRouter:
         web.end_session(response)
         return OkOut()
 
+
+def _me_routes(r: APIRouter, web: Web) -> None:
+    Learner = learner_dep(web)
+
     @r.get("/me", response_model=LearnerOut, tags=["me"], responses=ERR)
     async def api_me(s: Learner) -> LearnerOut:
         p = await web.accounts.profile(s.learner_id)
@@ -110,6 +119,10 @@ def router(web: Web) -> APIRouter:
         await web.accounts.erase(s.learner_id)
         web.end_session(response)
         return OkOut()
+
+
+def _course_routes(r: APIRouter, web: Web) -> None:
+    Learner = learner_dep(web)
 
     @r.get("/courses", response_model=list[CategoryOut], tags=["courses"])
     async def api_catalogue(request: Request) -> list[CategoryOut]:
@@ -156,5 +169,3 @@ def router(web: Web) -> APIRouter:
     async def api_progress(course_id: str, s: Learner) -> ProgressOut:
         """Best score per quiz, completion, course grade and pass/fail by the course's grading rules."""
         return await web.progress.of(web.courses.get(course_id), s)
-
-    return r

@@ -14,6 +14,13 @@ REGISTER_FIELDS = ("username", "name", "national_id", "org_type", "organisation"
 
 def router(web: Web) -> APIRouter:
     r = APIRouter(include_in_schema=False)
+    _course_pages(r, web)
+    _account_pages(r, web)
+    _login_pages(r, web)
+    return r
+
+
+def _course_pages(r: APIRouter, web: Web) -> None:
     Learner = learner_dep(web)
 
     @r.get("/", response_class=HTMLResponse)
@@ -52,6 +59,8 @@ def router(web: Web) -> APIRouter:
         c = web.courses.get(course_id)
         return web.page(request, "progress.html", course=c, progress=await web.progress.of(c, s))
 
+
+def _account_pages(r: APIRouter, web: Web) -> None:
     @r.get("/register", response_class=HTMLResponse)
     async def register_page(request: Request) -> HTMLResponse:
         await web.session_of(request)
@@ -79,7 +88,11 @@ def router(web: Web) -> APIRouter:
             errors.update({i.field or "form": i.message for i in p.items})
             ctx = {"values": values, "errors": errors, "provinces": PROVINCES, "org_types": ORG_TYPES}
             return web.page(request, "register.html", 422, **ctx)
-        return await _log_in(request, values["username"], form_str(form, "password"), "/")
+        return await _log_in(web, request, values["username"], form_str(form, "password"), "/")
+
+
+def _login_pages(r: APIRouter, web: Web) -> None:
+    Learner = learner_dep(web)
 
     @r.get("/login", response_class=HTMLResponse)
     async def login_page(request: Request, next: str | None = None) -> HTMLResponse:
@@ -92,17 +105,10 @@ def router(web: Web) -> APIRouter:
         form = await request.form()
         target, username = local_next(form_str(form, "next")), form_str(form, "username")
         try:
-            return await _log_in(request, username, form_str(form, "password"), target)
+            return await _log_in(web, request, username, form_str(form, "password"), target)
         except (LoginFailed, Throttled) as p:
             error = problem_message(p, lang_of(request))
             return web.page(request, "login.html", p.status, error=error, next=target, username=username)
-
-    async def _log_in(request: Request, username: str, password: str, target: str) -> Response:
-        client = request.client.host if request.client else ""
-        _lid, token = await web.accounts.login(username, password, client)
-        response = RedirectResponse(target, status_code=303)
-        web.set_session(response, token)
-        return response
 
     @r.post("/logout")
     async def logout_form(request: Request) -> RedirectResponse:
@@ -124,4 +130,11 @@ def router(web: Web) -> APIRouter:
         web.end_session(response)
         return response
 
-    return r
+
+async def _log_in(web: Web, request: Request, username: str, password: str, target: str) -> Response:
+    """Log in and go to ``target`` with the new session's cookies."""
+    client = request.client.host if request.client else ""
+    _lid, token = await web.accounts.login(username, password, client)
+    response = RedirectResponse(target, status_code=303)
+    web.set_session(response, token)
+    return response

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ..blocks import LoadedCourse, render_for_learner
+from ..blocks import LoadedCourse
 from ..errors import NotFound
+from ..learner_runtime import render_for_learner
 from ..models import ProgressOut, QuizProgress, UnitView
 from ..storage import SessionInfo, Store
 from . import Runner
