@@ -455,6 +455,7 @@ def test_answers_after_the_due_date_are_refused(tmp_path: Path) -> None:
         assert api.post(f"/api/courses/{COURSE_ID}/enrol").status_code == 200
         r = api.submit("post", {"q1": "a"})
         assert r.status_code == 403 and r.json()["detail"] == "past_due"
+        assert "30 ก.ย. 2564" in api.get(f"/courses/{COURSE_ID}/progress").text  # the due date, in B.E.
         with app.state.store.read() as conn:
             assert conn.execute(select(learners)).first() is not None
     finally:

@@ -47,7 +47,6 @@ class Edge:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        send = _with_headers(send, scope["path"])
         path: str = scope["path"]
         method: str = scope["method"]
         if method == "GET" and path == "/api/health":
@@ -79,7 +78,7 @@ class Edge:
             log.exception("%s %s failed", method, path)
             await respond(send, 500, _server_error(lang), "application/json")
             return
-        await self.app(scope, _replay(body) if method in BODY_METHODS else receive, send)
+        await self.app(scope, _replay(body) if method in BODY_METHODS else receive, _with_headers(send, path))
 
 
 async def read_body(scope: Scope, receive: Receive, limits: Limits) -> bytes:
@@ -91,33 +90,31 @@ async def read_body(scope: Scope, receive: Receive, limits: Limits) -> bytes:
             raise TooLarge()
     chunks: list[bytes] = []
     size = 0
-
-    async def collect() -> None:
-        nonlocal size
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                raise asyncio.CancelledError
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limits.max_body:
-                raise TooLarge()
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-
+    more = True
     try:
-        await asyncio.wait_for(collect(), limits.body_timeout)
+        async with asyncio.timeout(limits.body_timeout):  # a timer, not a task: cheap per request
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":  # the client went away
+                    raise asyncio.CancelledError
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limits.max_body:
+                    raise TooLarge()
+                chunks.append(chunk)
+                more = message.get("more_body", False)
     except TimeoutError:
         raise TimedOut() from None
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def respond(send: Send, status: int, body: bytes, ctype: str) -> None:
+    """An answer of the edge itself, with the security headers every response carries."""
     headers = [
         (b"content-type", ctype.encode("latin-1")),
         (b"content-length", str(len(body)).encode()),
         (b"cache-control", b"no-store"),
+        *security_headers(),
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

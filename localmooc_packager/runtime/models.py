@@ -130,6 +130,8 @@ class QuizProgress(BaseModel):
     earned: float | None
     possible: float
     score: float | None
+    due: str = Field(default="", description="Due date (ISO) from the course; '' when none")
+    due_be: str = Field(default="", description="The due date for people, Buddhist Era")
 
 
 class ProgressOut(BaseModel):

@@ -166,6 +166,6 @@ def _course_routes(r: APIRouter, web: Web) -> None:
         raise NotFound()  # pragma: no cover - the edge answers every request of this path
 
     @r.get("/courses/{course_id}/progress", response_model=ProgressOut, tags=["courses"], responses=ERR)
-    async def api_progress(course_id: str, s: Learner) -> ProgressOut:
+    async def api_progress(course_id: str, request: Request, s: Learner) -> ProgressOut:
         """Best score per quiz, completion, course grade and pass/fail by the course's grading rules."""
-        return await web.progress.of(web.courses.get(course_id), s)
+        return await web.progress.of(web.courses.get(course_id), s, lang_of(request))

@@ -57,7 +57,9 @@ def _course_pages(r: APIRouter, web: Web) -> None:
     @r.get("/courses/{course_id}/progress", response_class=HTMLResponse)
     async def progress_page(course_id: str, request: Request, s: Learner) -> HTMLResponse:
         c = web.courses.get(course_id)
-        return web.page(request, "progress.html", course=c, progress=await web.progress.of(c, s))
+        return web.page(
+            request, "progress.html", course=c, progress=await web.progress.of(c, s, lang_of(request))
+        )
 
 
 def _account_pages(r: APIRouter, web: Web) -> None:

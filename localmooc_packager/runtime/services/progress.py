@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ..blocks import LoadedCourse
+from ..courses import when
 from ..errors import NotFound
+from ..i18n import be_date
 from ..learner_runtime import render_for_learner
 from ..models import ProgressOut, QuizProgress, UnitView
 from ..storage import SessionInfo, Store
@@ -40,7 +42,7 @@ class Progress:
             js=rendered.js,
         )
 
-    async def of(self, c: LoadedCourse, s: SessionInfo) -> ProgressOut:
+    async def of(self, c: LoadedCourse, s: SessionInfo, lang: str = "th") -> ProgressOut:
         """Best score per quiz, completion, course grade and pass/fail by the course's grading rules."""
         await self.courses.need_enrolled(s, c)
         best, done = await self.run(self.store.progress, s.learner_id, c.id)
@@ -54,10 +56,13 @@ class Progress:
             if score is not None:
                 scores[q.id] = score
             earned, possible = (got[0], got[1]) if got else (None, q.possible)
+            due = c.due.get(q.id, "")
             quizzes.append(
                 QuizProgress(
                     id=q.id,
                     title=q.title,
+                    due=due,
+                    due_be=be_date(when(due, closing=True), lang),
                     role=q.role,
                     counts=q.id in counted,
                     earned=earned,
