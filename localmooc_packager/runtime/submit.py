@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .blocks import LoadedCourse, is_handler
-from .courses import past_due, video_seconds, watched_too_soon
 from .errors import Forbidden, LoginRequired, NotFound, SessionRefused
 from .http import CookieNames
 from .learner_runtime import call_handlers_for_sessions
 from .security import Secrets, same_token
 from .services import runner_for
+from .services.rules import past_due, video_seconds, watched_too_soon
 from .storage import Store
 
 Result = tuple[int, bytes, str]

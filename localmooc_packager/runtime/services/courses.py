@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..blocks import LoadedCourse
-from ..courses import check_can_enrol, enrolment_open, visible, when
 from ..errors import Forbidden, NotFound
 from ..i18n import CATEGORIES, be_date
 from ..models import CategoryOut, CourseDetail, CourseSummary, EnrolmentOut, UnitOut
 from ..storage import SessionInfo, Store
 from . import Runner
+from .rules import check_can_enrol, enrolment_open, visible, when
 
 
 def be_span(start: Any, end: Any, lang: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..blocks import LoadedCourse
-from ..courses import when
 from ..errors import NotFound
 from ..i18n import be_date
 from ..learner_runtime import render_for_learner
@@ -11,6 +10,7 @@ from ..models import ProgressOut, QuizProgress, UnitView
 from ..storage import SessionInfo, Store
 from . import Runner
 from .courses import Courses
+from .rules import when
 
 
 class Progress:

@@ -1,4 +1,4 @@
-"""Course rules that involve time and visibility: enrolment windows, due dates, hidden courses.
+"""Course rules of time and visibility: enrolment windows, due dates, hidden courses, video watching.
 
 Dates in course source are ISO dates or date-times. A date without a time means Bangkok's calendar day:
 an opening date from its first moment, a closing or due date until its last (a due date of 2021-09-30
@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
-from .blocks import LoadedCourse
-from .errors import Forbidden, NotFound
+from ..blocks import LoadedCourse
+from ..errors import Forbidden, NotFound
 
 BANGKOK = timezone(timedelta(hours=7))
 
