@@ -32,7 +32,8 @@ def upgrade() -> None:
     with op.batch_alter_table("login_throttle", schema=None) as batch_op:
         batch_op.create_index("ix_login_throttle_updated", ["updated_at"], unique=False)
     # Usernames are compared case-folded from now on; fold the stored ones unless that would merge two
-    # accounts (those stay as they are and can still log in with their exact spelling, see docs).
+    # accounts. Those pairs keep their spelling and cannot log in until an operator renames one of them
+    # (a look-alike pair is what case folding exists to prevent; main let them both register).
     op.execute(
         "UPDATE identities SET username = lower(username) WHERE username <> lower(username) AND NOT EXISTS "
         "(SELECT 1 FROM identities other WHERE lower(other.username) = lower(identities.username) "
