@@ -260,7 +260,7 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> N
 @contextmanager
 def serve(db_url: str, workers: int, tmp: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     port = free_port()
-    env = {**os.environ, "LOCALMOOC_SECRET_KEY": "benchmark", "LOCALMOOC_KEY_FILE": str(tmp / "key")}
+    env = {**os.environ, "LOCALMOOC_SECRET_KEY": SECRET_KEY, "LOCALMOOC_KEY_FILE": str(tmp / "key")}
     cmd = [sys.executable, "-m", "localmooc_packager", "serve", str(ROOT / "sample_courses" / COURSE)]
     cmd += ["--db", db_url, "--port", str(port), "--workers", str(workers)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -276,6 +276,20 @@ def serve(db_url: str, workers: int, tmp: Path) -> Iterator[tuple[int, subproces
             proc.wait()
 
 
+SECRET_KEY = "benchmark-key-at-least-32-characters"  # noqa: S105 - a throwaway database
+
+
+def _csrf(token: str) -> str:
+    """The CSRF token the server expects with this session (bound to it: an HMAC under the key), or a
+    random one for a runtime from before that binding (the double-submit cookie then decides)."""
+    try:
+        from localmooc_packager.runtime.security import Secrets
+
+        return Secrets(SECRET_KEY.encode()).csrf_for_session(token)
+    except (ImportError, AttributeError):
+        return secrets.token_urlsafe(32)
+
+
 def seed_learners(store: Store, n: int) -> list[tuple[str, str]]:
     """``n`` enrolled learners with open sessions; returns (session token, csrf token) per learner."""
     at = datetime.now(UTC)
@@ -283,7 +297,7 @@ def seed_learners(store: Store, n: int) -> list[tuple[str, str]]:
     for i in range(n):
         lid = f"bench-{i:04d}-{secrets.token_hex(4)}"
         token = secrets.token_urlsafe(32)
-        out.append((token, secrets.token_urlsafe(32)))
+        out.append((token, _csrf(token)))
         rows_l.append({"id": lid, "role": "learner", "created_at": at})
         rows_s.append(
             {

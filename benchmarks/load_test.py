@@ -139,7 +139,11 @@ def running_server(
     """`localmooc serve` of the sample course on 127.0.0.1; yields (base URL, port, process)."""
     port = port or free_port()
     with tempfile.TemporaryDirectory(prefix="lm-serve-") as tmp:
-        env = {**os.environ, "LOCALMOOC_SECRET_KEY": "load-test", "LOCALMOOC_KEY_FILE": f"{tmp}/key"}
+        env = {
+            **os.environ,
+            "LOCALMOOC_SECRET_KEY": "load-test-key-at-least-32-characters",
+            "LOCALMOOC_KEY_FILE": f"{tmp}/key",
+        }
         log = Path(tmp) / "server.log"
         with log.open("wb") as out:
             server = subprocess.Popen(

@@ -400,16 +400,29 @@ def serve(
     courses: Path, db_url: str, host: str, port: int, workers: int, secure_cookies: bool, trusted_html: bool
 ) -> None:
     """Run the reference runtime for COURSES: a course folder, an Open edX OLX course (.tar.gz, .zip or
-    folder), or a folder of them."""
+    folder), or a folder of them.
+
+    The HMAC key comes from LOCALMOOC_SECRET_KEY, else the file LOCALMOOC_KEY_FILE names, else
+    localmooc-secret.key next to the SQLite file (created once, mode 0600)."""
+    import os
     import tempfile
 
     from .importers.runtime import runtime_courses
     from .runtime.server import serve as run_server
+    from .runtime.settings import Settings
 
+    key_file = os.environ.get("LOCALMOOC_KEY_FILE")
     # OLX courses are imported into a folder that lives as long as the server (docs/import-olx.md).
     with tempfile.TemporaryDirectory(prefix="localmooc-serve-") as work:
-        found = runtime_courses(courses, Path(work) / "courses")
-        run_server(found, db_url, host, port, workers, secure_cookies, trusted_html)
+        settings = Settings(
+            courses=runtime_courses(courses, Path(work) / "courses"),
+            db_url=db_url,
+            secure_cookies=secure_cookies,
+            trusted_html=trusted_html,
+            key_file=Path(key_file) if key_file else None,
+            secret_key=os.environ.get("LOCALMOOC_SECRET_KEY") or None,
+        )
+        run_server(settings, host, port, workers)
 
 
 @cli.command("import")
@@ -476,24 +489,44 @@ def admin() -> None:
 @admin.command("create")
 @click.argument("username")
 @_DB_OPTION
-@click.option("--name", default="ผู้ดูแลระบบ", show_default=True, help="Display name.")
+@click.option("--name", default="ผู้ดูแลระบบ", show_default=True, help="Display name (new accounts).")
 @click.option(
     "--password-env",
     default=None,
-    help="Read the password from this environment variable (default: prompt).",
+    help="Read the new account's password from this environment variable (default: prompt).",
 )
-def admin_create(username: str, db_url: str, name: str, password_env: str | None) -> None:
-    """Create an administrator USERNAME, or make an existing user one."""
+@click.option(
+    "--promote",
+    is_flag=True,
+    help="Make the EXISTING account USERNAME an administrator (after a confirmation) instead of creating one.",
+)
+@click.option("--yes", is_flag=True, help="With --promote: do not ask for confirmation.")
+def admin_create(
+    username: str, db_url: str, name: str, password_env: str | None, promote: bool, yes: bool
+) -> None:
+    """Create a new administrator account USERNAME (an existing username is refused).
+
+    With --promote, give an existing account the admin role instead; no password is taken then."""
     import os
 
-    from .runtime.server import create_admin
+    from .runtime.server import create_admin, promote_admin
 
+    if promote:
+        if password_env:
+            raise click.UsageError("--promote keeps the account's own password; drop --password-env")
+        if not yes:
+            click.confirm(f"make the existing account {username!r} an administrator?", abort=True)
+        learner_id = promote_admin(db_url, username)
+        click.echo(f"promoted {username} to admin ({learner_id})")
+        return
     if password_env:
-        password = os.environ.get(password_env, "")
+        if password_env not in os.environ:
+            raise click.UsageError(f"the environment variable {password_env} is not set")
+        password = os.environ[password_env]
     else:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-    learner_id, created = create_admin(db_url, username, name, password)
-    click.echo(f"{'created' if created else 'promoted'} admin {username} ({learner_id})")
+    learner_id = create_admin(db_url, username, name, password)
+    click.echo(f"created admin {username} ({learner_id})")
 
 
 @cli.group()

@@ -10,6 +10,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def test_secrets() -> Secrets:
-    return Secrets(b"test-key-not-secret")
+    return Secrets(b"test-key-not-secret-but-long-enough-32")
 
 
 test_secrets.__test__ = False  # type: ignore[attr-defined]
@@ -190,3 +191,62 @@ class LiveServer:
 # One Chromium set-up for every browser test (Debian's binary, flags that keep it off the network).
 CHROMIUM = str(browser_support.CHROMIUM)
 CHROMIUM_ARGS = browser_support.CHROMIUM_ARGS
+
+
+@contextmanager
+def state_transaction(
+    store: Any, course_id: str, learner_id: str, block_id: str, lock_summary: bool = False
+) -> Iterator[tuple[Any, Any]]:
+    """A write transaction over one block's learner state, for tests of the KeyValueStore itself (the
+    runtime's only handler path is ``Store.handler_batch``; this takes the same locks)."""
+    from localmooc_packager.runtime.storage.engines import lock_key
+    from localmooc_packager.runtime.store import Published, SqlKeyValueStore
+
+    with store.raw_write() as raw:
+        if not store.is_sqlite:
+            keys = [lock_key(course_id, learner_id, block_id)]
+            if lock_summary:
+                keys.append(lock_key(course_id, "", block_id))
+            for key in sorted(keys):
+                raw.execute(store.hot["lock"], (key,))
+        kvs = SqlKeyValueStore(store, raw, course_id)
+        kvs.preload([learner_id, ""] if lock_summary else [learner_id], [block_id])
+        yield kvs, Published()
+
+
+_sessions: dict[tuple[int, str], str] = {}
+
+
+def call_handler(
+    store: Any, course: Any, learner_id: str, block_id: str, handler: str, body: bytes, lang: str = "th"
+) -> tuple[int, bytes, str]:
+    """One handler call through the runtime's one path (``call_handlers_for_sessions``), as
+    ``learner_id``: a session is opened and the learner enrolled first (once per store and learner)."""
+    import secrets as _secrets
+    from datetime import UTC, datetime, timedelta
+
+    from localmooc_packager.runtime.learner_runtime import call_handlers_for_sessions
+    from localmooc_packager.runtime.store import learners, sessions, token_hash
+
+    token = _sessions.get((id(store), learner_id))
+    if token is None:
+        token = _secrets.token_urlsafe(16)
+        at = datetime.now(UTC)
+        with store.write() as conn:
+            if conn.execute(learners.select().where(learners.c.id == learner_id)).first() is None:
+                conn.execute(learners.insert().values(id=learner_id, role="learner", created_at=at))
+            conn.execute(
+                sessions.insert().values(
+                    token_hash=token_hash(token),
+                    learner_id=learner_id,
+                    created_at=at,
+                    expires_at=at + timedelta(hours=2),
+                    idle_until=at + timedelta(hours=2),
+                )
+            )
+        store.enrol(learner_id, course.id)
+        _sessions[(id(store), learner_id)] = token
+    (result,) = call_handlers_for_sessions(store, [(course, token, block_id, handler, body, lang)])
+    if isinstance(result, Exception):
+        raise result
+    return result

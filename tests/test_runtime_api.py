@@ -11,7 +11,7 @@ from openapi_spec_validator import validate
 from runtime_support import BAD_NID, COURSE_ID, PASSWORD, POST_RIGHT, POST_WRONG, VALID_NID, Api, make_app
 from sqlalchemy import update
 
-from localmooc_packager.runtime.store import identities, now
+from localmooc_packager.runtime.store import login_throttle, now
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_register_checks_national_id_consent_password_and_duplicates(app: Any, d
     assert body["has_national_id"] and body["lawful_basis"] == "consent" and "national_id" not in body
     # The same person again (same id, other spelling) is refused.
     r = api.register("good.two", national_id=VALID_NID)
-    assert r.status_code == 409 and _codes(r) == {"national-id-taken"}
+    assert r.status_code == 409 and _codes(r) == {"registration-conflict"}
     assert api.register("good.one").status_code == 409
     # Staff learn on the public-task basis; no consent box needed.
     r = api.register("staff.one", org_type="local-admin-org", consent=False, organisation="อบต.ทดสอบ")
@@ -55,17 +55,17 @@ def test_register_checks_national_id_consent_password_and_duplicates(app: Any, d
     assert VALID_NID.encode() not in raw
 
 
-def test_login_locks_after_five_failures_for_fifteen_minutes(app: Any) -> None:
+def test_login_throttles_after_five_failures_with_a_growing_wait(app: Any) -> None:
     api = Api(app)
     assert api.register("locky").status_code == 201
-    for _ in range(4):
+    for _ in range(5):
         assert api.login("locky", "wrong password!").status_code == 401
     r = api.login("locky", "wrong password!")
-    assert r.status_code == 423 and _codes(r) == {"account-locked"}
-    assert api.login("locky").status_code == 423  # even the right password, while locked
+    assert r.status_code == 429 and r.json()["detail"] == "throttled" and int(r.headers["retry-after"]) >= 1
+    assert api.login("locky").status_code == 429  # even the right password, while the wait runs
     store = app.state.store
     with store.write() as conn:
-        conn.execute(update(identities).values(locked_until=now() - timedelta(seconds=1)))
+        conn.execute(update(login_throttle).values(wait_until=now() - timedelta(seconds=1)))
     assert api.login("locky").status_code == 200
     assert api.login("nobody", "whatever pass").status_code == 401
 
@@ -110,6 +110,8 @@ def test_enrol_learn_submit_and_progress(app: Any) -> None:
         "earned": 5.0,
         "possible": 5.0,
         "score": 1.0,
+        "due": "",
+        "due_be": "",
     }
     assert p["passed"] is True  # the post-test decides (Local MOOC rule)
     assert p["grade"] == pytest.approx(1 / 1.3)  # post weight 1, process-quiz 0.3 not taken

@@ -25,7 +25,8 @@ from fastapi.testclient import TestClient
 from runtime_support import COURSE_ID, Api, make_app, pg_database  # noqa: F401
 from sqlalchemy import create_engine, func, select, text
 
-from localmooc_packager.runtime.store import Store, _lock_key, attempts
+from localmooc_packager.runtime.storage.engines import lock_key as _lock_key
+from localmooc_packager.runtime.store import Store, attempts
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import load_test

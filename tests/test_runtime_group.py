@@ -14,7 +14,7 @@ import httpx
 from runtime_support import COURSE_ID, Api, db_url, make_app, pg_database, sample_courses  # noqa: F401
 from sqlalchemy import event, func, select
 
-from localmooc_packager.runtime.blocks import _run_handler
+from localmooc_packager.runtime.learner_runtime import _run_handler
 from localmooc_packager.runtime.store import (
     HandlerCall,
     Published,
@@ -75,7 +75,7 @@ def test_concurrent_submissions_share_a_transaction_and_all_commit(db_url: str) 
     url = db_url
     app = make_app(url)
     learners = [_learner(app, f"group{i}") for i in range(8)]
-    group = app.fast_path.group
+    group = app.state.submissions.group
     before = (group.transactions, group.calls)
     answer = b'{"responses": {"q1": "a"}}'
     # Twice each: the same learner twice in one batch must count two attempts, not one.

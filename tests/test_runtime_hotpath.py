@@ -8,10 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runtime_support import COURSE_ID, POST_RIGHT, Api, db_url, make_app, pg_database, sample_courses  # noqa: F401
+from runtime_support import (  # noqa: F401
+    COURSE_ID,
+    POST_RIGHT,
+    Api,
+    call_handler,
+    db_url,
+    make_app,
+    pg_database,
+    sample_courses,
+)
 from sqlalchemy import update
 
-from localmooc_packager.runtime.blocks import FrozenList, call_handler, freeze
+from localmooc_packager.runtime.blocks import FrozenList, freeze
 from localmooc_packager.runtime.store import Store, sessions, token_hash
 
 SUBMIT = f"/api/courses/{COURSE_ID}/blocks/revenue-check/handler/submit"
@@ -127,7 +136,7 @@ def test_user_state_row_keys_match_xblock_keys(tmp_path: Path) -> None:
     from xblock.fields import Scope
     from xblock.runtime import KvsFieldData
 
-    from localmooc_packager.runtime.blocks import LearnerFieldData, LearnerRuntime
+    from localmooc_packager.runtime.learner_runtime import LearnerFieldData, LearnerRuntime
     from localmooc_packager.runtime.store import SqlKeyValueStore
 
     course = sample_courses()[COURSE_ID]

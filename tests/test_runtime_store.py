@@ -12,12 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runtime_support import COURSE_ID, POST_RIGHT, POST_WRONG, db_url, pg_database, sample_courses  # noqa: F401
+from runtime_support import (  # noqa: F401
+    COURSE_ID,
+    POST_RIGHT,
+    POST_WRONG,
+    call_handler,
+    db_url,
+    pg_database,
+    sample_courses,
+    state_transaction,
+)
 from sqlalchemy import func, select, text
 from xblock.fields import Scope
 from xblock.runtime import KeyValueStore
 
-from localmooc_packager.runtime.blocks import call_handler, render_for_learner
+from localmooc_packager.runtime.learner_runtime import render_for_learner
 from localmooc_packager.runtime.store import (
     Published,
     Store,
@@ -25,6 +34,7 @@ from localmooc_packager.runtime.store import (
     completions,
     grades,
     learner_state,
+    now,
 )
 
 
@@ -46,7 +56,7 @@ def _identity(username: str) -> dict[str, Any]:
 @pytest.fixture
 def store(db_url: str) -> Any:  # noqa: F811
     s = Store(db_url)
-    assert s.upgrade() == "0001"
+    assert s.upgrade() == "0002"
     yield s
     s.dispose()
 
@@ -65,14 +75,14 @@ def test_kvs_get_set_has_delete_set_many(store: Store) -> None:
     k_state = _key(Scope.user_state, a, "post", "responses")
     k_summary = _key(Scope.user_state_summary, None, "post", "votes")
     k_pref = _key(Scope.preferences, a, "lm-quiz", "font_size")
-    with store.handler_transaction(COURSE_ID, a, "post", lock_summary=True) as (kvs, _published):
+    with state_transaction(store, COURSE_ID, a, "post", lock_summary=True) as (kvs, _published):
         assert not kvs.has(k_state)
         with pytest.raises(KeyError):
             kvs.get(k_state)
         kvs.set(k_state, {"q1": "ข"})
         kvs.set_many({k_summary: 3, k_pref: "large"})
         assert kvs.get(k_state) == {"q1": "ข"}
-    with store.handler_transaction(COURSE_ID, a, "post") as (kvs, _published):
+    with state_transaction(store, COURSE_ID, a, "post") as (kvs, _published):
         assert kvs.get(k_state) == {"q1": "ข"}  # Thai survives the JSON round trip
         assert kvs.get(k_pref) == "large"
         assert kvs.get(k_summary) == 3
@@ -85,7 +95,7 @@ def test_kvs_get_set_has_delete_set_many(store: Store) -> None:
     assert _rows(store, learner_state, learner_id="", field="votes")[0].course_id == COURSE_ID
     with (
         pytest.raises(ValueError, match="not learner state"),
-        store.handler_transaction(COURSE_ID, a, "post") as (kvs, _published),
+        state_transaction(store, COURSE_ID, a, "post") as (kvs, _published),
     ):
         kvs.set(_key(Scope.content, None, "post", "questions"), [])
 
@@ -93,8 +103,9 @@ def test_kvs_get_set_has_delete_set_many(store: Store) -> None:
 def test_write_events_keep_best_grade_latest_completion_and_log_every_attempt(store: Store) -> None:
     a = store.create_learner(_identity("a2"))
     for earned, completion in ((3.0, 1.0), (5.0, 0.5), (1.0, 0.25)):
-        with store.write() as conn:
-            store.write_events(conn, COURSE_ID, a, Published([("post", earned, 5.0)], [("post", completion)]))
+        published = Published([("post", earned, 5.0)], [("post", completion)])
+        with store.raw_write() as raw:
+            store._write_batch(raw, [], store._event_rows(COURSE_ID, a, published, store.db_time(now())))
     g = _rows(store, grades, learner_id=a)
     assert [(r.earned, r.possible, r.score) for r in g] == [(5.0, 5.0, 1.0)]
     assert [r.completion for r in _rows(store, completions, learner_id=a)] == [0.25]
@@ -142,7 +153,7 @@ def test_concurrent_submissions_of_one_learner_lose_no_attempt(store: Store) -> 
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(submit, range(n)))
     assert statuses == [200] * n
-    with store.handler_transaction(COURSE_ID, a, "revenue-check") as (kvs, _p):
+    with state_transaction(store, COURSE_ID, a, "revenue-check") as (kvs, _p):
         assert kvs.get(_key(Scope.user_state, a, "revenue-check", "attempts_used")) == n
     assert store.attempt_count(a, COURSE_ID, "revenue-check") == n
 
@@ -153,12 +164,12 @@ def test_concurrent_user_state_summary_updates_lose_nothing(store: Store) -> Non
 
     def bump(learner: str) -> None:
         for _ in range(5):
-            with store.handler_transaction(COURSE_ID, learner, "post", lock_summary=True) as (kvs, _p):
+            with state_transaction(store, COURSE_ID, learner, "post", lock_summary=True) as (kvs, _p):
                 kvs.set(counter, (kvs.get(counter) if kvs.has(counter) else 0) + 1)
 
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(bump, learners_))
-    with store.handler_transaction(COURSE_ID, learners_[0], "post", lock_summary=True) as (kvs, _p):
+    with state_transaction(store, COURSE_ID, learners_[0], "post", lock_summary=True) as (kvs, _p):
         assert kvs.get(counter) == 60
 
 
@@ -184,7 +195,7 @@ def test_lookups_use_indexes(tmp_path: Path) -> None:
 
 
 def test_sqlite_settings_and_idempotent_migration(store: Store) -> None:
-    assert store.upgrade() == "0001"
+    assert store.upgrade() == "0002"
     if store.is_sqlite:
         with store.read() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"

@@ -121,9 +121,15 @@ class QuizBlock(DefinitionXmlMixin, DisplayNameMixin, XBlock):
         left = None if not attempts else max(attempts - attempts_used, 0)
         finished = left == 0 or (possible > 0 and earned >= possible)
         show = self.show_answers
-        reveal = attempts_used > 0 and (show == "always" or (show == "after-last-attempt" and finished))
+        # A graded quiz reveals its key only to a learner who got everything right: revealed after the
+        # last attempt, a second account could spend its attempts to harvest the key for the first.
+        done = (possible > 0 and earned >= possible) if self.graded else finished
+        reveal = attempts_used > 0 and (show == "always" or (show == "after-last-attempt" and done))
+        # Per-question right/wrong (and the choice notes, which tell it too) only as show_answers says:
+        # never under "never"; on a graded quiz under "after-last-attempt", only with the key.
+        marks = show == "always" or (show == "after-last-attempt" and (reveal or not self.graded))
         feedback = {}
-        if attempts_used:
+        if attempts_used and marks:
             for q in questions:
                 item: dict[str, Any] = {"correct": bool(results.get(q["id"]))}
                 picked = responses.get(q["id"])

@@ -187,6 +187,20 @@ T: dict[str, dict[str, str]] = {
         "bad_province": "กรุณาเลือกจังหวัด",
         "bad_org_type": "กรุณาเลือกประเภทหน่วยงาน",
         "bad_name": "กรุณากรอกชื่อ-นามสกุล",
+        "throttled": "ลองเข้าสู่ระบบผิดหลายครั้ง กรุณารอ {seconds} วินาทีแล้วลองใหม่",
+        "registration_conflict": "ชื่อผู้ใช้หรือเลขประจำตัวประชาชนนี้ใช้สมัครไม่ได้ หากเคยสมัครแล้ว กรุณาเข้าสู่ระบบ",
+        "bad_request": "คำขอไม่ถูกต้อง",
+        "bad_json": "ข้อมูลที่ส่งมาไม่ถูกต้อง (ตัวเลขต้องมีค่าจำกัด และซ้อนกันได้ไม่เกินที่กำหนด)",
+        "too_long": "ข้อความยาวเกินกำหนด",
+        "too_large": "ข้อมูลที่ส่งมามีขนาดใหญ่เกินกำหนด",
+        "timeout": "ส่งข้อมูลช้าเกินกำหนด กรุณาลองใหม่",
+        "enrolment_closed": "หลักสูตรนี้ไม่เปิดรับลงทะเบียนในขณะนี้",
+        "past_due": "เลยกำหนดส่งแบบทดสอบนี้แล้ว",
+        "video_not_played": "กรุณาชมวิดีโอให้จบก่อน",
+        "not_started": "หลักสูตรนี้ยังไม่เริ่ม",
+        "enrolment_window": "เปิดรับลงทะเบียน",
+        "course_dates": "ช่วงเวลาเรียน",
+        "due": "กำหนดส่ง",
         "not_enrolled": "ยังไม่ได้ลงทะเบียนเรียนหลักสูตรนี้",
         "learners": "ผู้เรียน",
         "courses": "หลักสูตร",
@@ -275,6 +289,20 @@ T: dict[str, dict[str, str]] = {
         "bad_province": "Please choose a province",
         "bad_org_type": "Please choose an organisation type",
         "bad_name": "Please enter your name",
+        "throttled": "Too many failed logins; wait {seconds} seconds and try again",
+        "registration_conflict": "This username or national id cannot be used to register; if you have an account, please log in",
+        "bad_request": "Bad request",
+        "bad_json": "The data sent is invalid (numbers must be finite and nesting is limited)",
+        "too_long": "A text is longer than allowed",
+        "too_large": "The request is larger than allowed",
+        "timeout": "The request arrived too slowly; please try again",
+        "enrolment_closed": "Enrolment in this course is not open now",
+        "past_due": "The due date of this quiz has passed",
+        "video_not_played": "Please watch the video first",
+        "not_started": "This course has not started yet",
+        "enrolment_window": "Enrolment",
+        "course_dates": "Course dates",
+        "due": "Due",
         "not_enrolled": "You are not enrolled in this course",
         "learners": "Learners",
         "courses": "Courses",
@@ -298,3 +326,36 @@ T: dict[str, dict[str, str]] = {
 
 def t(lang: str) -> dict[str, str]:
     return T.get(lang, T["th"])
+
+
+THAI_MONTHS = (
+    "ม.ค.",
+    "ก.พ.",
+    "มี.ค.",
+    "เม.ย.",
+    "พ.ค.",
+    "มิ.ย.",
+    "ก.ค.",
+    "ส.ค.",
+    "ก.ย.",
+    "ต.ค.",
+    "พ.ย.",
+    "ธ.ค.",
+)
+EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def be_date(value: object, lang: str) -> str:
+    """A date (or datetime, in Bangkok time) as people in Thailand write it: 19 มี.ค. 2564 (Buddhist Era,
+    Gregorian year + 543). English pages show the B.E. year too, marked."""
+    from datetime import date, datetime, timedelta, timezone
+
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone(timedelta(hours=7)))
+        value = value.date()
+    if not isinstance(value, date):
+        return ""
+    if lang == "th":
+        return f"{value.day} {THAI_MONTHS[value.month - 1]} {value.year + 543}"
+    return f"{value.day} {EN_MONTHS[value.month - 1]} B.E. {value.year + 543}"

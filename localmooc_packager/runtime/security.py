@@ -7,12 +7,17 @@ import hmac
 import os
 import re
 import secrets
+import stat
+import unicodedata
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-USERNAME = re.compile(r"^[A-Za-z0-9._-]{3,64}$")
+from .errors import WeakKeyError
+
+USERNAME = re.compile(r"^[a-z0-9._-]{3,64}$")  # after canonical_username (ASCII, lower case)
+MIN_KEY = 32  # characters of the HMAC key: 32 hex digits are 128 bits
 MIN_PASSWORD = 10
 MAX_PASSWORD = 128
 # The commonest choices; length does most of the work (NIST SP 800-63B), this list catches the rest.
@@ -40,16 +45,44 @@ DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
 
 
 def national_id_valid(value: str) -> bool:
-    """13 digits whose last is the mod-11 check digit of the first 12 (weights 13..2)."""
-    if not re.fullmatch(r"\d{13}", value):
+    """13 ASCII digits whose last is the mod-11 check digit of the first 12 (weights 13..2)."""
+    if not re.fullmatch(r"[0-9]{13}", value):
         return False
     total = sum(int(d) * (13 - i) for i, d in enumerate(value[:12]))
     return (11 - total % 11) % 10 == int(value[12])
 
 
+def ascii_digits(value: str) -> str:
+    """Every decimal digit of any script (Thai, fullwidth, Arabic-Indic, Devanagari ...) as its ASCII digit.
+
+    This is the only normalisation: it touches digits and nothing else, so Thai text is never NFKC'd.
+    """
+    return "".join(
+        str(unicodedata.decimal(ch)) if unicodedata.decimal(ch, None) is not None else ch for ch in value
+    )
+
+
 def normalise_national_id(value: str) -> str:
-    """People type ids with dashes or spaces (1-2345-67890-12-3); Thai digits are accepted too."""
-    return re.sub(r"[\s-]", "", value.translate(str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")))
+    """The canonical form of a typed id: ASCII digits, spaces and dashes dropped (1-2345-67890-12-3).
+
+    Anything else stays, so ``national_id_valid`` refuses it: one number has exactly one form, and so one
+    HMAC (fullwidth or Arabic-Indic digits registered the same id again before)."""
+    return re.sub(r"[\s\-\u2010-\u2015\u2212]", "", ascii_digits(value))
+
+
+def canonical_username(value: str) -> str:
+    """Usernames are compared case-folded (``Somchai`` and ``somchai`` are one account)."""
+    return value.strip().casefold()
+
+
+def username_problem(username: str) -> str | None:
+    """Why a (canonical) username is refused, or None."""
+    if not USERNAME.fullmatch(username):
+        return "use 3-64 letters, digits, '.', '-' or '_'"
+    if sum(ch.isdigit() for ch in username) >= 13:
+        # 13 digits, with dashes or a suffix or not, would be a national id stored in clear.
+        return "must not hold 13 or more digits (a national id)"
+    return None
 
 
 def password_problem(password: str, username: str) -> str | None:
@@ -77,26 +110,38 @@ def verify_password(stored: str, password: str) -> bool:
 
 
 class Secrets:
-    """The server's key: HMAC of national ids (stable across restarts, or de-duplication breaks)."""
+    """The server's key: HMAC of national ids and of session-bound CSRF tokens (stable across restarts,
+    or de-duplication of national ids breaks)."""
 
     def __init__(self, key: bytes) -> None:
+        if len(key) < MIN_KEY:
+            raise WeakKeyError(f"the secret key has {len(key)} characters; at least {MIN_KEY} are needed")
         self.key = key
 
     @classmethod
-    def load(cls, key_file: Path) -> Secrets:
-        """LOCALMOOC_SECRET_KEY (hex or text) wins; otherwise a key file is created once (mode 0600)."""
-        env = os.environ.get("LOCALMOOC_SECRET_KEY")
-        if env:
-            return cls(env.encode())
+    def load(cls, key_file: Path, env_key: str | None = None) -> Secrets:
+        """``env_key`` (LOCALMOOC_SECRET_KEY) wins; otherwise the key file, created once (mode 0600).
+
+        An existing file must be private (no group or other permission bits) and hold at least MIN_KEY
+        characters: an empty file made the HMAC key empty."""
+        if env_key is not None:
+            return cls(env_key.encode())
         if not key_file.is_file():
             key_file.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32))
+        mode = stat.S_IMODE(key_file.stat().st_mode)
+        if mode & 0o077:
+            raise WeakKeyError(f"{key_file}: mode {mode:04o}; the key file must be private (chmod 600)")
         return cls(key_file.read_text().strip().encode())
 
     def national_id_hmac(self, national_id: str) -> str:
         return hmac.new(self.key, b"national-id:" + national_id.encode(), hashlib.sha256).hexdigest()
+
+    def csrf_for_session(self, session_token: str) -> str:
+        """The CSRF token of a session: bound to it, so a token planted or leaked elsewhere is useless."""
+        return hmac.new(self.key, b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()
 
 
 def new_csrf_token() -> str:
@@ -105,3 +150,8 @@ def new_csrf_token() -> str:
 
 def same_token(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and hmac.compare_digest(str(a), str(b))
+
+
+def throttle_key(username: str, client: str) -> str:
+    """The login throttle's key: one (canonical username, client address) pair, hashed."""
+    return hashlib.sha256(f"{username}\x00{client}".encode()).hexdigest()

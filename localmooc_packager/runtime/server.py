@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..errors import UsageError
-from .store import DuplicateError, Store
-
-DEFAULT_DB = "sqlite:///./localmooc.db"
+from .security import Secrets
+from .settings import Limits, Settings
+from .storage import DuplicateError, Store
 
 
 def describe_db(url: str) -> str:
@@ -29,77 +32,122 @@ def upgrade(url: str) -> str:
         store.dispose()
 
 
-def create_admin(url: str, username: str, name: str, password: str) -> tuple[str, bool]:
-    """Create an admin account (DLA central staff, public-task basis), or promote an existing user.
+def _admin_identity(username: str, name: str, password: str) -> dict[str, object]:
+    from .security import hash_password, password_problem, username_problem
+    from .storage.schema import now
 
-    Returns (learner id, created).
-    """
-    from .security import USERNAME, hash_password, password_problem
-    from .store import now
+    problem = username_problem(username)
+    if problem:
+        raise UsageError(f"username {username!r}: {problem}")
+    why = password_problem(password, username)
+    if why:
+        raise UsageError(f"password refused: {why}")
+    return {
+        "username": username,
+        "name": name,
+        "national_id_hmac": None,
+        "org_type": "dla-central",
+        "organisation": "",
+        "province": "กรุงเทพมหานคร",
+        "lawful_basis": "public-task",
+        "consent_version": None,
+        "consent_at": now(),
+        "password_hash": hash_password(password),
+    }
 
+
+def create_admin(url: str, username: str, name: str, password: str) -> str:
+    """Create a new administrator account (DLA central staff, public-task basis); its learner id.
+
+    An existing username is refused, never taken over: promoting an account is ``promote_admin``."""
+    from .security import canonical_username
+
+    username = canonical_username(username)
+    identity = _admin_identity(username, name, password)
     store = Store(url)
     try:
         store.upgrade()
-        existing = store.set_role(username, "admin")
-        if existing:
-            return existing, False
-        if not USERNAME.fullmatch(username):
-            raise UsageError(f"username {username!r}: use 3-64 letters, digits, '.', '-' or '_'")
-        why = password_problem(password, username)
-        if why:
-            raise UsageError(f"password refused: {why}")
-        identity = {
-            "username": username,
-            "name": name,
-            "national_id_hmac": None,
-            "org_type": "dla-central",
-            "organisation": "",
-            "province": "กรุงเทพมหานคร",
-            "lawful_basis": "public-task",
-            "consent_version": None,
-            "consent_at": now(),
-            "password_hash": hash_password(password),
-        }
         try:
-            return store.create_learner(identity, role="admin"), True
+            return store.create_learner(identity, role="admin")
         except DuplicateError:
-            raise UsageError(f"username {username!r} is taken") from None
+            raise UsageError(
+                f"username {username!r} exists; to make that account an administrator, use "
+                "`localmooc admin create --promote`"
+            ) from None
     finally:
         store.dispose()
 
 
-def serve(
-    courses: Path,
-    db_url: str,
-    host: str,
-    port: int,
-    workers: int,
-    secure_cookies: bool,
-    trusted_html: bool = False,
-) -> None:
-    """Check the courses and the database once, then hand over to uvicorn (uvloop + httptools)."""
+def promote_admin(url: str, username: str) -> str:
+    """Give the existing account ``username`` the admin role (its password is left as it is)."""
+    from .security import canonical_username
+
+    store = Store(url)
+    try:
+        store.upgrade()
+        learner_id = store.set_role(canonical_username(username), "admin")
+        if learner_id is None:
+            raise UsageError(f"no account {canonical_username(username)!r} to promote")
+        return learner_id
+    finally:
+        store.dispose()
+
+
+class BoundedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a header timeout: a connection that has not sent complete
+    request headers within ``header_timeout`` seconds of opening (or of starting a request) is closed.
+    uvicorn has no such limit, and a client dribbling headers would hold a connection for ever."""
+
+    header_timeout = Limits.header_timeout
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._header_timer is None:
+            self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Check the courses, the key and the database once, then hand over to uvicorn (uvloop + httptools)."""
     import uvicorn
 
     from .blocks import load_courses
 
-    os.environ["LOCALMOOC_TRUSTED_HTML"] = "1" if trusted_html else "0"
-    loaded = load_courses(courses)  # fail here, with the loader's report, rather than in every worker
-    if make_url(db_url).get_backend_name() == "sqlite":
-        upgrade(db_url)
-    u = make_url(db_url)
-    default_key = (
-        Path(u.database).resolve().parent if u.get_backend_name() == "sqlite" and u.database else Path.cwd()
-    ) / "localmooc-secret.key"
-    key_file = os.environ.setdefault("LOCALMOOC_KEY_FILE", str(default_key))
-    os.environ["LOCALMOOC_COURSES"] = str(courses.resolve())
-    os.environ["LOCALMOOC_DB"] = db_url
-    os.environ["LOCALMOOC_SECURE_COOKIES"] = "1" if secure_cookies else "0"
+    loaded = load_courses(settings.courses, settings.trusted_html)  # fail here, not in every worker
+    keys_from = "LOCALMOOC_SECRET_KEY" if settings.secret_key else str(settings.key_path())
+    Secrets.load(settings.key_path(), settings.secret_key)  # refuse a weak key before serving
+    if make_url(settings.db_url).get_backend_name() == "sqlite":
+        upgrade(settings.db_url)
     # Migrated above; workers must not race each other through Alembic.
-    os.environ["LOCALMOOC_MIGRATE"] = "0"
+    os.environ.update(replace(settings, migrate=False).to_env())
     print(f"courses: {', '.join(sorted(loaded))}")
-    print(f"database: {describe_db(db_url)}")
-    if not os.environ.get("LOCALMOOC_SECRET_KEY"):
-        print(f"secret key (HMAC of national ids; keep it, back it up): {key_file}")
+    print(f"database: {describe_db(settings.db_url)}")
+    print(f"secret key (HMAC of national ids; keep it, back it up): {keys_from}")
     print(f"serving on http://{host}:{port}/ with {workers} worker(s)")
     uvicorn.run(
         "localmooc_packager.runtime.app:app_from_env",
@@ -108,8 +156,9 @@ def serve(
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=BoundedHttpProtocol,
         access_log=False,
         proxy_headers=True,
         server_header=False,
+        timeout_keep_alive=5,
     )

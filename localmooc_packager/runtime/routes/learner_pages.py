@@ -1,0 +1,142 @@
+"""The learner's HTML pages: catalogue, course, player, progress, registration, login, my data."""
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from ..errors import Invalid, LoginFailed, RuntimeProblem, Throttled
+from ..http import problem_message
+from ..i18n import LAWFUL_BASIS, ORG_TYPES, PROVINCES, t
+from ..models import RegisterIn
+from ..web import Web, form_str, lang_of, learner_dep, local_next
+
+REGISTER_FIELDS = ("username", "name", "national_id", "org_type", "organisation", "province")
+
+
+def router(web: Web) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+    _course_pages(r, web)
+    _account_pages(r, web)
+    _login_pages(r, web)
+    return r
+
+
+def _course_pages(r: APIRouter, web: Web) -> None:
+    Learner = learner_dep(web)
+
+    @r.get("/", response_class=HTMLResponse)
+    async def home(request: Request, category: str | None = None) -> HTMLResponse:
+        cats = await web.courses.catalogue(await web.session_of(request), lang_of(request))
+        return web.page(request, "catalogue.html", cats=cats, selected=category)
+
+    @r.get("/courses/{course_id}", response_class=HTMLResponse)
+    async def about(course_id: str, request: Request) -> HTMLResponse:
+        course = await web.courses.detail(
+            web.courses.get(course_id), await web.session_of(request), lang_of(request)
+        )
+        return web.page(request, "about.html", course=course)
+
+    @r.post("/courses/{course_id}/enrol")
+    async def enrol_form(course_id: str, s: Learner) -> RedirectResponse:
+        c = web.courses.get(course_id)
+        await web.courses.enrol(c, s)
+        return RedirectResponse(f"/courses/{c.id}/learn", status_code=303)
+
+    @r.get("/courses/{course_id}/learn")
+    async def learn(course_id: str, s: Learner) -> RedirectResponse:
+        c = web.courses.get(course_id)
+        where = await web.courses.resume(c, s)
+        target = f"/courses/{c.id}/units/{where.resume_unit}" if where.enrolled else f"/courses/{c.id}"
+        return RedirectResponse(target, status_code=303)
+
+    @r.get("/courses/{course_id}/units/{unit_id}", response_class=HTMLResponse)
+    async def unit_page(course_id: str, unit_id: str, request: Request, s: Learner) -> HTMLResponse:
+        c = web.courses.get(course_id)
+        view = await web.progress.unit(c, s, unit_id, lang_of(request))
+        return web.page(request, "player.html", course=c, view=view, units=c.units)
+
+    @r.get("/courses/{course_id}/progress", response_class=HTMLResponse)
+    async def progress_page(course_id: str, request: Request, s: Learner) -> HTMLResponse:
+        c = web.courses.get(course_id)
+        return web.page(
+            request, "progress.html", course=c, progress=await web.progress.of(c, s, lang_of(request))
+        )
+
+
+def _account_pages(r: APIRouter, web: Web) -> None:
+    @r.get("/register", response_class=HTMLResponse)
+    async def register_page(request: Request) -> HTMLResponse:
+        await web.session_of(request)
+        return web.page(
+            request, "register.html", values={}, errors={}, provinces=PROVINCES, org_types=ORG_TYPES
+        )
+
+    @r.post("/register")
+    async def register_form(request: Request) -> Response:
+        await web.session_of(request)
+        form = await request.form()
+        values = {k: form_str(form, k) for k in REGISTER_FIELDS}
+        errors: dict[str, str] = {}
+        try:
+            if values["org_type"] not in LAWFUL_BASIS:
+                errors["org_type"] = t(lang_of(request))["bad_org_type"]
+                raise Invalid()
+            data = RegisterIn(
+                **{**values, "national_id": values["national_id"] or None},  # type: ignore[arg-type]
+                password=form_str(form, "password"),
+                consent=form_str(form, "consent") == "yes",
+            )
+            await web.accounts.register(data, lang_of(request))
+        except RuntimeProblem as p:
+            errors.update({i.field or "form": i.message for i in p.items})
+            ctx = {"values": values, "errors": errors, "provinces": PROVINCES, "org_types": ORG_TYPES}
+            return web.page(request, "register.html", 422, **ctx)
+        return await _log_in(web, request, values["username"], form_str(form, "password"), "/")
+
+
+def _login_pages(r: APIRouter, web: Web) -> None:
+    Learner = learner_dep(web)
+
+    @r.get("/login", response_class=HTMLResponse)
+    async def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+        await web.session_of(request)
+        return web.page(request, "login.html", error=None, next=local_next(next), username="")
+
+    @r.post("/login")
+    async def login_form(request: Request) -> Response:
+        await web.session_of(request)
+        form = await request.form()
+        target, username = local_next(form_str(form, "next")), form_str(form, "username")
+        try:
+            return await _log_in(web, request, username, form_str(form, "password"), target)
+        except (LoginFailed, Throttled) as p:
+            error = problem_message(p, lang_of(request))
+            return web.page(request, "login.html", p.status, error=error, next=target, username=username)
+
+    @r.post("/logout")
+    async def logout_form(request: Request) -> RedirectResponse:
+        await web.accounts.logout(request.cookies.get(web.names.session))
+        response = RedirectResponse("/", status_code=303)
+        web.end_session(response)
+        return response
+
+    @r.get("/me", response_class=HTMLResponse)
+    async def me_page(request: Request, s: Learner) -> HTMLResponse:
+        p = await web.accounts.profile(s.learner_id)
+        org = {k: (th, en) for k, th, en, _b in ORG_TYPES}
+        return web.page(request, "me.html", profile=p, org_names=org)
+
+    @r.post("/me/erase")
+    async def erase_form(s: Learner) -> RedirectResponse:
+        await web.accounts.erase(s.learner_id)
+        response = RedirectResponse("/", status_code=303)
+        web.end_session(response)
+        return response
+
+
+async def _log_in(web: Web, request: Request, username: str, password: str, target: str) -> Response:
+    """Log in and go to ``target`` with the new session's cookies."""
+    client = request.client.host if request.client else ""
+    _lid, token = await web.accounts.login(username, password, client)
+    response = RedirectResponse(target, status_code=303)
+    web.set_session(response, token)
+    return response

@@ -1,0 +1,85 @@
+"""The runtime's settings: one frozen object, built at the edge (the CLI's options, or the environment of a
+uvicorn worker) and handed down. Nothing below ``app.create_app`` reads the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+DEFAULT_DB = "sqlite:///./localmooc.db"
+KEY_FILE_NAME = "localmooc-secret.key"
+ENV_PREFIX = "LOCALMOOC_"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may cost. A proxy in front should enforce its own (docs/security.md)."""
+
+    max_body: int = 64 * 1024  # every request body, any transfer encoding, counted before parsing
+    body_timeout: float = 15.0  # seconds to receive a whole body once the headers are in
+    header_timeout: float = 10.0  # seconds from connection (or the previous response) to complete headers
+    max_json_depth: int = 16  # nesting of any JSON body (quiz answers are 3 deep)
+    max_answer_chars: int = 4000  # one string inside an answer
+    max_admin_offset: int = 10**9
+
+
+@dataclass(frozen=True)
+class Login:
+    """Throttling of failed logins, per (account, client): see docs/security.md."""
+
+    free_failures: int = 5  # failures before the first wait
+    first_wait: timedelta = timedelta(seconds=30)  # doubles with each further failure ...
+    max_wait: timedelta = timedelta(minutes=15)  # ... up to this
+    session_ttl: timedelta = timedelta(hours=12)  # absolute session lifetime
+    idle_ttl: timedelta = timedelta(hours=2)  # a session unused this long ends
+
+
+@dataclass(frozen=True)
+class Settings:
+    courses: Path
+    db_url: str = DEFAULT_DB
+    secure_cookies: bool = False  # Secure + __Host- cookie names (behind HTTPS)
+    trusted_html: bool = False  # serve course HTML unsanitised
+    migrate: bool = True  # SQLite: bring the schema up to date at start
+    key_file: Path | None = None  # default: next to the SQLite file, else the working directory
+    secret_key: str | None = None  # LOCALMOOC_SECRET_KEY, wins over the key file
+    limits: Limits = Limits()
+    login: Login = Login()
+
+    def key_path(self) -> Path:
+        if self.key_file is not None:
+            return self.key_file
+        from sqlalchemy.engine import make_url
+
+        u = make_url(self.db_url)
+        if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+            return Path(u.database).resolve().parent / KEY_FILE_NAME
+        return Path.cwd() / KEY_FILE_NAME
+
+    def to_env(self) -> dict[str, str]:
+        """For uvicorn workers, which build the app from the environment (``from_env``)."""
+        env = {
+            "COURSES": str(self.courses.resolve()),
+            "DB": self.db_url,
+            "SECURE_COOKIES": "1" if self.secure_cookies else "0",
+            "TRUSTED_HTML": "1" if self.trusted_html else "0",
+            "MIGRATE": "1" if self.migrate else "0",
+            "KEY_FILE": str(self.key_path()),
+        }
+        return {ENV_PREFIX + k: v for k, v in env.items()}
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        key_file = e.get(ENV_PREFIX + "KEY_FILE")
+        return cls(
+            courses=Path(e[ENV_PREFIX + "COURSES"]),
+            db_url=e.get(ENV_PREFIX + "DB", DEFAULT_DB),
+            secure_cookies=e.get(ENV_PREFIX + "SECURE_COOKIES") == "1",
+            trusted_html=e.get(ENV_PREFIX + "TRUSTED_HTML") == "1",
+            migrate=e.get(ENV_PREFIX + "MIGRATE", "1") == "1",
+            key_file=Path(key_file) if key_file else None,
+            secret_key=e.get(ENV_PREFIX + "SECRET_KEY") or None,
+        )
