@@ -185,7 +185,7 @@ def test_a_course_using_the_new_block_validates_and_builds(env: dict[str, Path])
     (course / "course.yaml").write_text(COURSE.format(prompt='""'), encoding="utf-8")
     done = run_in(env, "-m", "localmooc_packager", "validate", str(course))
     assert done.returncode == 1
-    assert "units[0].blocks[0].prompt: flashcards: '' should be non-empty [xblock-schema]" in done.stderr
+    assert "units[1].blocks[1].prompt: flashcards: '' should be non-empty [xblock-schema]" in done.stderr
 
 
 def test_the_new_block_is_taken_in_the_reference_runtime(env: dict[str, Path]) -> None:

@@ -32,7 +32,7 @@ from localmooc_packager.source import check_course, load_course
 from localmooc_packager.source.reader import read_source
 from localmooc_packager.validators.olx import validate_olx
 
-from conftest import sample_courses
+from conftest import SAMPLES, sample_courses
 
 ISSUE = Path(__file__).parent / "fixtures" / "studio" / "issue11"
 DEMO = Path(__file__).parent / "fixtures" / "studio" / "corpus" / "openedx-demo-course"
@@ -214,7 +214,7 @@ def test_own_archive_gives_back_the_identical_source(
 def test_fields_without_an_olx_place_survive_a_studio_round_trip(tmp_path: Path) -> None:
     """Studio drops the embedded source but keeps unknown attributes and policy keys (xml_attributes):
     the toolkit's namespaced fields and ids come back from those."""
-    course = sample_courses()[0]
+    course = SAMPLES / "local-budget-basics"  # its post-test has the numeric question this edits
     text = (course / "course.yaml").read_text(encoding="utf-8")
     src = tmp_path / "course"
     shutil.copytree(course, src)
@@ -238,7 +238,7 @@ def test_fields_without_an_olx_place_survive_a_studio_round_trip(tmp_path: Path)
 
 
 def test_changed_olx_is_imported_from_the_olx(tmp_path: Path) -> None:
-    course = sample_courses()[0]
+    course = SAMPLES / "local-budget-basics"
     root = _build(course, tmp_path / "out")
     chapter = next((root / "chapter").iterdir())
     chapter.write_text(

@@ -24,7 +24,7 @@ from localmooc_packager.runtime.app import create_app
 from localmooc_packager.runtime.blocks import load_courses
 from localmooc_packager.source import load_course
 
-from conftest import sample_courses
+from conftest import SAMPLES, sample_courses
 
 FIXTURES = Path(__file__).parent / "fixtures" / "studio"
 DEMO = FIXTURES / "corpus" / "openedx-demo-course"
@@ -48,11 +48,11 @@ def test_serves_studio_exports_and_own_archives(tmp_path: Path) -> None:
     courses.mkdir()
     shutil.copytree(FIXTURES / "issue11", courses / "issue11")  # a Studio export, unpacked
     shutil.copytree(DEMO, courses / "demo")  # the Open edX demo course (313 components)
-    OlxExporter().export(load_course(sample_courses()[1]), courses)  # a native OLX archive of ours
+    OlxExporter().export(load_course(SAMPLES / "local-budget-basics"), courses)  # an archive of ours
     assert sorted(is_olx(p) for p in courses.iterdir()) == [True, True, True]
 
     loaded = load_courses(runtime_courses(courses, tmp_path / "work"))
-    assert set(loaded) == {"LM900", "DemoX", "pdpa-local-gov"}
+    assert set(loaded) == {"LM900", "DemoX", "local-budget-basics"}
     app = create_app(loaded, f"sqlite:///{tmp_path / 'rt.db'}", secrets=test_secrets())
     api = Api(app)
     api.learner("learner.olx")

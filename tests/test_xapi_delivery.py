@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -181,6 +181,10 @@ def test_cli_push_once(tmp_path: Path, db: sa.Engine, ralph: Ralph) -> None:
     assert "ConnectError" in down.stderr and "will retry" in down.stderr
     assert "Traceback" not in down.stderr
 
+    # The failed push backed the two rows off (about a second): make them due now, so that the next push
+    # must talk to the LRS whatever the time between the two processes.
+    with db.begin() as conn:
+        conn.execute(sa.update(outbox.outbox).values(next_attempt_at=datetime.now(UTC)))
     wrong = tmp_path / "wrong"
     wrong.write_text("nope\n")
     refused = _cli(

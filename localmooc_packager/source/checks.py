@@ -336,6 +336,13 @@ class Checker:
                         f"{link.url} is on the network: offline packages (SCORM) cannot show it",
                         "content-network-url", W,
                     )  # fmt: skip
+            elif resolved.code == "asset-missing" and link.nav and not links.names_a_file(link.url):
+                self.body_problem(
+                    data, keys, file, text, link,
+                    f"link {link.url!r} names no course file: a platform resolves it against the page's own "
+                    "address, where it most likely leads nowhere; link a file in static/ or a full https:// address",
+                    "link-not-a-file", W,
+                )  # fmt: skip
             elif resolved.code:
                 self.body_problem(data, keys, file, text, link, resolved.message, resolved.code)
             elif resolved.canonical is not None:

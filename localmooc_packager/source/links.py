@@ -98,6 +98,7 @@ class Link:
     url: str
     line: int  # 1-based line in the body text
     column: int  # 1-based column in the body text
+    nav: bool = False  # a link the learner follows (<a href>, [text](url)), not a file the page embeds
 
 
 # Text that is not markup: fenced code blocks and inline code spans (a tutorial showing `<img src=x>`).
@@ -105,7 +106,7 @@ _CODE = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?(?:^[ \t]*\1[^\n]*$|\Z)|`[^`\n]+
 _MD_LINK = re.compile(r"!?\[[^\]\n]*\]\(\s*<?(?P<url>[^)\s>]+)")
 _MD_DEFINITION = re.compile(r"^[ ]{0,3}\[[^\]\n]+\]:[ \t]*<?(?P<url>[^\s>]+)", re.MULTILINE)
 _HTML_REF = re.compile(
-    r"""(?:\b(?:src|href|poster|data)\s*=\s*["']?|url\(\s*["']?)(?P<url>[^"'()\s>]+)""",
+    r"""(?:\b(?P<attr>src|href|poster|data)\s*=\s*["']?|url\(\s*["']?)(?P<url>[^"'()\s>]+)""",
     re.IGNORECASE,
 )
 _SRCSET = re.compile(r"""\bsrcset\s*=\s*(["'])(?P<set>[^"']*)\1""", re.IGNORECASE)
@@ -117,18 +118,23 @@ def links(text: str, markdown: bool) -> Iterator[Link]:
         return
     if "`" in text or "~~~" in text:
         text = _CODE.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
-    spans: list[tuple[int, int, str]] = []
-    patterns = [_HTML_REF, _MD_LINK, _MD_DEFINITION] if markdown else [_HTML_REF]
-    for pattern in patterns:
-        spans.extend((m.start("url"), m.end("url"), m.group("url")) for m in pattern.finditer(text))
+    spans: list[tuple[int, int, str, bool]] = []
+    for m in _HTML_REF.finditer(text):
+        nav = (m.group("attr") or "").lower() == "href"
+        spans.append((m.start("url"), m.end("url"), m.group("url"), nav))
+    if markdown:
+        for m in _MD_LINK.finditer(text):
+            spans.append((m.start("url"), m.end("url"), m.group("url"), not m.group().startswith("!")))
+        for m in _MD_DEFINITION.finditer(text):
+            spans.append((m.start("url"), m.end("url"), m.group("url"), True))
     for m in _SRCSET.finditer(text):
         base = m.start("set")
         for part in re.finditer(r"[^,\s][^\s,]*", m.group("set")):
             if not re.fullmatch(r"\d+(\.\d+)?[wx]", part.group()):
-                spans.append((base + part.start(), base + part.end(), part.group()))
-    for start, end, url in sorted(set(spans)):
+                spans.append((base + part.start(), base + part.end(), part.group(), False))
+    for start, end, url, nav in sorted(set(spans)):
         line_start = text.rfind("\n", 0, start) + 1
-        yield Link(start, end, url, text.count("\n", 0, start) + 1, start - line_start + 1)
+        yield Link(start, end, url, text.count("\n", 0, start) + 1, start - line_start + 1, nav)
 
 
 @dataclass(frozen=True)
@@ -173,6 +179,57 @@ def resolve(url: str, base: str, files: CourseFiles) -> Resolved | None:
         hint = f"; did you mean {shown!r}?"
     where = f" (looked for {rel})" if rel != path else ""
     return Resolved(code="asset-missing", message=f"{url!r} not found{where}{hint}")
+
+
+# File types a course links to. A followed link to anything else that names no course file (a block id, a
+# word) is left to the platform, which resolves it against the page's own address.
+_FILE_SUFFIXES = frozenset(
+    [
+        ".pdf",
+        ".doc",
+        ".docx",
+        ".xls",
+        ".xlsx",
+        ".ppt",
+        ".pptx",
+        ".odt",
+        ".ods",
+        ".odp",
+        ".csv",
+        ".txt",
+        ".rtf",
+        ".zip",
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".gif",
+        ".svg",
+        ".webp",
+        ".mp3",
+        ".mp4",
+        ".m4a",
+        ".webm",
+        ".ogg",
+        ".wav",
+        ".vtt",
+        ".srt",
+        ".html",
+        ".htm",
+        ".json",
+        ".xml",
+        ".md",
+        ".epub",
+    ]
+)
+
+
+def names_a_file(url: str) -> bool:
+    """Whether a followed link that resolves to nothing was meant as a course file: it has a folder part,
+    starts with '.', or ends in a file type a course links to (`handout.pdf`, not `Edx.org` or a block id)."""
+    path = url.split("?", 1)[0].split("#", 1)[0]
+    if "/" in path or path.startswith("."):
+        return True
+    return posixpath.splitext(path)[1].lower() in _FILE_SUFFIXES
 
 
 def rewrite(text: str, changes: list[tuple[int, int, str]]) -> str:
