@@ -70,3 +70,34 @@ def test_links_skip_code_and_other_schemes() -> None:
     assert resolve("/jump_to_id/abc", "units", files) is None
     resolved = resolve("../static/waste-bins.png", "units", files)
     assert resolved is not None and resolved.canonical == "/static/waste-bins.png"
+
+
+def test_a_followed_link_that_names_no_file_warns_and_a_missing_file_or_image_is_an_error(
+    tmp_path: Path,
+) -> None:
+    """Studio exports link block ids and bare words (`href="07c8...`, `href="Edx.org Read The Docs"`): the
+    platform resolves them against the page's address, so they warn. A link that names a file (an extension
+    or a folder) and every embedded image must still reach a course file."""
+    import shutil
+
+    from localmooc_packager.source import check_course
+
+    course = tmp_path / "c"
+    shutil.copytree(VALID, course)
+    page = (
+        '<p><a href="07c8d8e217e04f8ca2f10bbd3cb36980">XBlocks</a> '
+        '<a href="Edx.org Read The Docs">docs</a> '
+        '<a href="handout.pdf">handout</a> <img src="chart" alt="แผนภูมิ"></p>\n'
+    )
+    (course / "units" / "links.html").write_text(page, encoding="utf-8")
+    text = (course / "course.yaml").read_text(encoding="utf-8")
+    text = text.replace("    blocks:\n", "    blocks:\n      - {type: html, file: units/links.html}\n", 1)
+    (course / "course.yaml").write_text(text, encoding="utf-8")
+    _, report = check_course(course)
+    found = [(p.code, p.severity.value, p.location.column) for p in report if "links.html" in p.location.file]
+    assert found == [
+        ("link-not-a-file", "warning", 13),  # a block id
+        ("link-not-a-file", "warning", 68),  # a word with a dot, not a file type
+        ("asset-missing", "error", 109),  # handout.pdf names a file, and there is none
+        ("asset-missing", "error", 144),  # an image must be a course file, whatever its name
+    ]
