@@ -13,13 +13,12 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
-from xblock import plugin as xblock_plugin
 from xblock.core import XBlock, XBlockAside
 from xblock.exceptions import NoSuchDefinition, NoSuchUsage
-from xblock.fields import NO_GENERATED_DEFAULTS, UNIQUE_ID, Field, Scope, ScopeIds, String
-from xblock.plugin import PluginMissingError, default_select
+from xblock.fields import NO_GENERATED_DEFAULTS, Field, Scope, ScopeIds
 from xblock.runtime import DictKeyValueStore, KeyValueStore, KvsFieldData, MemoryIdManager, Runtime
 
+from . import xblock_compat as compat
 from .errors import InvalidInputError, Location
 from .safe import parse_xml_bytes
 
@@ -59,11 +58,9 @@ class TreeIdManager(MemoryIdManager):
     """Usage ids are the course's own block ids, so URLs, state keys and exports all speak one language."""
 
     def create_named(self, block_type: str, block_id: str) -> str:
-        if block_id in self._usages:
+        if compat.usage_taken(self, block_id):
             raise ValueError(f"block id {block_id!r} used twice")
-        def_id = f"def-{block_id}"
-        self._definitions[def_id] = block_type
-        self._usages[block_id] = def_id
+        compat.add_usage(self, block_type, f"def-{block_id}", block_id)
         return block_id
 
 
@@ -85,24 +82,6 @@ def field_kinds(fields: dict[str, Field]) -> dict[str, int]:
         else:
             kinds[name] = OTHER
     return kinds
-
-
-def _decoder(fld: Field) -> Callable[[Any], Any]:
-    """Stored JSON -> what ``fld``'s descriptor returns for it: ``from_json``, then ``_sanitize``."""
-    kind = type(fld)
-    if kind._sanitize is Field._sanitize:  # no sanitising: from_json is all
-        return fld.from_json
-    if kind._sanitize is String._sanitize and kind.from_json is String.from_json:
-        bad = fld.BAD_REGEX.search  # type: ignore[attr-defined]
-
-        def string(value: Any) -> Any:
-            # Both steps leave a str without characters XML cannot hold as it is: one search, not four.
-            if type(value) is str and not bad(value):
-                return value
-            return fld._sanitize(fld.from_json(value))
-
-        return string
-    return lambda value: fld._sanitize(fld.from_json(value))
 
 
 class TreeFieldData(KvsFieldData):
@@ -144,7 +123,9 @@ class TreeFieldData(KvsFieldData):
         if readers is None:
             kinds = self.kinds(cls)
             fields: dict[str, Field] = cls.fields  # type: ignore[attr-defined]
-            readers = self._readers[cls] = {name: (kinds[name], _decoder(f)) for name, f in fields.items()}
+            readers = self._readers[cls] = {
+                name: (kinds[name], compat.field_decoder(f)) for name, f in fields.items()
+            }
         return readers
 
     def get(self, block: XBlock, name: str) -> Any:
@@ -221,24 +202,15 @@ class TreeRuntime(Runtime):
             block_type = self.id_reader.get_block_type(def_id)
         except NoSuchDefinition:
             raise NoSuchUsage(repr(usage_id)) from None
-        # _deprecated_per_instance_user_id is what Runtime.user_id returns, without its deprecation warning.
-        ids = ScopeIds(self._deprecated_per_instance_user_id, block_type, def_id, usage_id)
+        ids = ScopeIds(compat.runtime_user_id(self), block_type, def_id, usage_id)
         return self.block_class(block_type)(runtime=self, scope_ids=ids, for_parent=for_parent)
 
     def load_block_type(self, block_type: str) -> type[XBlock]:
         identifier = block_type.lower()
-        key = (XBlock.entry_point, identifier)
         # XBlock.load_class scans every installed distribution twice for each block type it has not loaded
         # yet (~10 ms a scan, ~0.2 s per process for a course's types). With XBlock's own selection rules,
         # fill its cache from one scan; temporary test plugins and a custom select take XBlock's path.
-        cache = xblock_plugin.PLUGIN_CACHE  # looked up each time: XBlock's test helpers swap it
-        if key not in cache and self.select is None and not XBlock.extra_entry_points:
-            try:
-                chosen = default_select(identifier, xblock_entry_points().get(identifier, []))
-            except PluginMissingError:
-                pass  # XBlock records the miss and falls back to default_class, as always
-            else:
-                cache[key] = XBlock._load_class_entry_point(chosen)
+        compat.prime_plugin_cache(identifier, xblock_entry_points().get(identifier, []), self.select)
         return super().load_block_type(block_type)
 
     def block_class(self, block_type: str) -> type[XBlock]:
@@ -274,9 +246,9 @@ class TreeRuntime(Runtime):
             field = fields[name]
             kind = kinds[name]
             if kind == BY_USAGE:
-                settings[name] = field.to_json(field._sanitize(value))
+                settings[name] = field.to_json(compat.sanitize(field, value))
             elif kind == BY_DEFINITION:
-                content[name] = field.to_json(field._sanitize(value))
+                content[name] = field.to_json(compat.sanitize(field, value))
             else:
                 raise ValueError(f"{block_type} field {name!r} is not a course field ({field.scope})")
         course = self.tree_data.course
@@ -309,7 +281,7 @@ class TreeRuntime(Runtime):
         # XBlock's own parse uses lxml's default parser; ours refuses entities and network access.
         data = fileobj.read() if hasattr(fileobj, "read") else fileobj
         root = parse_xml_bytes(data.encode() if isinstance(data, str) else data, "<xml>").getroot()
-        return self._usage_id_from_node(root, None)
+        return compat.usage_id_from_node(self, root)
 
 
 @dataclass
@@ -342,7 +314,7 @@ class CourseTree:
         (learner state, a value set but not saved, another field data service) is read through the block.
         """
         data = self.runtime.tree_data
-        if data is None or name in block._field_data_cache:
+        if data is None or compat.read_through_block(block, name):
             return getattr(block, name)
         kind, decode = data.readers(type(block)).get(name, _NOT_A_FIELD)
         if kind == OTHER:
@@ -352,9 +324,9 @@ class CourseTree:
         if stored is not None and name in stored:
             return decode(stored[name])
         fld = block.fields[name]
-        if name not in NO_GENERATED_DEFAULTS and (fld._default is UNIQUE_ID or data.kvs_defaults):
+        if name not in NO_GENERATED_DEFAULTS and (compat.has_unique_id_default(fld) or data.kvs_defaults):
             return getattr(block, name)  # a computed default: XBlock's own rules
-        return fld._sanitize(fld.default)
+        return compat.sanitize(fld, fld.default)
 
     def cached(self) -> CachedCourseTree:
         """This tree with each block made once (an export walks it several times)."""

@@ -1,0 +1,123 @@
+"""Every use of XBlock's private internals, in one place: the block tree's and the runtime's.
+
+XBlock has no public API for these; each is pinned by ``tests/test_runtime_xblock_contract.py``, which runs
+against the lowest and the highest XBlock of the range in pyproject.toml and fails when a release moves one.
+When XBlock changes, this module is the only one to fix. ``runtime/compat.py`` re-exports the runtime's part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import EntryPoint
+from typing import Any
+
+from xblock import plugin as xblock_plugin
+from xblock.core import XBlock
+from xblock.fields import UNIQUE_ID, Field, String
+from xblock.plugin import PluginMissingError, default_select
+from xblock.runtime import KeyValueStore, MemoryIdManager, Runtime
+
+# --- handlers (the runtime) ---
+
+# The code object of the wrapper ``XBlock.json_handler`` puts around a handler. A handler whose code is
+# this one reads only ``request.method`` and ``request.body`` (then ``json.loads``), so the runtime can
+# hand it a two-attribute request instead of building a WebOb one.
+JSON_WRAPPER_CODE = XBlock.json_handler(lambda self, data, suffix="": None).__code__
+
+
+def is_json_handler(cls: type[XBlock], name: str) -> bool:
+    return getattr(getattr(cls, name, None), "__code__", None) is JSON_WRAPPER_CODE
+
+
+def is_handler(cls: type[XBlock], name: str) -> bool:
+    """XBlock marks handlers with ``_is_xblock_handler`` (``XBlock.handler`` and ``json_handler``)."""
+    return bool(getattr(getattr(cls, name, None), "_is_xblock_handler", False))
+
+
+# --- field data ---
+
+
+def field_data_kvs(field_data: Any) -> KeyValueStore:
+    """The KeyValueStore under a ``KvsFieldData`` (its ``_kvs``)."""
+    return field_data._kvs  # type: ignore[no-any-return]
+
+
+def block_field_data(block: XBlock) -> Any:
+    """The FieldData a block reads through (``_field_data``)."""
+    return block._field_data
+
+
+def read_through_block(block: XBlock, name: str) -> bool:
+    """Whether ``name`` must be read through the block: XBlock's per-instance cache
+    (``_field_data_cache``) holds it, so it may be set but not saved yet."""
+    return name in block._field_data_cache
+
+
+# --- fields ---
+
+
+def sanitize(fld: Field, value: Any) -> Any:
+    """What a field's descriptor does to a value on the way in and out (``Field._sanitize``)."""
+    return fld._sanitize(value)
+
+
+def has_unique_id_default(fld: Field) -> bool:
+    """The field's default is computed per block (``_default`` is ``UNIQUE_ID``)."""
+    return fld._default is UNIQUE_ID
+
+
+def field_decoder(fld: Field) -> Callable[[Any], Any]:
+    """Stored JSON -> what ``fld``'s descriptor returns for it: ``from_json``, then ``_sanitize``."""
+    kind = type(fld)
+    if kind._sanitize is Field._sanitize:  # no sanitising: from_json is all
+        return fld.from_json
+    if kind._sanitize is String._sanitize and kind.from_json is String.from_json:
+        bad = fld.BAD_REGEX.search  # type: ignore[attr-defined]
+
+        def string(value: Any) -> Any:
+            # Both steps leave a str without characters XML cannot hold as it is: one search, not four.
+            if type(value) is str and not bad(value):
+                return value
+            return fld._sanitize(fld.from_json(value))
+
+        return string
+    return lambda value: fld._sanitize(fld.from_json(value))
+
+
+# --- ids and runtime ---
+
+
+def usage_taken(ids: MemoryIdManager, usage_id: str) -> bool:
+    return usage_id in ids._usages
+
+
+def add_usage(ids: MemoryIdManager, block_type: str, def_id: str, usage_id: str) -> None:
+    """Register a usage under an id of our choosing (``MemoryIdManager`` only makes its own)."""
+    ids._definitions[def_id] = block_type
+    ids._usages[usage_id] = def_id
+
+
+def runtime_user_id(runtime: Runtime) -> Any:
+    """What ``Runtime.user_id`` returns, without its deprecation warning."""
+    return runtime._deprecated_per_instance_user_id
+
+
+def usage_id_from_node(runtime: Runtime, node: Any) -> str:
+    """``Runtime._usage_id_from_node`` for a root node (no parent)."""
+    return runtime._usage_id_from_node(node, None)  # type: ignore[no-any-return]
+
+
+def prime_plugin_cache(identifier: str, candidates: list[EntryPoint], select: Any) -> None:
+    """Put the class for ``identifier`` in XBlock's plugin cache (``PLUGIN_CACHE``), chosen from
+    ``candidates`` by XBlock's own rules (``default_select``, ``_load_class_entry_point``), as
+    ``XBlock.load_class`` would after scanning every distribution. Temporary test plugins and a custom
+    ``select`` are left to XBlock's path; so is a name with no entry point (XBlock records the miss)."""
+    key = (XBlock.entry_point, identifier)
+    cache = xblock_plugin.PLUGIN_CACHE  # looked up each time: XBlock's test helpers swap it
+    if key in cache or select is not None or XBlock.extra_entry_points:
+        return
+    try:
+        chosen = default_select(identifier, candidates)
+    except PluginMissingError:
+        return
+    cache[key] = XBlock._load_class_entry_point(chosen)
