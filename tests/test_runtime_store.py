@@ -56,7 +56,7 @@ def _identity(username: str) -> dict[str, Any]:
 @pytest.fixture
 def store(db_url: str) -> Any:  # noqa: F811
     s = Store(db_url)
-    assert s.upgrade() == "0002"
+    assert s.upgrade() == "0003"
     yield s
     s.dispose()
 
@@ -195,7 +195,7 @@ def test_lookups_use_indexes(tmp_path: Path) -> None:
 
 
 def test_sqlite_settings_and_idempotent_migration(store: Store) -> None:
-    assert store.upgrade() == "0002"
+    assert store.upgrade() == "0003"
     if store.is_sqlite:
         with store.read() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
