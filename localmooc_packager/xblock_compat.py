@@ -39,7 +39,7 @@ def is_handler(cls: type[XBlock], name: str) -> bool:
 
 def field_data_kvs(field_data: Any) -> KeyValueStore:
     """The KeyValueStore under a ``KvsFieldData`` (its ``_kvs``)."""
-    return field_data._kvs  # type: ignore[no-any-return]
+    return field_data._kvs
 
 
 def block_field_data(block: XBlock) -> Any:
@@ -69,10 +69,11 @@ def has_unique_id_default(fld: Field) -> bool:
 def field_decoder(fld: Field) -> Callable[[Any], Any]:
     """Stored JSON -> what ``fld``'s descriptor returns for it: ``from_json``, then ``_sanitize``."""
     kind = type(fld)
+    from_json: Callable[[Any], Any] = fld.from_json
     if kind._sanitize is Field._sanitize:  # no sanitising: from_json is all
-        return fld.from_json
+        return from_json
     if kind._sanitize is String._sanitize and kind.from_json is String.from_json:
-        bad = fld.BAD_REGEX.search  # type: ignore[attr-defined]
+        bad = fld.BAD_REGEX.search
 
         def string(value: Any) -> Any:
             # Both steps leave a str without characters XML cannot hold as it is: one search, not four.
