@@ -481,6 +481,26 @@ def db_upgrade(db_url: str) -> None:
     click.echo(f"{describe_db(db_url)}: schema at revision {upgrade(db_url)}")
 
 
+@db.command("check")
+@_DB_OPTION
+def db_check(db_url: str) -> None:
+    """Check that migrations are current and every expected table and index exists (exit 1 if not)."""
+    from .runtime.dbcheck import check
+
+    result = check(db_url)
+    if result.ok:
+        click.echo(
+            f"{result.where}: schema current (revision {result.revision}); "
+            f"{result.tables} tables and {result.indexes} indexes as expected"
+        )
+        return
+    click.echo(f"{result.where}: revision {result.revision or 'none'}, newest {result.head}", err=True)
+    for problem in result.problems:
+        click.echo(f"  - {problem}", err=True)
+    click.echo(f"error: the schema needs attention ({len(result.problems)} problem(s))", err=True)
+    sys.exit(1)
+
+
 @cli.group()
 def admin() -> None:
     """Runtime administrators."""
