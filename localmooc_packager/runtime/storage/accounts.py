@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
+from ..observe import LOGIN_LOCKOUTS
 from ..settings import Login
 from .schema import (
     DuplicateError,
@@ -102,6 +103,7 @@ class AccountStorage:
             if failures >= rules.free_failures:
                 wait = min(rules.first_wait * 2 ** (failures - rules.free_failures), rules.max_wait)
                 conn.execute(update(login_throttle).where(t.key == key).values(wait_until=at + wait))
+                LOGIN_LOCKOUTS.inc()
         return None
 
     def login_failed(self, learner_id: str | None) -> None:
