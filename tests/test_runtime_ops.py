@@ -240,3 +240,54 @@ def test_serve_options_reach_the_workers() -> None:
     assert env["LOCALMOOC_LOG_FORMAT"] == "json"
     back = Settings.from_env({**env, "LOCALMOOC_METRICS_TOKEN": "t" * 32})
     assert back.log_format == "json" and back.metrics_token == "t" * 32
+
+
+def test_serve_with_two_workers_sums_their_metrics_and_logs_json(tmp_path: Path) -> None:
+    """`localmooc serve --workers 2 --log-format json` as an operator runs it: /metrics, whichever worker
+    answers, counts every worker's requests (multiprocess mode), and the metrics directory goes away."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from runtime_support import SAMPLE
+
+    port = free_port()
+    cli = Path(sys.executable).with_name("localmooc")
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    proc = subprocess.Popen(
+        [
+            *(str(cli), "serve", str(SAMPLE), "--db", f"sqlite:///{tmp_path / 'two.db'}"),
+            *("--port", str(port), "--workers", "2", "--log-format", "json"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+        for _ in range(30):  # a new connection each: the two workers share them
+            assert httpx.get(f"{base}/healthz", headers={"Connection": "close"}).status_code == 200
+        text = httpx.get(f"{base}/metrics").text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    healthz = (("method", "GET"), ("route", "/healthz"), ("status", "2xx"))
+    assert _samples(text)[("localmooc_http_requests_total", healthz)] == 30
+    metrics_dir = next(line for line in out.splitlines() if line.startswith("metrics of all workers:"))
+    assert not Path(metrics_dir.split(": ", 1)[1].split(" (")[0]).exists()
+    access = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert sum(1 for x in access if x["route"] == "/healthz") == 30
+    assert len({x["request_id"] for x in access}) == len(access)
