@@ -234,6 +234,14 @@ def test_json_logs_one_line_per_request_with_ids_and_no_personal_data(
         assert personal not in err
 
 
+def test_serve_refuses_a_short_metrics_token() -> None:
+    from localmooc_packager.errors import UsageError
+    from localmooc_packager.runtime.server import serve
+
+    with pytest.raises(UsageError, match="LOCALMOOC_METRICS_TOKEN: use at least 32"):
+        serve(Settings(courses=Path("."), metrics_token="short"), "127.0.0.1", free_port(), 1)
+
+
 def test_serve_options_reach_the_workers() -> None:
     s = Settings(courses=Path("."), log_format="json")
     env = s.to_env()

@@ -158,6 +158,10 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
     from .blocks import load_courses
 
+    if settings.metrics_token is not None and len(settings.metrics_token) < 32:
+        raise UsageError(
+            "LOCALMOOC_METRICS_TOKEN: use at least 32 random characters (or unset it: loopback only)"
+        )
     loaded = load_courses(settings.courses, settings.trusted_html)  # fail here, not in every worker
     keys_from = "LOCALMOOC_SECRET_KEY" if settings.secret_key else str(settings.key_path())
     Secrets.load(settings.key_path(), settings.secret_key)  # refuse a weak key before serving
