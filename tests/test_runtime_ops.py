@@ -299,3 +299,20 @@ def test_serve_with_two_workers_sums_their_metrics_and_logs_json(tmp_path: Path)
     access = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert sum(1 for x in access if x["route"] == "/healthz") == 30
     assert len({x["request_id"] for x in access}) == len(access)
+
+
+def test_login_lockouts_and_throttled_attempts_are_counted(tmp_path: Path) -> None:
+    from prometheus_client import REGISTRY
+
+    def count(name: str) -> float:
+        return REGISTRY.get_sample_value(name) or 0.0
+
+    api = Api(make_app(f"sqlite:///{tmp_path / 'throttle.db'}"))
+    api.learner("guess_target")
+    api.client.cookies.clear()
+    api.client.get("/api/csrf")
+    lockouts, throttled = count("localmooc_login_lockouts_total"), count("localmooc_login_throttled_total")
+    codes = [api.login("guess_target", "wrong password here").status_code for _ in range(7)]
+    assert codes[:5] == [401] * 5 and codes[5:] == [429, 429]  # the 5th failure starts the wait
+    assert count("localmooc_login_lockouts_total") == lockouts + 1
+    assert count("localmooc_login_throttled_total") == throttled + 2
