@@ -59,7 +59,8 @@ LOGIN_THROTTLED = Counter(
 )
 LOGIN_LOCKOUTS = Counter(
     "localmooc_login_lockouts_total",
-    "Waits started by the login throttle (an account and client reached the free failures).",
+    "Waits armed by the login throttle: an account and client reached the free failures (a right "
+    "password at that very attempt still clears it).",
 )
 
 
