@@ -396,8 +396,23 @@ _DB_OPTION = click.option(
     help="Serve course HTML as written. By default it is sanitised (no scripts, frames or event handlers), "
     "since a course may come from an imported package.",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON line per request on stderr (request id, method, route, status, duration; "
+    "no personal data). See docs/operations.md.",
+)
 def serve(
-    courses: Path, db_url: str, host: str, port: int, workers: int, secure_cookies: bool, trusted_html: bool
+    courses: Path,
+    db_url: str,
+    host: str,
+    port: int,
+    workers: int,
+    secure_cookies: bool,
+    trusted_html: bool,
+    log_format: str,
 ) -> None:
     """Run the reference runtime for COURSES: a course folder, an Open edX OLX course (.tar.gz, .zip or
     folder), or a folder of them.
@@ -421,6 +436,8 @@ def serve(
             trusted_html=trusted_html,
             key_file=Path(key_file) if key_file else None,
             secret_key=os.environ.get("LOCALMOOC_SECRET_KEY") or None,
+            log_format=log_format,
+            metrics_token=os.environ.get("LOCALMOOC_METRICS_TOKEN") or None,
         )
         run_server(settings, host, port, workers)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -132,12 +134,34 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
+def _metrics_dir(workers: int) -> tuple[str | None, bool]:
+    """Several workers: prometheus-client's multiprocess mode, so /metrics sums every worker. The
+    directory is PROMETHEUS_MULTIPROC_DIR when the operator sets it (emptied of the last run's files
+    here), else a new temporary one, removed when the server stops (the bool). It must be in the
+    environment before any worker starts."""
+    if workers <= 1:
+        return None, False
+    chosen = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if chosen:
+        Path(chosen).mkdir(parents=True, exist_ok=True)
+        for old in Path(chosen).glob("*.db"):
+            old.unlink()
+        return chosen, False
+    chosen = tempfile.mkdtemp(prefix="localmooc-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = chosen
+    return chosen, True
+
+
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     """Check the courses, the key and the database once, then hand over to uvicorn (uvloop + httptools)."""
     import uvicorn
 
     from .blocks import load_courses
 
+    if settings.metrics_token is not None and len(settings.metrics_token) < 32:
+        raise UsageError(
+            "LOCALMOOC_METRICS_TOKEN: use at least 32 random characters (or unset it: loopback only)"
+        )
     loaded = load_courses(settings.courses, settings.trusted_html)  # fail here, not in every worker
     keys_from = "LOCALMOOC_SECRET_KEY" if settings.secret_key else str(settings.key_path())
     Secrets.load(settings.key_path(), settings.secret_key)  # refuse a weak key before serving
@@ -145,20 +169,27 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         upgrade(settings.db_url)
     # Migrated above; workers must not race each other through Alembic.
     os.environ.update(replace(settings, migrate=False).to_env())
+    metrics_dir, own_dir = _metrics_dir(workers)
     print(f"courses: {', '.join(sorted(loaded))}")
     print(f"database: {describe_db(settings.db_url)}")
     print(f"secret key (HMAC of national ids; keep it, back it up): {keys_from}")
     print(f"serving on http://{host}:{port}/ with {workers} worker(s)")
-    uvicorn.run(
-        "localmooc_packager.runtime.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http=BoundedHttpProtocol,
-        access_log=False,
-        proxy_headers=True,
-        server_header=False,
-        timeout_keep_alive=5,
-    )
+    if metrics_dir:
+        print(f"metrics of all workers: {metrics_dir} (PROMETHEUS_MULTIPROC_DIR)")
+    try:
+        uvicorn.run(
+            "localmooc_packager.runtime.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http=BoundedHttpProtocol,
+            access_log=False,
+            proxy_headers=True,
+            server_header=False,
+            timeout_keep_alive=5,
+        )
+    finally:
+        if metrics_dir and own_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
