@@ -425,6 +425,19 @@ def serve(
         run_server(settings, host, port, workers)
 
 
+@cli.command()
+@click.argument("courses", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--trusted-html", is_flag=True, help="Show course HTML unsanitised, as `serve --trusted-html`.")
+def preview(courses: tuple[Path, ...], port: int, trusted_html: bool) -> None:
+    """Preview COURSES (course folders, or folders of them) in the real player on 127.0.0.1, signed in
+    as a learner, with a throwaway database. Saving a file reloads its course and the open pages; a course
+    with errors shows them in its pages instead (docs/runtime.md, "Preview")."""
+    from .runtime.preview import run_preview
+
+    run_preview(list(courses), port, trusted_html)
+
+
 @cli.command("import")
 @click.argument("archive_or_dir", type=click.Path(path_type=Path))
 @click.option(
