@@ -28,7 +28,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..errors import InvalidInputError, Location, LocalMoocError, Problem, UsageError, display_path
+from ..errors import InvalidInputError, LocalMoocError, Location, Problem, UsageError, display_path
 from .blocks import LoadedCourse, load_course_dir
 from .errors import Forbidden
 
@@ -105,7 +105,9 @@ class Preview:
         other = next((s for s in self.slots if s is not slot and s.course_id == course.id), None)
         if other is not None:
             where = Location(str(slot.folder / "course.yaml"))
-            self._unload(slot, [Problem(where, f"course id {course.id!r} is also {other.folder}", "id-twice")])
+            self._unload(
+                slot, [Problem(where, f"course id {course.id!r} is also {other.folder}", "id-twice")]
+            )
             return
         if slot.course_id != course.id:
             self.courses.pop(slot.course_id, None)
@@ -250,7 +252,9 @@ def run_preview(paths: list[Path], port: int = DEFAULT_PORT, trusted_html: bool 
         print(f"preview (throwaway database in {work}); open, once:", flush=True)
         print(f"  http://127.0.0.1:{port}/preview/login?token={preview.login_token}", flush=True)
         server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False, log_level="warning", server_header=False)
+            uvicorn.Config(
+                app, host="127.0.0.1", port=port, access_log=False, log_level="warning", server_header=False
+            )
         )
 
         async def main() -> None:
