@@ -82,6 +82,7 @@ class Preview:
         self.version = 1
         self.login_token: str | None = secrets.token_urlsafe(32)
         self.session_token = ""
+        self.enrol: Callable[[str], object] | None = None  # set by sign_in: enrols the preview learner
         for slot in self.slots:
             self._load(slot)
 
@@ -113,6 +114,10 @@ class Preview:
             self.courses.pop(slot.course_id, None)
         slot.course_id, slot.problems = course.id, []
         self.courses[course.id] = course
+        if self.enrol is not None:
+            self.enrol(
+                course.id
+            )  # a course that appears later opens at once too (enrolling twice is a no-op)
 
     def _unload(self, slot: Slot, problems: list[Problem]) -> None:
         self.courses.pop(slot.course_id, None)
@@ -193,8 +198,8 @@ def install(app: Any, web: Any, preview: Preview) -> None:
     app.add_middleware(PreviewGate, preview=preview, render=render)
 
 
-def _sign_in(app: Any, preview: Preview) -> None:
-    """Create the preview learner and a session for the one-time link."""
+def sign_in(app: Any, preview: Preview) -> None:
+    """Create the preview learner, enrolled in every course, and a session for the one-time link."""
     from .security import hash_password
     from .storage.schema import now
 
@@ -214,6 +219,9 @@ def _sign_in(app: Any, preview: Preview) -> None:
         }
     )
     preview.session_token = store.login_succeeded(learner_id, "preview", app.state.settings.login)
+    preview.enrol = lambda course_id: store.enrol(learner_id, course_id)
+    for course_id in preview.courses:
+        preview.enrol(course_id)
 
 
 def _print_problems(slot: Slot) -> None:
@@ -238,7 +246,7 @@ def run_preview(paths: list[Path], port: int = DEFAULT_PORT, trusted_html: bool 
             key_file=Path(work) / "preview-secret.key",
         )
         app = create_app(preview.courses, settings.db_url, settings=settings, preview=preview)
-        _sign_in(app, preview)
+        sign_in(app, preview)
         for slot in preview.slots:
             state = f"{len(slot.problems)} error(s), shown in its pages" if slot.broken else "ok"
             print(f"course {slot.course_id} ({display_path(slot.folder)}): {state}")
