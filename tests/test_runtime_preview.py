@@ -3,15 +3,22 @@ place (learner state kept), and a broken course's problems shown in its pages wh
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from runtime_support import ROOT, make_app
+from runtime_support import ROOT, free_port, make_app
 
 from localmooc_packager.errors import UsageError
 from localmooc_packager.runtime.app import create_app
@@ -156,3 +163,75 @@ def test_serve_has_no_preview(tmp_path: Path) -> None:
         assert client.get("/preview/version").status_code == 404
         assert client.get("/preview/login?token=x").status_code == 404
         assert "preview.js" not in client.get("/").text
+
+
+def test_serve_takes_several_folders_and_skips_an_invalid_course(courses: Path, tmp_path: Path) -> None:
+    """`serve A B C`: the valid courses are served; the invalid one is reported with its problems, skipped."""
+    broken = tmp_path / "broken"
+    shutil.copytree(ROOT / "sample_courses" / "flashcards-demo", broken)
+    (broken / "course.yaml").write_text("id: broken\ntitle: [\n", "utf-8")
+    port = free_port()
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "LOCALMOOC_KEY_FILE": str(tmp_path / "key"), "TMPDIR": str(tmp_path / "tmp")}
+    args = [str(courses / BUDGET), str(courses / OTHER), str(broken), "--port", str(port)]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "localmooc_packager",
+            "serve",
+            *args,
+            "--db",
+            f"sqlite:///{tmp_path / 's.db'}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        body = ""
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/courses", timeout=2) as r:
+                    body = r.read().decode()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode()
+    ids = {c["id"] for cat in json.loads(body) for c in cat["courses"]} if body else set()
+    assert ids == {BUDGET, OTHER}, output
+    assert re.search(r"broken/course\.yaml:\d+:\d+: invalid YAML.*\[yaml-invalid\]", output), output
+    assert "skipped broken: 1 error(s), not served" in output
+    assert f"courses: {OTHER}, {BUDGET}" in output
+    assert "Traceback" not in output
+    assert list((tmp_path / "tmp").iterdir()) == []  # the folders of links went with the server
+
+
+def test_serve_with_only_invalid_courses_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "course.yaml").write_text("id: bad\ntitle: [\n", "utf-8")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "localmooc_packager",
+            "serve",
+            str(bad),
+            "--db",
+            f"sqlite:///{tmp_path / 's.db'}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "yaml-invalid" in proc.stderr and "Traceback" not in proc.stderr
