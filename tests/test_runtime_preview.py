@@ -235,3 +235,21 @@ def test_serve_with_only_invalid_courses_exits_1(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1, proc.stderr
     assert "yaml-invalid" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_preview_on_a_taken_port_is_a_usage_error(courses: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "localmooc_packager", "preview", str(courses), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 2, proc.stderr
+    assert f"127.0.0.1:{port}: Address already in use; choose another --port" in proc.stderr
+    assert "token=" not in proc.stdout  # nothing half-started

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+import socket
 import sys
 import tempfile
 import traceback
@@ -237,6 +238,13 @@ def run_preview(paths: list[Path], port: int = DEFAULT_PORT, trusted_html: bool 
     from .settings import Settings
 
     folders = course_folders(paths)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:  # bound here, so a taken port is a clear message before anything is printed or loaded
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"127.0.0.1:{port}: {exc.strerror}; choose another --port") from None
     preview = Preview(folders, trusted_html)
     with tempfile.TemporaryDirectory(prefix="localmooc-preview-") as work:
         settings = Settings(
@@ -269,7 +277,7 @@ def run_preview(paths: list[Path], port: int = DEFAULT_PORT, trusted_html: bool 
             stop = asyncio.Event()
             watcher = asyncio.create_task(preview.watch(stop, reloaded))
             try:
-                await server.serve()
+                await server.serve(sockets=[sock])
             finally:
                 stop.set()
                 await watcher
