@@ -253,3 +253,27 @@ def test_preview_on_a_taken_port_is_a_usage_error(courses: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert f"127.0.0.1:{port}: Address already in use; choose another --port" in proc.stderr
     assert "token=" not in proc.stdout  # nothing half-started
+
+
+def test_a_changed_course_id_moves_the_course_and_a_taken_id_is_a_problem(
+    preview_app: tuple[Preview, TestClient], courses: Path
+) -> None:
+    preview, client = preview_app
+    _signed_in(preview, client)
+    yaml = courses / OTHER / "course.yaml"
+    good = yaml.read_text(encoding="utf-8")
+    yaml.write_text(good.replace(f"id: {OTHER}\n", f"id: {BUDGET}\n", 1), "utf-8")
+    preview.reload([yaml])
+    [slot] = preview.broken()
+    assert slot.problems[0].code == "id-twice" and BUDGET in slot.problems[0].message
+    assert sorted(preview.courses) == [BUDGET]
+    assert client.get(f"/courses/{BUDGET}").status_code == 200  # the course that holds the id keeps it
+    assert client.get(f"/courses/{OTHER}").status_code == 503
+
+    yaml.write_text(good.replace(f"id: {OTHER}\n", "id: about-dla-new\n", 1), "utf-8")
+    preview.reload([yaml])
+    assert sorted(preview.courses) == ["about-dla-new", BUDGET] and preview.broken() == []
+    assert client.get("/courses/about-dla-new").status_code == 200
+    assert client.get(f"/courses/{OTHER}").status_code == 404
+    # The preview learner is enrolled in a course that appears while preview runs.
+    assert client.get("/api/courses/about-dla-new/resume").json()["enrolled"] is True

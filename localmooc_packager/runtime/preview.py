@@ -66,6 +66,7 @@ class Slot:
     folder: Path
     course_id: str
     problems: list[Problem] = field(default_factory=list)
+    serving: bool = False  # its course is in ``Preview.courses`` under ``course_id``
 
     @property
     def broken(self) -> bool:
@@ -104,24 +105,26 @@ class Preview:
             message = f"internal error while loading: {type(exc).__name__}: {exc}"
             self._unload(slot, [Problem(Location(str(slot.folder)), message, "internal-error")])
             return
-        other = next((s for s in self.slots if s is not slot and s.course_id == course.id), None)
+        other = next(
+            (s for s in self.slots if s is not slot and s.serving and s.course_id == course.id), None
+        )
         if other is not None:
             where = Location(str(slot.folder / "course.yaml"))
             self._unload(
                 slot, [Problem(where, f"course id {course.id!r} is also {other.folder}", "id-twice")]
             )
             return
-        if slot.course_id != course.id:
-            self.courses.pop(slot.course_id, None)
-        slot.course_id, slot.problems = course.id, []
+        if slot.serving and slot.course_id != course.id:
+            del self.courses[slot.course_id]
+        slot.course_id, slot.problems, slot.serving = course.id, [], True
         self.courses[course.id] = course
-        if self.enrol is not None:
-            self.enrol(
-                course.id
-            )  # a course that appears later opens at once too (enrolling twice is a no-op)
+        if self.enrol is not None:  # a course that appears later opens at once too (enrolling is idempotent)
+            self.enrol(course.id)
 
     def _unload(self, slot: Slot, problems: list[Problem]) -> None:
-        self.courses.pop(slot.course_id, None)
+        if slot.serving:
+            del self.courses[slot.course_id]
+            slot.serving = False
         slot.problems = sorted(problems, key=lambda p: (p.location, p.code))
 
     def reload(self, changed: Iterable[Path]) -> list[Slot]:
@@ -138,6 +141,8 @@ class Preview:
         return [s for s in self.slots if s.broken]
 
     def broken_slot(self, course_id: str) -> Slot | None:
+        if course_id in self.courses:  # a working course wins over a broken one's stand-in id
+            return None
         return next((s for s in self.slots if s.broken and s.course_id == course_id), None)
 
     # ---- the one-time sign-in link
