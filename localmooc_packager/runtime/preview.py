@@ -76,6 +76,8 @@ class Slot:
 class Preview:
     """The watched folders, the live course dict, and the version pages poll."""
 
+    poll_ms = POLL_MS
+
     def __init__(self, folders: list[Path], trusted_html: bool = False) -> None:
         self.trusted_html = trusted_html
         self.courses: dict[str, LoadedCourse] = {}
