@@ -61,8 +61,12 @@ def create_app(
     secure_cookies: bool = False,
     migrate: bool = True,
     settings: Settings | None = None,
+    preview: Any = None,
 ) -> FastAPI:
-    """The app for a set of courses (or a folder of them) and a database URL (or ``settings``)."""
+    """The app for a set of courses (or a folder of them) and a database URL (or ``settings``).
+
+    ``preview`` (a ``runtime.preview.Preview``, whose ``courses`` it reloads in place) adds the preview's
+    routes and its gate for broken courses; without it the app is exactly the served one."""
     cfg = settings or Settings(
         courses=courses if isinstance(courses, Path) else Path("."),
         db_url=db_url,
@@ -92,6 +96,11 @@ def create_app(
         use_json_logs()
     edge = Edge(app.full, cfg.limits, app.state.submissions.call, names.lang)
     app.edge = Observe(edge, json_logs=cfg.log_format == "json")
+    if preview is not None:
+        from .preview import install
+
+        web.preview = preview
+        install(app, web, preview)
     app.mount("/assets/app", StaticFiles(directory=HERE / "static"), name="app-static")
     for r in (
         ops.router(web),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from ..errors import UsageError
+from ..errors import InvalidInputError, UsageError, display_path
 from .security import Secrets
 from .settings import Limits, Settings
 from .storage import DuplicateError, Store
@@ -154,15 +155,48 @@ def _metrics_dir(workers: int) -> tuple[str | None, bool]:
 
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     """Check the courses, the key and the database once, then hand over to uvicorn (uvloop + httptools)."""
-    import uvicorn
-
     from .blocks import load_courses
 
     if settings.metrics_token is not None and len(settings.metrics_token) < 32:
         raise UsageError(
             "LOCALMOOC_METRICS_TOKEN: use at least 32 random characters (or unset it: loopback only)"
         )
-    loaded = load_courses(settings.courses, settings.trusted_html)  # fail here, not in every worker
+    skipped: list[Path] = []
+
+    def skip(folder: Path, exc: InvalidInputError) -> None:
+        for problem in exc.report:
+            print(str(problem), file=sys.stderr)
+        print(
+            f"skipped {display_path(folder)}: {len(exc.report.errors)} error(s), not served", file=sys.stderr
+        )
+        skipped.append(folder)
+
+    # Check here, not in every worker; an invalid course is reported and left out, the rest are served.
+    loaded = load_courses(settings.courses, settings.trusted_html, skip)
+    with tempfile.TemporaryDirectory(prefix="localmooc-serve-valid-") as work:
+        if skipped:  # the workers load a folder of the valid courses only
+            settings = replace(
+                settings, courses=course_set([c.tree.source_dir for c in loaded.values()], Path(work))
+            )
+        _run(settings, host, port, workers, sorted(loaded))
+
+
+def course_set(folders: list[Path], work: Path) -> Path:
+    """One folder ``load_courses`` reads for several course folders: links to each in ``work``."""
+    work.mkdir(parents=True, exist_ok=True)
+    for folder in folders:
+        link = work / folder.resolve().name
+        n = 1
+        while link.exists() or link.is_symlink():
+            n += 1
+            link = work / f"{folder.resolve().name}-{n}"
+        link.symlink_to(folder.resolve(), target_is_directory=True)
+    return work
+
+
+def _run(settings: Settings, host: str, port: int, workers: int, course_ids: list[str]) -> None:
+    import uvicorn
+
     keys_from = "LOCALMOOC_SECRET_KEY" if settings.secret_key else str(settings.key_path())
     Secrets.load(settings.key_path(), settings.secret_key)  # refuse a weak key before serving
     if make_url(settings.db_url).get_backend_name() == "sqlite":
@@ -170,7 +204,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     # Migrated above; workers must not race each other through Alembic.
     os.environ.update(replace(settings, migrate=False).to_env())
     metrics_dir, own_dir = _metrics_dir(workers)
-    print(f"courses: {', '.join(sorted(loaded))}")
+    print(f"courses: {', '.join(course_ids)}")
     print(f"database: {describe_db(settings.db_url)}")
     print(f"secret key (HMAC of national ids; keep it, back it up): {keys_from}")
     print(f"serving on http://{host}:{port}/ with {workers} worker(s)")
