@@ -384,7 +384,7 @@ _DB_OPTION = click.option(
 
 
 @cli.command()
-@click.argument("courses", type=click.Path(path_type=Path, exists=True))
+@click.argument("courses", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
 @_DB_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -396,11 +396,26 @@ _DB_OPTION = click.option(
     help="Serve course HTML as written. By default it is sanitised (no scripts, frames or event handlers), "
     "since a course may come from an imported package.",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON line per request on stderr (request id, method, route, status, duration; "
+    "no personal data). See docs/operations.md.",
+)
 def serve(
-    courses: Path, db_url: str, host: str, port: int, workers: int, secure_cookies: bool, trusted_html: bool
+    courses: tuple[Path, ...],
+    db_url: str,
+    host: str,
+    port: int,
+    workers: int,
+    secure_cookies: bool,
+    trusted_html: bool,
+    log_format: str,
 ) -> None:
-    """Run the reference runtime for COURSES: a course folder, an Open edX OLX course (.tar.gz, .zip or
-    folder), or a folder of them.
+    """Run the reference runtime for COURSES: course folders, Open edX OLX courses (.tar.gz, .zip or
+    folder), or folders of them. A course with errors is reported and skipped; the others are served.
 
     The HMAC key comes from LOCALMOOC_SECRET_KEY, else the file LOCALMOOC_KEY_FILE names, else
     localmooc-secret.key next to the SQLite file (created once, mode 0600)."""
@@ -408,21 +423,42 @@ def serve(
     import tempfile
 
     from .importers.runtime import runtime_courses
+    from .runtime.server import course_set
     from .runtime.server import serve as run_server
     from .runtime.settings import Settings
 
     key_file = os.environ.get("LOCALMOOC_KEY_FILE")
     # OLX courses are imported into a folder that lives as long as the server (docs/import-olx.md).
     with tempfile.TemporaryDirectory(prefix="localmooc-serve-") as work:
+        if len(courses) == 1:
+            folder = runtime_courses(courses[0], Path(work) / "courses")
+        else:  # several: one folder of links to every course in them
+            found = [runtime_courses(c, Path(work) / "courses" / str(i)) for i, c in enumerate(courses)]
+            folder = course_set([d for f in found for d in _course_folders(f)], Path(work) / "all")
         settings = Settings(
-            courses=runtime_courses(courses, Path(work) / "courses"),
+            courses=folder,
             db_url=db_url,
             secure_cookies=secure_cookies,
             trusted_html=trusted_html,
             key_file=Path(key_file) if key_file else None,
             secret_key=os.environ.get("LOCALMOOC_SECRET_KEY") or None,
+            log_format=log_format,
+            metrics_token=os.environ.get("LOCALMOOC_METRICS_TOKEN") or None,
         )
         run_server(settings, host, port, workers)
+
+
+@cli.command()
+@click.argument("courses", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--trusted-html", is_flag=True, help="Show course HTML unsanitised, as `serve --trusted-html`.")
+def preview(courses: tuple[Path, ...], port: int, trusted_html: bool) -> None:
+    """Preview COURSES (course folders, or folders of them) in the real player on 127.0.0.1, signed in
+    as a learner, with a throwaway database. Saving a file reloads its course and the open pages; a course
+    with errors shows them in its pages instead (docs/runtime.md, "Preview")."""
+    from .runtime.preview import run_preview
+
+    run_preview(list(courses), port, trusted_html)
 
 
 @cli.command("import")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from xapi_support import PASSWORD, ROOT, USER, Ralph, free_port, many, one_of_each
+from xapi_support import PASSWORD, ROOT, USER, Ralph, free_port, many, one_of_each, pg_engine
 
 from localmooc_packager.xapi import outbox
 from localmooc_packager.xapi.delivery import LrsRefusedError, Pusher
@@ -222,17 +222,14 @@ def test_cli_status_shows_dead_rows_and_requeues_them(tmp_path: Path, db: sa.Eng
 
 @pytest.mark.postgres
 def test_the_loop_survives_its_database_connections_being_killed(ralph: Ralph) -> None:
-    url = os.environ.get("LOCALMOOC_TEST_PG_URL")
-    if not url:
-        pytest.skip("LOCALMOOC_TEST_PG_URL is not set")
-    admin = sa.create_engine(url)
-    try:
-        admin.connect().close()
-    except sa.exc.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at LOCALMOOC_TEST_PG_URL is unreachable: {exc.orig}")
+    with pg_engine() as admin:
+        _loop_survives_killed_connections(admin, ralph)
+
+
+def _loop_survives_killed_connections(admin: sa.Engine, ralph: Ralph) -> None:
+    url = admin.url.render_as_string(hide_password=False)
     name = f"lm-push-test-{uuid.uuid4().hex[:8]}"
     engine = sa.create_engine(url, pool_pre_ping=True, connect_args={"application_name": name})
-    outbox.metadata.drop_all(admin)
     outbox.metadata.create_all(admin)
     statements = many(600, tag="pgkill")
     _enqueue(admin, statements)
@@ -265,13 +262,13 @@ def test_the_loop_survives_its_database_connections_being_killed(ralph: Ralph) -
         pusher.close()
         engine.dispose()
     assert not worker.is_alive()
-    assert terminated > 0 and pusher.stats.db_errors > 0
+    # Sessions were ended under the worker. Whether one was mid-statement (db_errors) or idle in the pool
+    # (pool_pre_ping reconnects unseen) is up to timing; either way nothing may be lost or sent twice.
+    assert terminated > 0
     counts = ralph.stored_id_counts()
     assert all(counts[s["id"]] == 1 for s in statements)
     with admin.connect() as conn:
         assert outbox.depth(conn).delivered == 600
-    outbox.metadata.drop_all(admin)
-    admin.dispose()
 
 
 def test_cli_push_loop_delivers_as_events_come_and_stops_on_sigterm(
@@ -314,20 +311,13 @@ def test_cli_push_loop_delivers_as_events_come_and_stops_on_sigterm(
 def any_db(request: pytest.FixtureRequest, tmp_path: Path):
     if request.param == "sqlite":
         engine = sa.create_engine(f"sqlite:///{tmp_path / 'runtime.db'}")
-    else:
-        url = os.environ.get("LOCALMOOC_TEST_PG_URL")
-        if not url:
-            pytest.skip("LOCALMOOC_TEST_PG_URL is not set")
-        engine = sa.create_engine(url)
-        try:
-            engine.connect().close()
-        except sa.exc.OperationalError as exc:
-            pytest.skip(f"PostgreSQL at LOCALMOOC_TEST_PG_URL is unreachable: {exc.orig}")
-    outbox.metadata.drop_all(engine)
-    outbox.metadata.create_all(engine)
-    yield engine
-    outbox.metadata.drop_all(engine)
-    engine.dispose()
+        outbox.metadata.create_all(engine)
+        yield engine
+        engine.dispose()
+        return
+    with pg_engine() as engine:
+        outbox.metadata.create_all(engine)
+        yield engine
 
 
 @pytest.mark.slow

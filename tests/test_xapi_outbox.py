@@ -3,43 +3,29 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from xapi_support import many, one_of_each
+from xapi_support import many, one_of_each, pg_engine
 
 from localmooc_packager.xapi import outbox
 
-PG_URL = os.environ.get("LOCALMOOC_TEST_PG_URL")
 LEASE = timedelta(seconds=60)
-
-
-def _pg_engine() -> sa.Engine:
-    if not PG_URL:
-        pytest.skip("LOCALMOOC_TEST_PG_URL is not set")
-    engine = sa.create_engine(PG_URL)
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at LOCALMOOC_TEST_PG_URL is unreachable: {exc.orig}")
-    return engine
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path):
     if request.param == "sqlite":
         eng = sa.create_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
-    else:
-        eng = _pg_engine()
-    outbox.metadata.drop_all(eng)
-    outbox.metadata.create_all(eng)
-    yield eng
-    outbox.metadata.drop_all(eng)
-    eng.dispose()
+        outbox.metadata.create_all(eng)
+        yield eng
+        eng.dispose()
+        return
+    with pg_engine() as eng:
+        outbox.metadata.create_all(eng)
+        yield eng
 
 
 def _count(engine: sa.Engine) -> int:

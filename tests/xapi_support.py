@@ -12,15 +12,38 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from localmooc_packager.xapi import statements as xs
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from pgtools import PG_URL, throwaway_database, unreachable
+
+
+@contextmanager
+def pg_engine(**kw: object) -> Iterator[sa.Engine]:
+    """An engine on a PostgreSQL database of its own (dropped afterwards), or a skip with the reason: the
+    shared server may be used by other runs at the same time, so no test works in its default database."""
+    why = unreachable(PG_URL)
+    if why:
+        pytest.skip(why)
+    with throwaway_database(PG_URL, "lm_xapi") as url:
+        engine = sa.create_engine(url, **kw)  # type: ignore[arg-type]
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
 
 ROOT = Path(__file__).resolve().parent.parent
 RALPH_VENV = Path(os.environ.get("LOCALMOOC_RALPH_VENV", ROOT / ".venv-ralph"))

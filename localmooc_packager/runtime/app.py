@@ -22,7 +22,8 @@ from .. import __version__
 from .blocks import LoadedCourse, load_courses
 from .edge import Edge
 from .http import CookieNames
-from .routes import admin, assets, learner_api, learner_pages
+from .observe import Observe, use_json_logs
+from .routes import admin, assets, learner_api, learner_pages, ops
 from .security import Secrets
 from .services import runner_for
 from .services.accounts import Accounts
@@ -39,7 +40,7 @@ __all__ = ["RuntimeApp", "app_from_env", "create_app"]
 class RuntimeApp(FastAPI):
     """FastAPI behind the edge (``edge.Edge``): every request passes the edge first."""
 
-    edge: Edge | None = None
+    edge: Edge | Observe | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.edge is not None:
@@ -60,8 +61,12 @@ def create_app(
     secure_cookies: bool = False,
     migrate: bool = True,
     settings: Settings | None = None,
+    preview: Any = None,
 ) -> FastAPI:
-    """The app for a set of courses (or a folder of them) and a database URL (or ``settings``)."""
+    """The app for a set of courses (or a folder of them) and a database URL (or ``settings``).
+
+    ``preview`` (a ``runtime.preview.Preview``, whose ``courses`` it reloads in place) adds the preview's
+    routes and its gate for broken courses; without it the app is exactly the served one."""
     cfg = settings or Settings(
         courses=courses if isinstance(courses, Path) else Path("."),
         db_url=db_url,
@@ -87,9 +92,18 @@ def create_app(
     app.state.store, app.state.courses, app.state.settings, app.state.web = store, loaded, cfg, web
     pool = None if store.is_sqlite else ThreadPoolExecutor(store.pool_size, thread_name_prefix="lm-db")
     app.state.submissions = Submissions(loaded, store, keys, names, pool)
-    app.edge = Edge(app.full, cfg.limits, app.state.submissions.call, names.lang)
+    if cfg.log_format == "json":
+        use_json_logs()
+    edge = Edge(app.full, cfg.limits, app.state.submissions.call, names.lang)
+    app.edge = Observe(edge, json_logs=cfg.log_format == "json")
+    if preview is not None:
+        from .preview import install
+
+        web.preview = preview
+        install(app, web, preview)
     app.mount("/assets/app", StaticFiles(directory=HERE / "static"), name="app-static")
     for r in (
+        ops.router(web),
         learner_api.router(web),
         admin.router(web),
         assets.router(web, loaded),

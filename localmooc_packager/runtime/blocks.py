@@ -9,6 +9,7 @@ transaction.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from xblock.core import XBlock
 from xblock.fields import Scope
 from xblock.runtime import DictKeyValueStore, KeyValueStore
 
-from ..errors import UsageError
+from ..errors import InvalidInputError, UsageError
 from ..grading import CourseGrading, course_grading
 from ..tree import CourseTree
 from . import compat
@@ -257,8 +258,13 @@ def static_index(tree: CourseTree, types: dict[str, str]) -> dict[tuple[str, str
     return static
 
 
-def load_courses(path: Path, trusted_html: bool = False) -> dict[str, LoadedCourse]:
-    """One course folder, or a folder of course folders (those holding course.yaml)."""
+def load_courses(
+    path: Path, trusted_html: bool = False, skip: Callable[[Path, InvalidInputError], None] | None = None
+) -> dict[str, LoadedCourse]:
+    """One course folder, or a folder of course folders (those holding course.yaml).
+
+    An invalid course raises, unless ``skip`` is given: then it is handed to ``skip`` and left out (``serve``
+    reports it and serves the rest); with no valid course left, the first error is raised all the same."""
     if (path / "course.yaml").is_file():
         dirs = [path]
     elif path.is_dir():
@@ -268,11 +274,21 @@ def load_courses(path: Path, trusted_html: bool = False) -> dict[str, LoadedCour
     if not dirs:
         raise UsageError(f"{path}: no course folder (with course.yaml) found")
     courses: dict[str, LoadedCourse] = {}
+    first: InvalidInputError | None = None
     for d in dirs:
-        c = load_course_dir(d, trusted_html)
+        try:
+            c = load_course_dir(d, trusted_html)
+        except InvalidInputError as exc:
+            if skip is None:
+                raise
+            first = first or exc
+            skip(d, exc)
+            continue
         if c.id in courses:
             raise UsageError(f"{d}: course id {c.id!r} is used twice")
         courses[c.id] = c
+    if not courses and first is not None:
+        raise first
     return courses
 
 

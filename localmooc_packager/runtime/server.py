@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from ..errors import UsageError
+from ..errors import InvalidInputError, UsageError, display_path
 from .security import Secrets
 from .settings import Limits, Settings
 from .storage import DuplicateError, Store
@@ -132,33 +135,95 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
+def _metrics_dir(workers: int) -> tuple[str | None, bool]:
+    """Several workers: prometheus-client's multiprocess mode, so /metrics sums every worker. The
+    directory is PROMETHEUS_MULTIPROC_DIR when the operator sets it (emptied of the last run's files
+    here), else a new temporary one, removed when the server stops (the bool). It must be in the
+    environment before any worker starts."""
+    if workers <= 1:
+        return None, False
+    chosen = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if chosen:
+        Path(chosen).mkdir(parents=True, exist_ok=True)
+        for old in Path(chosen).glob("*.db"):
+            old.unlink()
+        return chosen, False
+    chosen = tempfile.mkdtemp(prefix="localmooc-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = chosen
+    return chosen, True
+
+
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     """Check the courses, the key and the database once, then hand over to uvicorn (uvloop + httptools)."""
-    import uvicorn
-
     from .blocks import load_courses
 
-    loaded = load_courses(settings.courses, settings.trusted_html)  # fail here, not in every worker
+    if settings.metrics_token is not None and len(settings.metrics_token) < 32:
+        raise UsageError(
+            "LOCALMOOC_METRICS_TOKEN: use at least 32 random characters (or unset it: loopback only)"
+        )
+    skipped: list[Path] = []
+
+    def skip(folder: Path, exc: InvalidInputError) -> None:
+        for problem in exc.report:
+            print(str(problem), file=sys.stderr)
+        print(
+            f"skipped {display_path(folder)}: {len(exc.report.errors)} error(s), not served", file=sys.stderr
+        )
+        skipped.append(folder)
+
+    # Check here, not in every worker; an invalid course is reported and left out, the rest are served.
+    loaded = load_courses(settings.courses, settings.trusted_html, skip)
+    with tempfile.TemporaryDirectory(prefix="localmooc-serve-valid-") as work:
+        if skipped:  # the workers load a folder of the valid courses only
+            settings = replace(
+                settings, courses=course_set([c.tree.source_dir for c in loaded.values()], Path(work))
+            )
+        _run(settings, host, port, workers, sorted(loaded))
+
+
+def course_set(folders: list[Path], work: Path) -> Path:
+    """One folder ``load_courses`` reads for several course folders: links to each in ``work``."""
+    work.mkdir(parents=True, exist_ok=True)
+    for folder in folders:
+        link = work / folder.resolve().name
+        n = 1
+        while link.exists() or link.is_symlink():
+            n += 1
+            link = work / f"{folder.resolve().name}-{n}"
+        link.symlink_to(folder.resolve(), target_is_directory=True)
+    return work
+
+
+def _run(settings: Settings, host: str, port: int, workers: int, course_ids: list[str]) -> None:
+    import uvicorn
+
     keys_from = "LOCALMOOC_SECRET_KEY" if settings.secret_key else str(settings.key_path())
     Secrets.load(settings.key_path(), settings.secret_key)  # refuse a weak key before serving
     if make_url(settings.db_url).get_backend_name() == "sqlite":
         upgrade(settings.db_url)
     # Migrated above; workers must not race each other through Alembic.
     os.environ.update(replace(settings, migrate=False).to_env())
-    print(f"courses: {', '.join(sorted(loaded))}")
+    metrics_dir, own_dir = _metrics_dir(workers)
+    print(f"courses: {', '.join(course_ids)}")
     print(f"database: {describe_db(settings.db_url)}")
     print(f"secret key (HMAC of national ids; keep it, back it up): {keys_from}")
     print(f"serving on http://{host}:{port}/ with {workers} worker(s)")
-    uvicorn.run(
-        "localmooc_packager.runtime.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http=BoundedHttpProtocol,
-        access_log=False,
-        proxy_headers=True,
-        server_header=False,
-        timeout_keep_alive=5,
-    )
+    if metrics_dir:
+        print(f"metrics of all workers: {metrics_dir} (PROMETHEUS_MULTIPROC_DIR)")
+    try:
+        uvicorn.run(
+            "localmooc_packager.runtime.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http=BoundedHttpProtocol,
+            access_log=False,
+            proxy_headers=True,
+            server_header=False,
+            timeout_keep_alive=5,
+        )
+    finally:
+        if metrics_dir and own_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

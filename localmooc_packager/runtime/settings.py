@@ -47,6 +47,8 @@ class Settings:
     secret_key: str | None = None  # LOCALMOOC_SECRET_KEY, wins over the key file
     limits: Limits = Limits()
     login: Login = Login()
+    log_format: str = "text"  # "json": one JSON line per request on stderr (docs/operations.md)
+    metrics_token: str | None = None  # LOCALMOOC_METRICS_TOKEN: /metrics from off the machine with it
 
     def key_path(self) -> Path:
         if self.key_file is not None:
@@ -67,6 +69,7 @@ class Settings:
             "TRUSTED_HTML": "1" if self.trusted_html else "0",
             "MIGRATE": "1" if self.migrate else "0",
             "KEY_FILE": str(self.key_path()),
+            "LOG_FORMAT": self.log_format,
         }
         return {ENV_PREFIX + k: v for k, v in env.items()}
 
@@ -82,4 +85,6 @@ class Settings:
             migrate=e.get(ENV_PREFIX + "MIGRATE", "1") == "1",
             key_file=Path(key_file) if key_file else None,
             secret_key=e.get(ENV_PREFIX + "SECRET_KEY") or None,
+            log_format=e.get(ENV_PREFIX + "LOG_FORMAT", "text"),
+            metrics_token=e.get(ENV_PREFIX + "METRICS_TOKEN") or None,
         )

@@ -16,6 +16,7 @@ from .blocks import LoadedCourse, is_handler
 from .errors import Forbidden, LoginRequired, NotFound, SessionRefused
 from .http import CookieNames
 from .learner_runtime import call_handlers_for_sessions
+from .observe import BATCH_SIZE
 from .security import Secrets, same_token
 from .services import runner_for
 from .services.rules import past_due, video_seconds, watched_too_soon
@@ -126,6 +127,7 @@ class GroupCommit:
             return
         self.transactions += 1
         self.calls += len(batch)
+        BATCH_SIZE.observe(len(batch))
         requests = [request for request, _f in batch]
         if self.pool is None:
             try:

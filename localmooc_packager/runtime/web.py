@@ -66,6 +66,7 @@ class Web:
     accounts: Accounts
     courses: Courses
     progress: Progress
+    preview: Any = None  # runtime/preview.Preview under `localmooc preview` only
 
     # ---- sessions
     async def session_of(self, request: Request) -> SessionInfo | None:
@@ -146,6 +147,7 @@ class Web:
                 lang_url=f"{request.url.path}?lang={other}",
                 session=getattr(request.state, "session", None),
                 categories=CATEGORIES,
+                preview=self.preview,
                 **ctx,
             )
             .encode()

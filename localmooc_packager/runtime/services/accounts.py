@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import Conflict, FieldProblem, Invalid, LoginFailed, Throttled
 from ..i18n import LAWFUL_BASIS, PRIVACY_NOTICE_VERSION, PROVINCE_NAMES, t
 from ..models import RegisterIn
+from ..observe import LOGIN_THROTTLED
 from ..security import (
     DUMMY_HASH,
     Secrets,
@@ -98,6 +99,7 @@ class Accounts:
         key = throttle_key(username, client)
         wait = await self.run(self.store.login_attempt, key, self.rules)
         if wait is not None:
+            LOGIN_THROTTLED.inc()
             raise Throttled(wait)
         ident = await self.run(self.store.identity_for_login, username)
         stored = ident["password_hash"] if ident else DUMMY_HASH

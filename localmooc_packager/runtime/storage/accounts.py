@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
+from ..observe import LOGIN_LOCKOUTS
 from ..settings import Login
 from .schema import (
     DuplicateError,
@@ -88,6 +89,7 @@ class AccountStorage:
         SQLite's write lock), so a burst can never get more than ``free_failures`` checks through."""
         at = now()
         t = login_throttle.c
+        armed = False
         with self.write() as conn:
             conn.execute(self.throttle_insert, {"key": key, "failures": 0, "updated_at": at})
             failures = conn.execute(
@@ -102,6 +104,9 @@ class AccountStorage:
             if failures >= rules.free_failures:
                 wait = min(rules.first_wait * 2 ** (failures - rules.free_failures), rules.max_wait)
                 conn.execute(update(login_throttle).where(t.key == key).values(wait_until=at + wait))
+                armed = True
+        if armed:  # counted once committed
+            LOGIN_LOCKOUTS.inc()
         return None
 
     def login_failed(self, learner_id: str | None) -> None:
