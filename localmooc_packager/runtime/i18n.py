@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..results.thaidate import MONTHS_SHORT
+
 LANGS = ("th", "en")
 
 # The 77 provinces (76 + Bangkok), Thai name and English name, in Thai alphabetical order.
@@ -328,20 +330,7 @@ def t(lang: str) -> dict[str, str]:
     return T.get(lang, T["th"])
 
 
-THAI_MONTHS = (
-    "ม.ค.",
-    "ก.พ.",
-    "มี.ค.",
-    "เม.ย.",
-    "พ.ค.",
-    "มิ.ย.",
-    "ก.ค.",
-    "ส.ค.",
-    "ก.ย.",
-    "ต.ค.",
-    "พ.ย.",
-    "ธ.ค.",
-)
+THAI_MONTHS = MONTHS_SHORT  # one table of Thai month abbreviations (results/thaidate.py)
 EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
