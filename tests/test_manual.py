@@ -163,6 +163,26 @@ def test_every_shell_block_is_marked() -> None:
                     assert block.arg and not block.arg.startswith(("/", "..")), where
 
 
+def test_every_fence_is_seen_by_the_step_reader() -> None:
+    """A fence the reader missed (indented in a list or a note) would be a command nobody runs."""
+    for lang in manual_commands.LANGS:
+        for chapter in manual_commands.chapters():
+            text = (manual_commands.DOCS / f"{chapter}.{lang}.md").read_text(encoding="utf-8")
+            fences = re.findall(r"^\s*```", text, re.M)
+            assert len(fences) == 2 * len(manual_commands.blocks(chapter, lang)), f"{chapter}.{lang}.md"
+
+
+def test_developer_links_outside_docs_become_paths() -> None:
+    text = (
+        "See [runtime.md](runtime.md#preview), [deploy/](../deploy/README.md), [the tests](../tests/x.py), "
+        "![shot](img/a.png) and `[text](url)` in code.\n```\n[a](../b.md)\n```\n"
+    )
+    assert manual_reference._dev_links(text) == (
+        "See [runtime.md](runtime.md#preview), `deploy/`, the tests (`tests/x.py`), "
+        "![shot](img/a.png) and `[text](url)` in code.\n```\n[a](../b.md)\n```\n"
+    )
+
+
 def test_thai_and_english_carry_the_same_steps() -> None:
     th, en = manual_commands.steps("th"), manual_commands.steps("en")
     assert [(s.page, *s.key) for s in th] == [(s.page, *s.key) for s in en]
@@ -245,6 +265,7 @@ def _serve_and_check(step: manual_commands.Step, work: Path) -> None:
                 lambda: any("/preview/login?token=" in ln for ln in server.lines), "the sign-in link"
             )
             link = next(ln.strip() for ln in server.lines if "/preview/login?token=" in ln)
+            server.wait_for(server.answers, "/healthz")  # the link is printed just before the server listens
             status, page = server.get(link)
             assert status == 200 and "my-course" in page, page[:2000]
             me = json.loads(server.get("/api/me")[1])

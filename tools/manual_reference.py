@@ -267,20 +267,27 @@ def troubleshooting_page(lang: str, examples: dict[str, str]) -> str:
 # ---------------------------------------------------------------------------------------------------------
 # The developer documents, linked from the manual
 
-_LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
+# Fenced code and code spans first (left as they are), then a link.
+_LINK = re.compile(
+    r"(?P<code>^```.*?^```|`[^`\n]*`)|(?P<bang>!?)\[(?P<label>[^\]]*)\]\((?P<target>[^)\s]+)\)", re.S | re.M
+)
 
 
 def _dev_links(markdown: str) -> str:
     """Links that leave docs/ (README, deploy/, source files) become the plain path: the site has no copy."""
 
     def fix(m: re.Match[str]) -> str:
-        bang, label, target = m.groups()
-        if bang or re.match(r"[a-z]+:", target) or target.startswith("#"):
+        if m["code"]:
+            return m.group(0)
+        label, target = m["label"], m["target"]
+        if m["bang"] or re.match(r"[a-z]+:", target) or target.startswith("#"):
             return m.group(0)
         path = target.split("#", 1)[0]
         if path.startswith("../") or (not path.endswith(".md") and not path.startswith("img/")):
             shown = path.removeprefix("../")
-            return f"{label} (`{shown}`)" if label.strip("`") != shown else f"`{shown}`"
+            if label.strip("`/") in (shown.rstrip("/"), shown.removesuffix("/README.md")):
+                return label if "`" in label else f"`{label}`"
+            return f"{label} (`{shown}`)"
         return m.group(0)
 
     return _LINK.sub(fix, markdown)
