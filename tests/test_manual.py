@@ -122,6 +122,18 @@ def test_every_message_code_is_in_the_troubleshooting_chapter(site: Path) -> Non
 
 
 @pytest.mark.slow
+def test_the_thai_troubleshooting_says_how_to_fix_in_thai(site: Path) -> None:
+    hints = manual_reference.thai_hints()
+    codes = {e.code for doc in manual_reference.CATALOGUE for e in manual_reference.catalogue(doc)}
+    assert sorted(set(hints) - codes) == [], "manual/troubleshooting.th.yaml names codes that no longer exist"
+    source_codes = {e.code for e in manual_reference.catalogue("validation.md")}
+    assert len(source_codes & set(hints)) >= 53  # every source code when this was written
+    html = (site / "troubleshooting.html").read_text(encoding="utf-8")
+    assert html.count("วิธีแก้:") == len(hints)
+    assert "วิธีแก้:" not in (site / "en" / "troubleshooting.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
 def test_a_broken_link_fails_the_build(tmp_path: Path) -> None:
     config = _copy_manual(tmp_path / "manual")
     page = tmp_path / "manual" / "docs" / "install.en.md"

@@ -26,6 +26,7 @@ import format_reference  # noqa: E402  (the schema helpers docs/course-format.md
 
 CATALOGUE = ("validation.md", "validate-olx.md", "validate-scorm.md")
 FIXTURES = ROOT / "tests" / "fixtures"
+THAI_HINTS = ROOT / "manual" / "troubleshooting.th.yaml"
 GENERATED = ("keys.th.md", "keys.en.md", "troubleshooting.th.md", "troubleshooting.en.md")
 
 TH_SECTIONS = {
@@ -61,7 +62,7 @@ TEXT = {
             "ค้นหารหัสนั้นในหน้านี้ (Ctrl+F) หน้านี้สร้างจากตารางรหัสในเอกสารสำหรับนักพัฒนา "
             "([การตรวจไฟล์ต้นฉบับ](dev/validation.md), [OLX](dev/validate-olx.md), [SCORM](dev/validate-scorm.md)) "
             "ทุกครั้งที่สร้างคู่มือ ตัวอย่างข้อความเป็นข้อความจริงที่โปรแกรมพิมพ์ออกมาเมื่อตรวจไฟล์ตัวอย่างที่ผิด "
-            "ใน `tests/fixtures/` คำอธิบายเป็นภาษาอังกฤษเหมือนข้อความของโปรแกรม"
+            "ใน `tests/fixtures/` วิธีแก้เขียนเป็นภาษาไทย ตามด้วยคำอธิบายภาษาอังกฤษจากตารางรหัส"
         ),
         "example": "ตัวอย่างจริง",
         "error": "ข้อผิดพลาด",
@@ -248,8 +249,17 @@ def real_examples() -> dict[str, str]:
     return found
 
 
+def thai_hints() -> dict[str, str]:
+    """code -> how to fix it, in Thai (manual/troubleshooting.th.yaml), shown first on the Thai page."""
+    import yaml
+
+    hints: dict[str, str] = yaml.safe_load(THAI_HINTS.read_text(encoding="utf-8"))
+    return hints
+
+
 def troubleshooting_page(lang: str, examples: dict[str, str]) -> str:
     text = TEXT[lang]
+    hints = thai_hints() if lang == "th" else {}
     out = [f"# {text['trouble_title']}", "", text["trouble_intro"], ""]
     for doc in CATALOGUE:
         entries = catalogue(doc)
@@ -258,7 +268,11 @@ def troubleshooting_page(lang: str, examples: dict[str, str]) -> str:
             severity = {"error": text["error"], "warning": text["warning"]}.get(
                 entry.severity, entry.severity
             )
-            out += [f"### `{entry.code}`" + (f" ({severity})" if severity else ""), "", entry.meaning, ""]
+            out += [f"### `{entry.code}`" + (f" ({severity})" if severity else ""), ""]
+            if entry.code in hints:
+                out += [f"**วิธีแก้:** {hints[entry.code]}", "", f"ภาษาอังกฤษ: {entry.meaning}", ""]
+            else:
+                out += [entry.meaning, ""]
             if entry.code in examples:
                 out += [f"{text['example']}:", "", "```text", examples[entry.code], "```", ""]
     return "\n".join(out)
