@@ -109,6 +109,16 @@ def test_every_schema_key_is_in_the_keys_chapter(site: Path) -> None:
 
 
 @pytest.mark.slow
+def test_the_thai_keys_chapter_explains_keys_in_thai(site: Path) -> None:
+    glosses = manual_reference.thai_glosses()
+    keys = manual_reference.schema_keys()
+    assert sorted(g for g in glosses if g.rsplit(".", 1)[-1] not in keys) == [], "keys.th.yaml: stale keys"
+    assert len(glosses) >= 62  # every key (and dotted key) of the schemas when this was written
+    html = (site / "keys.html").read_text(encoding="utf-8")
+    assert "<strong>ชื่อที่ผู้เรียนเห็น</strong>" in html and "<strong>โจทย์</strong>" in html
+
+
+@pytest.mark.slow
 def test_every_message_code_is_in_the_troubleshooting_chapter(site: Path) -> None:
     codes = {e.code for doc in manual_reference.CATALOGUE for e in manual_reference.catalogue(doc)}
     assert {"yaml-invalid", "quiz-answer-unknown", "asset-missing", "date-buddhist-era"} <= codes

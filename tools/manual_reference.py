@@ -26,6 +26,7 @@ import format_reference  # noqa: E402  (the schema helpers docs/course-format.md
 
 CATALOGUE = ("validation.md", "validate-olx.md", "validate-scorm.md")
 FIXTURES = ROOT / "tests" / "fixtures"
+THAI_KEYS = ROOT / "manual" / "keys.th.yaml"
 THAI_HINTS = ROOT / "manual" / "troubleshooting.th.yaml"
 GENERATED = ("keys.th.md", "keys.en.md", "troubleshooting.th.md", "troubleshooting.en.md")
 
@@ -51,7 +52,7 @@ TEXT = {
         "keys_title": "ทุกคีย์ของรูปแบบหลักสูตร",
         "keys_intro": (
             "หน้านี้สร้างขึ้นใหม่จาก JSON Schema ใน `schemas/` ทุกครั้งที่สร้างคู่มือ จึงตรงกับโปรแกรมเสมอ "
-            "คำอธิบายแต่ละคีย์เป็นภาษาอังกฤษตามที่เขียนไว้ใน schema คีย์ที่มีจุด เช่น `certificate.requires` "
+            "ความหมายแต่ละคีย์เป็นภาษาไทยแบบสั้น (ตัวหนา) ตามด้วยคำอธิบายภาษาอังกฤษจาก schema คีย์ที่มีจุด เช่น `certificate.requires` "
             "คือคีย์ที่อยู่ข้างในคีย์แรก"
         ),
         "head": "| คีย์ | ชนิด | ต้องมี | ความหมาย |",
@@ -108,14 +109,27 @@ TEXT = {
 # Every key, from the schemas
 
 
-def _rows(node: dict[str, Any], defs: dict[str, Any], prefix: str, yes: str) -> Iterator[str]:
+def thai_glosses() -> dict[str, str]:
+    """key (or dotted key) -> its meaning in a few Thai words (manual/keys.th.yaml)."""
+    import yaml
+
+    glosses: dict[str, str] = yaml.safe_load(THAI_KEYS.read_text(encoding="utf-8"))
+    return glosses
+
+
+def _rows(
+    node: dict[str, Any], defs: dict[str, Any], prefix: str, yes: str, glosses: dict[str, str]
+) -> Iterator[str]:
     required = set(node.get("required", []))
     for key, prop in node.get("properties", {}).items():
         req = yes if key in required else ""
         name = f"{prefix}{key}"
-        yield f"| `{name}` | {format_reference._type(prop, defs)} | {req} | {format_reference._description(prop, defs)} |"
+        meaning = format_reference._description(prop, defs)
+        if name in glosses:  # Thai first, then the schema's own words
+            meaning = f"**{glosses[name]}** {meaning}"
+        yield f"| `{name}` | {format_reference._type(prop, defs)} | {req} | {meaning} |"
         if "properties" in prop:  # an inline mapping (certificate:, olx:): its keys too
-            yield from _rows(prop, defs, f"{name}.", yes)
+            yield from _rows(prop, defs, f"{name}.", yes, glosses)
 
 
 def schema_keys() -> set[str]:
@@ -143,6 +157,7 @@ def keys_page(lang: str) -> str:
     import json
 
     text = TEXT[lang]
+    glosses = thai_glosses() if lang == "th" else {}
     schema = json.loads((ROOT / "schemas" / "course.schema.json").read_text(encoding="utf-8"))
     defs = schema["$defs"]
     out = [f"# {text['keys_title']}", "", text["keys_intro"], ""]
@@ -150,7 +165,7 @@ def keys_page(lang: str) -> str:
         node = schema if name is None else defs[name]
         heading = TH_SECTIONS[title] if lang == "th" else title
         out += [f"## {heading}", "", node.get("description", ""), "", text["head"], "|---|---|---|---|"]
-        out += _rows(node, defs, "", text["yes"])
+        out += _rows(node, defs, "", text["yes"], glosses)
         out.append("")
     include = defs["include"]
     out += [
@@ -160,7 +175,7 @@ def keys_page(lang: str) -> str:
         "",
         text["head"],
         "|---|---|---|---|",
-        *_rows(include, defs, "", text["yes"]),
+        *_rows(include, defs, "", text["yes"], glosses),
         "",
     ]
     return "\n".join(out)
