@@ -126,7 +126,7 @@ def _rows(
         name = f"{prefix}{key}"
         meaning = format_reference._description(prop, defs)
         if name in glosses:  # Thai first, then the schema's own words
-            meaning = f"**{glosses[name]}** {meaning}"
+            meaning = f"**{glosses[name]}**<br>{meaning}"
         yield f"| `{name}` | {format_reference._type(prop, defs)} | {req} | {meaning} |"
         if "properties" in prop:  # an inline mapping (certificate:, olx:): its keys too
             yield from _rows(prop, defs, f"{name}.", yes, glosses)
