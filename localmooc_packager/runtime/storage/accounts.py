@@ -397,7 +397,14 @@ class AccountStorage:
         """The newest audit entries whose subject is ``learner_id`` (for the admin's learner page)."""
         with self.read() as conn:
             rows = conn.execute(
-                select(audit_log.c.at, audit_log.c.actor, audit_log.c.action, audit_log.c.detail)
+                select(
+                    audit_log.c.at,
+                    audit_log.c.actor,
+                    identities.c.username.label("actor_name"),
+                    audit_log.c.action,
+                    audit_log.c.detail,
+                )
+                .outerjoin(identities, identities.c.learner_id == audit_log.c.actor)
                 .where(audit_log.c.target == learner_id)
                 .order_by(audit_log.c.id.desc())
                 .limit(limit)
