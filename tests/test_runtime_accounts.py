@@ -299,3 +299,46 @@ def test_registration_without_a_course_goes_home_and_enrols_nowhere(app: Any) ->
     r = api.get(f"/courses/{COURSE_ID}/enrol", follow_redirects=False)
     assert (r.status_code, r.headers["location"]) == (303, f"/courses/{COURSE_ID}")
     assert re.search(r"/courses/", r.headers["location"])
+
+
+# ---- migration 0005
+
+
+def test_migration_0005_adds_its_columns_and_can_be_undone(db_url: str) -> None:  # noqa: F811
+    """Existing accounts get must_change_password = false; the downgrade drops both columns, the upgrade
+    brings them back, and the runtime's schema matches what the migration makes (no drift)."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+    from runtime_support import migrations_head
+
+    from localmooc_packager.runtime.dbcheck import check
+    from localmooc_packager.runtime.storage.schema import MIGRATIONS
+    from localmooc_packager.runtime.store import Store
+
+    store = Store(db_url)
+    try:
+        assert store.upgrade() == migrations_head()
+        app = make_app(db_url)
+        Api(app).learner("olduser")
+        app.state.store.dispose()
+
+        def columns(conn: Any, table: str) -> set[str]:
+            return {c["name"] for c in sa.inspect(conn).get_columns(table)}
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with store.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0003")
+            assert "must_change_password" not in columns(conn, "identities")
+            assert "account" not in columns(conn, "login_throttle")
+        assert store.upgrade() == migrations_head()
+        with store.read() as conn:
+            from localmooc_packager.runtime.storage.schema import identities
+
+            flags = conn.execute(select(identities.c.username, identities.c.must_change_password)).all()
+        assert [(u, bool(f)) for u, f in flags] == [("olduser", False)]
+        assert check(db_url).problems == []
+    finally:
+        store.dispose()
