@@ -154,6 +154,7 @@ def test_a_temporary_password_given_by_the_admin_follows_the_policy(app: Any) ->
 def test_password_change_checks_the_current_password_and_ends_other_sessions(app: Any) -> None:
     here, there = Api(app), Api(app)
     here.learner("kanya")
+    assert 'href="/me/password"' in here.get("/me").text  # reachable from the learner's own page
     assert there.login("kanya").status_code == 200
     assert there.get("/me", follow_redirects=False).status_code == 200
 
