@@ -218,3 +218,14 @@ def test_the_round_defaults_to_the_current_one_and_bad_filters_are_named(app: An
     r = boss.get("/admin/report?round=2564/2&province=Atlantis")
     assert r.status_code == 422 and "Atlantis" in r.text
     assert boss.get("/admin/report/download?round=2564/3&format=csv").status_code == 422
+
+
+def test_a_long_round_shows_its_first_rows_and_all_totals(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from localmooc_packager.runtime.routes import admin as admin_routes
+
+    monkeypatch.setattr(admin_routes, "PAGE_ROWS", 2)
+    doc = html.fromstring(admin(app).get("/admin/report?round=2564/2").text)
+    assert len(doc.xpath('//table[@data-lm="report-rows"]/tbody/tr')) == 2
+    assert "2 แถวแรกจาก 4 แถว" in doc.xpath('//*[@data-lm="report-cut"]')[0].text_content()
+    grand = doc.xpath('//tr[@data-lm="report-grand-total"]/td')
+    assert [c.text_content() for c in grand[1:3]] == ["3", "4"]  # the totals still cover every row

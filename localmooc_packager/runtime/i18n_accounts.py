@@ -43,6 +43,7 @@ ACCOUNT_STRINGS: dict[str, dict[str, str]] = {
         "per_learner": "รายบุคคล",
         "totals": "สรุปตามประเภทองค์กรและจังหวัด",
         "no_rows": "ไม่มีผู้ผ่านหลักสูตรในรอบนี้ตามเงื่อนไขที่เลือก",
+        "rows_shown": "แสดง {shown:,} แถวแรกจาก {total:,} แถว ดาวน์โหลดไฟล์เพื่อดูทั้งหมด",
     },
     "en": {
         "change_password": "Change password",
@@ -83,5 +84,6 @@ ACCOUNT_STRINGS: dict[str, dict[str, str]] = {
         "per_learner": "Per learner",
         "totals": "Totals by organisation type and province",
         "no_rows": "No completions in this round for the chosen filters",
+        "rows_shown": "Showing the first {shown:,} of {total:,} rows; download the file for all of them",
     },
 }

@@ -24,6 +24,9 @@ from . import BAD_BODY, ERR
 Offset = Annotated[int, Query(ge=0, le=Limits.max_admin_offset)]
 Text = Annotated[str, Query(max_length=200)]
 BANGKOK = timezone(timedelta(hours=7))
+# Rows a report page shows; the totals always cover the whole round, the downloads every row. A browser
+# slows down past a few thousand table rows, and a programme's round can have hundreds of thousands.
+PAGE_ROWS = 2000
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -184,6 +187,8 @@ def _report_pages(r: APIRouter, web: Web) -> None:
         lang = lang_of(request)
         ctx = {
             "report": report,
+            "rows": report.rows[:PAGE_ROWS] if report else [],
+            "row_count": len(report.rows) if report else 0,
             "chosen": chosen,
             "problem": problem,
             "columns": round_report.COLUMNS,
