@@ -89,6 +89,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+def migrations_head() -> str:
+    """The newest Alembic revision of the runtime's migrations (tests compare with it, not a literal)."""
+    from alembic.script import ScriptDirectory
+
+    from localmooc_packager.runtime.storage.schema import MIGRATIONS
+
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head() or ""
+
+
 def test_secrets() -> Secrets:
     return Secrets(b"test-key-not-secret-but-long-enough-32")
 

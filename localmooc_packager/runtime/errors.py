@@ -52,6 +52,12 @@ class Forbidden(RuntimeProblem):
     status, code = 403, "forbidden"
 
 
+class PasswordChangeRequired(Forbidden):
+    """The session was opened with a temporary password: only the change-password page (and logout) is open."""
+
+    code = "password_change_required"
+
+
 class NotFound(RuntimeProblem):
     status, code = 404, "not_found"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..results.thaidate import MONTHS_SHORT
+from .i18n_accounts import ACCOUNT_STRINGS
 
 LANGS = ("th", "en")
 
@@ -324,6 +325,9 @@ T: dict[str, dict[str, str]] = {
         "finished": "All units done: see your results",
     },
 }
+
+for _lang, _strings in ACCOUNT_STRINGS.items():
+    T[_lang].update(_strings)
 
 
 def t(lang: str) -> dict[str, str]:

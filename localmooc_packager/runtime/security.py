@@ -155,3 +155,17 @@ def same_token(a: str | None, b: str | None) -> bool:
 def throttle_key(username: str, client: str) -> str:
     """The login throttle's key: one (canonical username, client address) pair, hashed."""
     return hashlib.sha256(f"{username}\x00{client}".encode()).hexdigest()
+
+
+def account_key(username: str) -> str:
+    """The login throttle's account column: the canonical username, hashed (an admin's unlock clears by it)."""
+    return hashlib.sha256(f"account\x00{username}".encode()).hexdigest()
+
+
+def temporary_password() -> str:
+    """A temporary password an admin hands over: 12 characters from an alphabet without look-alikes."""
+    alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    while True:
+        value = "".join(secrets.choice(alphabet) for _ in range(12))
+        if password_problem(value, "") is None:
+            return value

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .errors import Forbidden, LoginRequired, RuntimeProblem
+from .errors import Forbidden, LoginRequired, PasswordChangeRequired, RuntimeProblem
 from .faults import DB_UNAVAILABLE, log_unavailable, unavailable_body
 from .http import CookieNames, problem_body, problem_headers, problem_message
 from .i18n import CATEGORIES, LANGS, t
@@ -28,6 +28,8 @@ from .storage import SessionInfo, Store
 
 HERE = Path(__file__).parent
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# What a session opened with a temporary password may reach before the password is changed.
+PASSWORD_CHANGE_PATHS = frozenset({"/me/password", "/logout", "/api/logout", "/api/csrf"})
 TEMPLATES = Environment(
     loader=FileSystemLoader(HERE / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -74,6 +76,8 @@ class Web:
         token = request.cookies.get(self.names.session)
         s = await self.run(self.store.session, token) if token else None
         request.state.session = s
+        if s is not None and s.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+            raise PasswordChangeRequired()
         return s
 
     async def learner(self, request: Request) -> SessionInfo:
@@ -175,6 +179,8 @@ def install_error_handlers(app: FastAPI, web: Web) -> None:
             return Response(body, exc.status, problem_headers(exc), media_type="application/json")
         if isinstance(exc, LoginRequired):
             return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        if isinstance(exc, PasswordChangeRequired):
+            return RedirectResponse("/me/password", status_code=303)
         return web.page(
             request, "error.html", exc.status, message=problem_message(exc, lang), code=exc.status
         )

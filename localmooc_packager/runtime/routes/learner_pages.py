@@ -1,5 +1,8 @@
 """The learner's HTML pages: catalogue, course, player, progress, registration, login, my data."""
 
+import re
+from collections.abc import Mapping
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
@@ -10,6 +13,26 @@ from ..models import RegisterIn
 from ..web import Web, form_str, lang_of, learner_dep, local_next
 
 REGISTER_FIELDS = ("username", "name", "national_id", "org_type", "organisation", "province")
+# Where a registration QR (results/poster.py) sends the new learner: enrol in that course.
+ENROL_NEXT = re.compile(r"/courses/([A-Za-z0-9._-]{1,100})/enrol")
+_PROVINCE_TH = {en.casefold(): th for th, en in PROVINCES} | {th: th for th, _en in PROVINCES}
+
+
+def prefill(query: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    """The registration form's values from a QR link (``results.poster.registration_url``): organisation type
+    and province only when they are ones the form offers (the province by its Thai or English name), the
+    organisation trimmed; and ``next``, a same-site path. Anything else is left for the learner to fill in."""
+    values: dict[str, str] = {}
+    if query.get("org_type", "") in LAWFUL_BASIS:
+        values["org_type"] = query["org_type"]
+    province = _PROVINCE_TH.get(query.get("province", "").strip().casefold())
+    if province:
+        values["province"] = province
+    organisation = " ".join(query.get("organisation", "").split())[:200]
+    if organisation:
+        values["organisation"] = organisation
+    nxt = local_next(query.get("next"))
+    return values, "" if nxt == "/" else nxt
 
 
 def router(web: Web) -> APIRouter:
@@ -41,6 +64,13 @@ def _course_pages(r: APIRouter, web: Web) -> None:
         await web.courses.enrol(c, s)
         return RedirectResponse(f"/courses/{c.id}/learn", status_code=303)
 
+    @r.get("/courses/{course_id}/enrol")
+    async def enrol_link(course_id: str) -> RedirectResponse:
+        """A link (a registration QR's ``next`` after logging in instead): enrolling is a POST, so show
+        the course page with its enrol button."""
+        c = web.courses.get(course_id)
+        return RedirectResponse(f"/courses/{c.id}", status_code=303)
+
     @r.get("/courses/{course_id}/learn")
     async def learn(course_id: str, s: Learner) -> RedirectResponse:
         c = web.courses.get(course_id)
@@ -66,15 +96,16 @@ def _account_pages(r: APIRouter, web: Web) -> None:
     @r.get("/register", response_class=HTMLResponse)
     async def register_page(request: Request) -> HTMLResponse:
         await web.session_of(request)
-        return web.page(
-            request, "register.html", values={}, errors={}, provinces=PROVINCES, org_types=ORG_TYPES
-        )
+        values, nxt = prefill(request.query_params)
+        ctx = {"values": values, "errors": {}, "provinces": PROVINCES, "org_types": ORG_TYPES, "next": nxt}
+        return web.page(request, "register.html", **ctx)
 
     @r.post("/register")
     async def register_form(request: Request) -> Response:
         await web.session_of(request)
         form = await request.form()
         values = {k: form_str(form, k) for k in REGISTER_FIELDS}
+        nxt = local_next(form_str(form, "next"))
         errors: dict[str, str] = {}
         try:
             if values["org_type"] not in LAWFUL_BASIS:
@@ -88,9 +119,19 @@ def _account_pages(r: APIRouter, web: Web) -> None:
             await web.accounts.register(data, lang_of(request))
         except RuntimeProblem as p:
             errors.update({i.field or "form": i.message for i in p.items})
-            ctx = {"values": values, "errors": errors, "provinces": PROVINCES, "org_types": ORG_TYPES}
+            ctx = {
+                "values": values,
+                "errors": errors,
+                "provinces": PROVINCES,
+                "org_types": ORG_TYPES,
+                "next": "" if nxt == "/" else nxt,
+            }
             return web.page(request, "register.html", 422, **ctx)
-        return await _log_in(web, request, values["username"], form_str(form, "password"), "/")
+        client = request.client.host if request.client else ""
+        _lid, token = await web.accounts.login(values["username"], form_str(form, "password"), client)
+        response = RedirectResponse(await _enrol_from_qr(web, token, nxt), status_code=303)
+        web.set_session(response, token)
+        return response
 
 
 def _login_pages(r: APIRouter, web: Web) -> None:
@@ -119,6 +160,25 @@ def _login_pages(r: APIRouter, web: Web) -> None:
         web.end_session(response)
         return response
 
+    @r.get("/me/password", response_class=HTMLResponse)
+    async def password_page(request: Request, s: Learner) -> HTMLResponse:
+        return web.page(request, "password.html", errors={}, done=False, forced=s.must_change_password)
+
+    @r.post("/me/password")
+    async def password_form(request: Request, s: Learner) -> HTMLResponse:
+        form = await request.form()
+        token = request.cookies.get(web.names.session)
+        lang = lang_of(request)
+        try:
+            current, new = form_str(form, "current_password"), form_str(form, "new_password")
+            await web.accounts.change_password(s.learner_id, current, new, token, lang)
+        except Invalid as p:
+            errors = {i.field or "form": i.message for i in p.items}
+            ctx = {"errors": errors, "done": False, "forced": s.must_change_password}
+            return web.page(request, "password.html", 422, **ctx)
+        request.state.session = await web.run(web.store.session, token)
+        return web.page(request, "password.html", errors={}, done=True, forced=False)
+
     @r.get("/me", response_class=HTMLResponse)
     async def me_page(request: Request, s: Learner) -> HTMLResponse:
         p = await web.accounts.profile(s.learner_id)
@@ -131,6 +191,22 @@ def _login_pages(r: APIRouter, web: Web) -> None:
         response = RedirectResponse("/", status_code=303)
         web.end_session(response)
         return response
+
+
+async def _enrol_from_qr(web: Web, token: str, nxt: str) -> str:
+    """Where a new learner goes: a registration from a course's QR (``next=/courses/ID/enrol``) enrols them
+    and takes them into the course. The enrolment follows the course's rules (published, window open); when
+    it cannot be made the course page says why, and the account stays made."""
+    m = ENROL_NEXT.fullmatch(nxt)
+    if m is None or m[1] not in web.courses.courses:
+        return nxt
+    c = web.courses.get(m[1])
+    s = await web.run(web.store.session, token)
+    try:
+        await web.courses.enrol(c, s)
+    except RuntimeProblem:
+        return f"/courses/{c.id}"
+    return f"/courses/{c.id}/learn"
 
 
 async def _log_in(web: Web, request: Request, username: str, password: str, target: str) -> Response:

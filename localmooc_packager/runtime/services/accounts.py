@@ -7,18 +7,20 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import Conflict, FieldProblem, Invalid, LoginFailed, Throttled
+from ..errors import Conflict, FieldProblem, Invalid, LoginFailed, NotFound, Throttled
 from ..i18n import LAWFUL_BASIS, PRIVACY_NOTICE_VERSION, PROVINCE_NAMES, t
 from ..models import RegisterIn
 from ..observe import LOGIN_THROTTLED
 from ..security import (
     DUMMY_HASH,
     Secrets,
+    account_key,
     canonical_username,
     hash_password,
     national_id_valid,
     normalise_national_id,
     password_problem,
+    temporary_password,
     throttle_key,
     username_problem,
     verify_password,
@@ -97,7 +99,7 @@ class Accounts:
         password and gets the same LoginFailed."""
         username = canonical_username(username)
         key = throttle_key(username, client)
-        wait = await self.run(self.store.login_attempt, key, self.rules)
+        wait = await self.run(self.store.login_attempt, key, self.rules, account_key(username))
         if wait is not None:
             LOGIN_THROTTLED.inc()
             raise Throttled(wait)
@@ -123,3 +125,63 @@ class Accounts:
     async def erase(self, learner_id: str) -> None:
         """PDPA erasure: identity, sessions and typed state go; numbers stay under the random id."""
         await self.run(self.store.erase, learner_id)
+
+    # ---- passwords
+    async def change_password(
+        self, learner_id: str, current: str, new: str, keep_token: str | None, lang: str
+    ) -> int:
+        """The learner's own change: the current password checked, the new one under the registration
+        policy; every other session of the learner ends (the sessions ended)."""
+        tr = t(lang)
+        found = await self.run(self.store.password_hash_of, learner_id)
+        if found is None:
+            raise NotFound()
+        username, stored = found
+        problems: list[FieldProblem] = []
+        if not await run_in_threadpool(verify_password, stored, current):
+            problems.append(FieldProblem("current_password", "password-wrong", tr["wrong_password"]))
+        why = password_problem(new, username)
+        if why:
+            problems.append(FieldProblem("new_password", "password-weak", f"{tr['weak_password']}: {why}"))
+        elif new == current:
+            problems.append(FieldProblem("new_password", "password-same", tr["same_password"]))
+        if problems:
+            raise Invalid(items=problems)
+        new_hash = await run_in_threadpool(hash_password, new)
+        return await self.run(self.store.change_password, learner_id, new_hash, keep_token)  # type: ignore[no-any-return]
+
+    # ---- administrators
+    async def _username(self, learner_id: str) -> str:
+        username = await self.run(self.store.learner_username, learner_id)
+        if username is None:  # no such learner, or erased: nothing to unlock or reset
+            raise NotFound()
+        return username  # type: ignore[no-any-return]
+
+    async def unlock(self, admin_id: str, learner_id: str) -> int:
+        """Clear the learner's login throttle (from every client) and lockout; audited."""
+        username = await self._username(learner_id)
+        return await self.run(self.store.unlock, admin_id, learner_id, account_key(username))  # type: ignore[no-any-return]
+
+    async def set_temporary_password(self, admin_id: str, learner_id: str, password: str, lang: str) -> str:
+        """Give the learner ``password`` (or a generated one when empty) to be changed at the next login;
+        their sessions end. Returns the password, to be shown to the admin once; audited without it."""
+        username = await self._username(learner_id)
+        password = password or temporary_password()
+        why = password_problem(password, username)
+        if why:
+            raise Invalid(
+                items=[FieldProblem("password", "password-weak", f"{t(lang)['weak_password']}: {why}")]
+            )
+        new_hash = await run_in_threadpool(hash_password, password)
+        await self.run(
+            self.store.set_temporary_password, admin_id, learner_id, new_hash, account_key(username)
+        )
+        return password
+
+    async def learner_results(self, admin_id: str, learner_id: str) -> dict[str, Any]:
+        """A learner's enrolments, progress and course results for an admin; the view is audited."""
+        found = await self.run(self.store.learner_results, admin_id, learner_id)
+        if found is None:
+            raise NotFound()
+        found["audit"] = await self.run(self.store.audit_about, learner_id)
+        return found  # type: ignore[no-any-return]

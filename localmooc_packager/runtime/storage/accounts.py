@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
+from ...results.schema import course_results
 from ..observe import LOGIN_LOCKOUTS
 from ..settings import Login
 from .schema import (
@@ -71,6 +72,7 @@ class AccountStorage:
                 select(
                     identities.c.learner_id,
                     identities.c.password_hash,
+                    identities.c.must_change_password,
                     learners.c.role,
                 )
                 .join(learners, learners.c.id == identities.c.learner_id)
@@ -80,7 +82,7 @@ class AccountStorage:
             return None
         return dict(row._mapping)
 
-    def login_attempt(self, key: str, rules: Login) -> int | None:
+    def login_attempt(self, key: str, rules: Login, account: str | None = None) -> int | None:
         """Count a login attempt of ``key`` (account + client) before its password is checked.
 
         None: go ahead (the attempt is counted as a failure until ``login_succeeded`` clears it).
@@ -91,7 +93,9 @@ class AccountStorage:
         t = login_throttle.c
         armed = False
         with self.write() as conn:
-            conn.execute(self.throttle_insert, {"key": key, "failures": 0, "updated_at": at})
+            conn.execute(
+                self.throttle_insert, {"key": key, "failures": 0, "updated_at": at, "account": account}
+            )
             failures = conn.execute(
                 update(login_throttle)
                 .where(t.key == key, (t.wait_until.is_(None)) | (t.wait_until <= at))
@@ -142,8 +146,15 @@ class AccountStorage:
         h = token_hash(token)
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(sessions.c.learner_id, learners.c.role, sessions.c.expires_at, sessions.c.idle_until)
+                select(
+                    sessions.c.learner_id,
+                    learners.c.role,
+                    sessions.c.expires_at,
+                    sessions.c.idle_until,
+                    identities.c.must_change_password,
+                )
                 .join(learners, learners.c.id == sessions.c.learner_id)
+                .outerjoin(identities, identities.c.learner_id == sessions.c.learner_id)
                 .where(sessions.c.token_hash == h)
             ).first()
             conn.rollback()
@@ -157,7 +168,7 @@ class AccountStorage:
             idle = min(at + self.idle_ttl, expires)
             with self.write() as conn:
                 conn.execute(update(sessions).where(sessions.c.token_hash == h).values(idle_until=idle))
-        return SessionInfo(row[0], row[1], expires, idle)
+        return SessionInfo(row[0], row[1], expires, idle, bool(row[4]))
 
     def logout(self, token: str) -> None:
         with self.write() as conn:
@@ -271,6 +282,134 @@ class AccountStorage:
             ).mappings()
             page = [dict(r) for r in rows]
             return len(page) > limit, page[:limit]
+
+    # ---- what administrators do to accounts (each audited with the admin as actor; never a password)
+    def learner_username(self, learner_id: str) -> str | None:
+        with self.read() as conn:
+            return conn.execute(  # type: ignore[no-any-return]
+                select(identities.c.username).where(identities.c.learner_id == learner_id)
+            ).scalar()
+
+    def unlock(self, admin_id: str, learner_id: str, account: str) -> int:
+        """Clear the login throttle of the account (every client) and its lockout; the rows cleared."""
+        with self.write() as conn:
+            cleared = conn.execute(delete(login_throttle).where(login_throttle.c.account == account)).rowcount
+            conn.execute(
+                update(identities)
+                .where(identities.c.learner_id == learner_id)
+                .values(failed_logins=0, locked_until=None)
+            )
+            self.audit(conn, admin_id, "admin-unlock", learner_id, {"throttle_rows": cleared})
+        return int(cleared or 0)
+
+    def set_temporary_password(
+        self, admin_id: str, learner_id: str, password_hash: str, account: str
+    ) -> None:
+        """A temporary password that must be changed at the next login; the learner's sessions end and the
+        throttle is cleared (the learner is told the new password and must be able to use it)."""
+        with self.write() as conn:
+            conn.execute(
+                update(identities)
+                .where(identities.c.learner_id == learner_id)
+                .values(
+                    password_hash=password_hash, must_change_password=True, failed_logins=0, locked_until=None
+                )
+            )
+            conn.execute(delete(sessions).where(sessions.c.learner_id == learner_id))
+            conn.execute(delete(login_throttle).where(login_throttle.c.account == account))
+            self.audit(conn, admin_id, "admin-temporary-password", learner_id, {})
+
+    def password_hash_of(self, learner_id: str) -> tuple[str, str] | None:
+        """(username, password hash) of a learner with an identity."""
+        with self.read() as conn:
+            row = conn.execute(
+                select(identities.c.username, identities.c.password_hash).where(
+                    identities.c.learner_id == learner_id
+                )
+            ).first()
+        return (row[0], row[1]) if row is not None else None
+
+    def change_password(self, learner_id: str, password_hash: str, keep_token: str | None) -> int:
+        """The learner's new password; every other session of the learner ends. Returns the sessions ended."""
+        s = sessions.c
+        with self.write() as conn:
+            conn.execute(
+                update(identities)
+                .where(identities.c.learner_id == learner_id)
+                .values(password_hash=password_hash, must_change_password=False)
+            )
+            others = delete(sessions).where(s.learner_id == learner_id)
+            if keep_token:
+                others = others.where(s.token_hash != token_hash(keep_token))
+            ended = conn.execute(others).rowcount
+            self.audit(conn, learner_id, "password-change", learner_id, {"sessions_ended": ended})
+        return int(ended or 0)
+
+    def learner_results(self, admin_id: str, learner_id: str) -> dict[str, Any] | None:
+        """What an admin may see of one learner's learning: identity summary, enrolments with progress,
+        course results. The view itself is audited (who looked at whom, when)."""
+        profile = self.profile(learner_id)
+        with self.write() as conn:
+            exists = conn.execute(select(learners.c.id).where(learners.c.id == learner_id)).scalar()
+            if exists is None:
+                return None
+            done = (
+                select(func.count())
+                .select_from(completions)
+                .where(
+                    completions.c.learner_id == enrolments.c.learner_id,
+                    completions.c.course_id == enrolments.c.course_id,
+                    completions.c.completion >= 1.0,
+                )
+                .scalar_subquery()
+            )
+            enrolled = [
+                dict(r)
+                for r in conn.execute(
+                    select(
+                        enrolments.c.course_id,
+                        enrolments.c.created_at,
+                        enrolments.c.last_seen,
+                        enrolments.c.study_seconds,
+                        done.label("blocks_completed"),
+                    )
+                    .where(enrolments.c.learner_id == learner_id)
+                    .order_by(enrolments.c.created_at, enrolments.c.course_id)
+                ).mappings()
+            ]
+            results = [
+                dict(r)
+                for r in conn.execute(
+                    select(course_results)
+                    .where(course_results.c.learner_id == learner_id)
+                    .order_by(course_results.c.course_id)
+                ).mappings()
+            ]
+            self.audit(conn, admin_id, "admin-view-results", learner_id, {})
+        for rows in (enrolled, results):
+            for r in rows:
+                for k, v in r.items():
+                    if isinstance(v, datetime):
+                        r[k] = aware(v)
+        return {"learner_id": learner_id, "profile": profile, "enrolments": enrolled, "results": results}
+
+    def audit_about(self, learner_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest audit entries whose subject is ``learner_id`` (for the admin's learner page)."""
+        with self.read() as conn:
+            rows = conn.execute(
+                select(
+                    audit_log.c.at,
+                    audit_log.c.actor,
+                    identities.c.username.label("actor_name"),
+                    audit_log.c.action,
+                    audit_log.c.detail,
+                )
+                .outerjoin(identities, identities.c.learner_id == audit_log.c.actor)
+                .where(audit_log.c.target == learner_id)
+                .order_by(audit_log.c.id.desc())
+                .limit(limit)
+            ).mappings()
+            return [{**r, "at": aware(r["at"])} for r in rows]
 
     # ---- audit
     def audit(self, conn: Connection, actor: str, action: str, target: str, detail: dict[str, Any]) -> None:

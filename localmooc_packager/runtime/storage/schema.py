@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from xblock.fields import Scope
 
@@ -63,6 +64,8 @@ identities = Table(
     Column("password_hash", String(200), nullable=False),
     Column("failed_logins", Integer, nullable=False, default=0),
     Column("locked_until", DateTime(timezone=True)),
+    # Set with a temporary password given by an admin: every page asks for a new one until it is changed.
+    Column("must_change_password", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 sessions = Table(
@@ -87,7 +90,9 @@ login_throttle = Table(
     Column("failures", Integer, nullable=False),
     Column("wait_until", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("account", String(64)),  # sha256 of the canonical username: an admin's unlock clears them all
     Index("ix_login_throttle_updated", "updated_at"),
+    Index("ix_login_throttle_account", "account"),
 )
 
 enrolments = Table(

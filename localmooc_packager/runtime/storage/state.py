@@ -31,6 +31,7 @@ class SessionInfo:
     role: str
     expires_at: datetime
     idle_until: datetime
+    must_change_password: bool = False  # a temporary password from an admin: only the change page is open
 
 
 @dataclass
