@@ -5,8 +5,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ..errors import Invalid, LoginFailed, RuntimeProblem, Throttled
 from ..http import problem_message
-from ..i18n import LAWFUL_BASIS, ORG_TYPES, PROVINCES, t
+from ..i18n import LAWFUL_BASIS, ORG_TYPE_LABELS, ORG_TYPES, PRIVACY_NOTICE_VERSION, PROVINCES, t
 from ..models import RegisterIn
+from ..services.progress import standing
 from ..web import Web, form_str, lang_of, learner_dep, local_next
 
 REGISTER_FIELDS = ("username", "name", "national_id", "org_type", "organisation", "province")
@@ -24,16 +25,19 @@ def _course_pages(r: APIRouter, web: Web) -> None:
     Learner = learner_dep(web)
 
     @r.get("/", response_class=HTMLResponse)
-    async def home(request: Request, category: str | None = None) -> HTMLResponse:
-        cats = await web.courses.catalogue(await web.session_of(request), lang_of(request))
-        return web.page(request, "catalogue.html", cats=cats, selected=category)
+    async def home(request: Request, category: str | None = None, welcome: str | None = None) -> HTMLResponse:
+        s = await web.session_of(request)
+        cats = await web.courses.catalogue(s, lang_of(request))
+        # ?welcome=1 is where registration lands: say it worked (only to the new, signed-in learner).
+        welcomed = welcome == "1" and s is not None
+        return web.page(request, "catalogue.html", cats=cats, selected=category, welcomed=welcomed)
 
     @r.get("/courses/{course_id}", response_class=HTMLResponse)
     async def about(course_id: str, request: Request) -> HTMLResponse:
-        course = await web.courses.detail(
-            web.courses.get(course_id), await web.session_of(request), lang_of(request)
-        )
-        return web.page(request, "about.html", course=course)
+        c, s, lang = web.courses.get(course_id), await web.session_of(request), lang_of(request)
+        course = await web.courses.detail(c, s, lang)
+        st = await web.progress.standing(c, s, lang) if s and course.enrolled else None
+        return web.page(request, "about.html", course=course, standing=st)
 
     @r.post("/courses/{course_id}/enrol")
     async def enrol_form(course_id: str, s: Learner) -> RedirectResponse:
@@ -52,14 +56,16 @@ def _course_pages(r: APIRouter, web: Web) -> None:
     async def unit_page(course_id: str, unit_id: str, request: Request, s: Learner) -> HTMLResponse:
         c = web.courses.get(course_id)
         view = await web.progress.unit(c, s, unit_id, lang_of(request))
-        return web.page(request, "player.html", course=c, view=view, units=c.units)
+        # The last unit ends with the learner's real standing (finished, or what is left), not a blanket
+        # "all done"; runtime.js refreshes it when a quiz on the page is graded.
+        st = await web.progress.standing(c, s, lang_of(request)) if view.next is None else None
+        return web.page(request, "player.html", course=c, view=view, units=c.units, standing=st)
 
     @r.get("/courses/{course_id}/progress", response_class=HTMLResponse)
     async def progress_page(course_id: str, request: Request, s: Learner) -> HTMLResponse:
         c = web.courses.get(course_id)
-        return web.page(
-            request, "progress.html", course=c, progress=await web.progress.of(c, s, lang_of(request))
-        )
+        p = await web.progress.of(c, s, lang_of(request))
+        return web.page(request, "progress.html", course=c, progress=p, standing=standing(c, p))
 
 
 def _account_pages(r: APIRouter, web: Web) -> None:
@@ -67,7 +73,13 @@ def _account_pages(r: APIRouter, web: Web) -> None:
     async def register_page(request: Request) -> HTMLResponse:
         await web.session_of(request)
         return web.page(
-            request, "register.html", values={}, errors={}, provinces=PROVINCES, org_types=ORG_TYPES
+            request,
+            "register.html",
+            values={},
+            errors={},
+            provinces=PROVINCES,
+            org_types=ORG_TYPES,
+            org_labels=ORG_TYPE_LABELS,
         )
 
     @r.post("/register")
@@ -89,12 +101,18 @@ def _account_pages(r: APIRouter, web: Web) -> None:
         except RuntimeProblem as p:
             errors.update({i.field or "form": i.message for i in p.items})
             ctx = {"values": values, "errors": errors, "provinces": PROVINCES, "org_types": ORG_TYPES}
+            ctx["org_labels"] = ORG_TYPE_LABELS
             return web.page(request, "register.html", 422, **ctx)
-        return await _log_in(web, request, values["username"], form_str(form, "password"), "/")
+        return await _log_in(web, request, values["username"], form_str(form, "password"), "/?welcome=1")
 
 
 def _login_pages(r: APIRouter, web: Web) -> None:
     Learner = learner_dep(web)
+
+    @r.get("/privacy", response_class=HTMLResponse)
+    async def privacy_page(request: Request) -> HTMLResponse:
+        await web.session_of(request)
+        return web.page(request, "privacy.html", version=PRIVACY_NOTICE_VERSION)
 
     @r.get("/login", response_class=HTMLResponse)
     async def login_page(request: Request, next: str | None = None) -> HTMLResponse:
