@@ -4,7 +4,7 @@
 
 Runs the real app (the sample courses, a throwaway SQLite database) on 127.0.0.1 and walks a learner through
 it in Debian's Chromium: the catalogue, registration, a course page, every unit of local-budget-basics (html,
-video and quiz blocks), a failed then a passed post-test, progress, my data, login, the privacy notice and an
+video and quiz blocks), a failed then a passed post-test, a third-party XBlock (flashcards-demo), progress, my data, login, the privacy notice and an
 error page. Each page is checked for layout faults (``LAYOUT_JS``: anything wider than the screen, content
 cut off, quiz text outside its fieldset, a select too narrow for an option) and saved as
 ``learner-<page>-<width>.png``. Exits 1 and names the faults when there are any; requests that leave the
@@ -38,6 +38,7 @@ CHROMIUM_ARGS = [
 WIDTHS = (390, 1366)
 HEIGHTS = {390: 844, 1366: 768}
 COURSE = "local-budget-basics"  # no enrolment window: it can be taken on any date
+XBLOCK_COURSE = "flashcards-demo"
 PASSWORD = "a long pass phrase 1"  # noqa: S105 - a throwaway account in a throwaway database
 POST_WRONG = {"q1": "a", "q2": "5", "q3": ["c"], "q4": "false", "q5": "สภาตำบล"}
 POST_RIGHT = {"q1": "b", "q2": "2", "q3": ["a", "b"], "q4": "true", "q5": "สภาเทศบาล"}
@@ -246,6 +247,13 @@ def walk(page: Any, base: str, width: int, snap: Callable[[str], None]) -> None:
     snap("progress-finished")
     page.goto(f"{base}/courses/{COURSE}")
     snap("about-finished")
+    # A third-party XBlock (examples/flashcards, installed by ./run.sh) when the courses include its demo.
+    if page.goto(f"{base}/courses/{XBLOCK_COURSE}").ok:
+        page.click('[data-lm="enrol"]')
+        page.wait_for_url(f"**/courses/{XBLOCK_COURSE}/units/**")
+        page.goto(f"{base}/courses/{XBLOCK_COURSE}/units/abbreviations")
+        page.locator("[data-block-type=flashcards]").first.wait_for()
+        snap("unit-xblock-flashcards")
     page.goto(f"{base}/me")
     snap("me")
     page.click('[data-lm="logout"]')

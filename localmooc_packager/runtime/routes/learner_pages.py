@@ -10,6 +10,7 @@ from ..models import RegisterIn
 from ..services.progress import standing
 from ..web import Web, form_str, lang_of, learner_dep, local_next
 
+WELCOME_COOKIE = "lm_welcome"  # one-time: the catalogue after registration says it worked
 REGISTER_FIELDS = ("username", "name", "national_id", "org_type", "organisation", "province")
 
 
@@ -25,12 +26,15 @@ def _course_pages(r: APIRouter, web: Web) -> None:
     Learner = learner_dep(web)
 
     @r.get("/", response_class=HTMLResponse)
-    async def home(request: Request, category: str | None = None, welcome: str | None = None) -> HTMLResponse:
+    async def home(request: Request, category: str | None = None) -> HTMLResponse:
         s = await web.session_of(request)
         cats = await web.courses.catalogue(s, lang_of(request))
-        # ?welcome=1 is where registration lands: say it worked (only to the new, signed-in learner).
-        welcomed = welcome == "1" and s is not None
-        return web.page(request, "catalogue.html", cats=cats, selected=category, welcomed=welcomed)
+        # Registration lands here with a one-time cookie: say it worked, once, to the new learner.
+        welcomed = s is not None and request.cookies.get(WELCOME_COOKIE) == "1"
+        page = web.page(request, "catalogue.html", cats=cats, selected=category, welcomed=welcomed)
+        if request.cookies.get(WELCOME_COOKIE):
+            page.delete_cookie(WELCOME_COOKIE, path="/", secure=web.settings.secure_cookies)
+        return page
 
     @r.get("/courses/{course_id}", response_class=HTMLResponse)
     async def about(course_id: str, request: Request) -> HTMLResponse:
@@ -103,7 +107,9 @@ def _account_pages(r: APIRouter, web: Web) -> None:
             ctx = {"values": values, "errors": errors, "provinces": PROVINCES, "org_types": ORG_TYPES}
             ctx["org_labels"] = ORG_TYPE_LABELS
             return web.page(request, "register.html", 422, **ctx)
-        return await _log_in(web, request, values["username"], form_str(form, "password"), "/?welcome=1")
+        response = await _log_in(web, request, values["username"], form_str(form, "password"), "/")
+        web._cookie(response, WELCOME_COOKIE, "1", 300)
+        return response
 
 
 def _login_pages(r: APIRouter, web: Web) -> None:
