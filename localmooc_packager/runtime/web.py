@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .errors import Forbidden, LoginRequired, RuntimeProblem
 from .faults import DB_UNAVAILABLE, log_unavailable, unavailable_body
 from .http import CookieNames, problem_body, problem_headers, problem_message
-from .i18n import CATEGORIES, LANGS, num, pct, t
+from .i18n import CATEGORIES, LANGS, ORG_TYPE_LABELS, num, pct, t
 from .security import Secrets, new_csrf_token, same_token
 from .services import Runner
 from .services.accounts import Accounts
@@ -35,6 +35,7 @@ TEMPLATES = Environment(
     lstrip_blocks=True,
 )
 TEMPLATES.filters.update(num=num, pct=pct)  # one way to write scores, hours and percents on every page
+TEMPLATES.globals["org_labels"] = ORG_TYPE_LABELS  # the registration form's short choices
 
 
 def lang_of(request: Request) -> str:

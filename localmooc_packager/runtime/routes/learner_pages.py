@@ -5,7 +5,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ..errors import Invalid, LoginFailed, RuntimeProblem, Throttled
 from ..http import problem_message
-from ..i18n import LAWFUL_BASIS, ORG_TYPE_LABELS, ORG_TYPES, PRIVACY_NOTICE_VERSION, PROVINCES, t
+from ..i18n import LAWFUL_BASIS, ORG_TYPES, PRIVACY_NOTICE_VERSION, PROVINCES, t
 from ..models import RegisterIn
 from ..services.progress import standing
 from ..web import Web, form_str, lang_of, learner_dep, local_next
@@ -77,13 +77,7 @@ def _account_pages(r: APIRouter, web: Web) -> None:
     async def register_page(request: Request) -> HTMLResponse:
         await web.session_of(request)
         return web.page(
-            request,
-            "register.html",
-            values={},
-            errors={},
-            provinces=PROVINCES,
-            org_types=ORG_TYPES,
-            org_labels=ORG_TYPE_LABELS,
+            request, "register.html", values={}, errors={}, provinces=PROVINCES, org_types=ORG_TYPES
         )
 
     @r.post("/register")
@@ -105,7 +99,6 @@ def _account_pages(r: APIRouter, web: Web) -> None:
         except RuntimeProblem as p:
             errors.update({i.field or "form": i.message for i in p.items})
             ctx = {"values": values, "errors": errors, "provinces": PROVINCES, "org_types": ORG_TYPES}
-            ctx["org_labels"] = ORG_TYPE_LABELS
             return web.page(request, "register.html", 422, **ctx)
         response = await _log_in(web, request, values["username"], form_str(form, "password"), "/")
         web._cookie(response, WELCOME_COOKIE, "1", 300)
