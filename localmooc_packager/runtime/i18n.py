@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ..results.thaidate import MONTHS_SHORT
 from .i18n_accounts import ACCOUNT_STRINGS
 
@@ -117,6 +119,14 @@ ORG_TYPES: list[tuple[str, str, str, str]] = [
     ("public", "ประชาชนทั่วไป", "Member of the public", "consent"),
 ]
 LAWFUL_BASIS = {key: basis for key, _th, _en, basis in ORG_TYPES}
+# The registration form's choices: short enough for a closed select on a 390 px phone (the full names above
+# stay in reports and /me); ORG_TYPE_HELP, under the select, spells the abbreviations out.
+ORG_TYPE_LABELS: dict[str, tuple[str, str]] = {
+    "dla-central": ("กรมส่งเสริมการปกครองท้องถิ่น (ส่วนกลาง)", "DLA, central"),
+    "dla-provincial": ("สำนักงานส่งเสริมฯ จังหวัด (สถจ.)", "DLA, provincial office"),
+    "local-admin-org": ("องค์กรปกครองส่วนท้องถิ่น (อปท.)", "Local administrative organisation"),
+    "public": ("ประชาชนทั่วไป", "Member of the public"),
+}
 PRIVACY_NOTICE_VERSION = "2024-1"
 
 T: dict[str, dict[str, str]] = {
@@ -164,6 +174,7 @@ T: dict[str, dict[str, str]] = {
         "national_id": "เลขประจำตัวประชาชน 13 หลัก (ไม่บังคับ)",
         "national_id_help": "ใช้ตรวจสอบการสมัครซ้ำเท่านั้น ระบบเก็บเฉพาะค่าแฮชที่เข้ารหัสด้วยกุญแจ ไม่เก็บเลขจริง",
         "org_type": "ประเภทหน่วยงาน",
+        "org_type_help": "สถจ. คือ สำนักงานส่งเสริมการปกครองท้องถิ่นจังหวัด อปท. คือ อบจ. เทศบาล อบต. กรุงเทพมหานคร และเมืองพัทยา",
         "organisation": "หน่วยงาน / สังกัด",
         "province": "จังหวัด",
         "choose": "เลือก",
@@ -220,7 +231,19 @@ T: dict[str, dict[str, str]] = {
         "about_course": "เกี่ยวกับหลักสูตร",
         "category": "หมวดหมู่",
         "welcome": "เรียนรู้ด้วยตนเองเกี่ยวกับการปกครองส่วนท้องถิ่น สำหรับบุคลากรกรมส่งเสริมการปกครองท้องถิ่น บุคลากรท้องถิ่น และประชาชน",
-        "finished": "เรียนครบทุกบทแล้ว ดูผลการเรียน",
+        "see_results": "ดูผลการเรียน",
+        "see_progress": "ดูความก้าวหน้า",
+        "review": "ทบทวนบทเรียน",
+        "course_finished": "เรียนจบหลักสูตรแล้ว",
+        "passed_with": "ผ่านเกณฑ์ด้วยคะแนน {score}% (เกณฑ์ผ่าน {mark}%)",
+        "course_not_finished": "ยังไม่จบหลักสูตร สิ่งที่ยังเหลือ",
+        "left_content": "เนื้อหาที่ยังเรียนไม่ครบ {n} รายการ (บทความ วิดีโอ หรือแบบทดสอบ)",
+        "left_quiz": "ยังไม่ได้ทำ{title}",
+        "left_mark": "{title} ได้คะแนน {score}% ยังไม่ถึงเกณฑ์ผ่าน {mark}% ทบทวนบทเรียนแล้วทำแบบทดสอบอีกครั้ง",
+        "registered": "สมัครสมาชิกเรียบร้อยแล้ว และเข้าสู่ระบบแล้ว เลือกหลักสูตรที่สนใจเพื่อลงทะเบียนเรียน",
+        "privacy_notice": "ประกาศความเป็นส่วนตัว",
+        "all_categories": "ทุกหมวด",
+        "course_card_image": "ภาพหลักสูตร",
     },
     "en": {
         "site": "Local MOOC",
@@ -266,6 +289,7 @@ T: dict[str, dict[str, str]] = {
         "national_id": "13-digit national id (optional)",
         "national_id_help": "Used only to detect duplicate accounts; only a keyed hash is stored, never the number",
         "org_type": "Organisation type",
+        "org_type_help": "Local administrative organisations: provincial administrations, municipalities, subdistrict administrations, Bangkok and Pattaya",
         "organisation": "Organisation",
         "province": "Province",
         "choose": "Choose",
@@ -322,7 +346,19 @@ T: dict[str, dict[str, str]] = {
         "about_course": "About this course",
         "category": "Category",
         "welcome": "Self-paced learning about local government for DLA staff, local government staff and the public",
-        "finished": "All units done: see your results",
+        "see_results": "See your results",
+        "see_progress": "See your progress",
+        "review": "Review the course",
+        "course_finished": "You have finished this course",
+        "passed_with": "Passed with {score}% (pass mark {mark}%)",
+        "course_not_finished": "Not finished yet; still to do",
+        "left_content": "{n} item(s) of content not completed (pages, videos or quizzes)",
+        "left_quiz": "Not taken yet: {title}",
+        "left_mark": "{title}: {score}%, below the pass mark of {mark}%; review the units and try again",
+        "registered": "You are registered and logged in. Choose a course to enrol.",
+        "privacy_notice": "Privacy notice",
+        "all_categories": "All categories",
+        "course_card_image": "Course image",
     },
 }
 
@@ -332,6 +368,22 @@ for _lang, _strings in ACCOUNT_STRINGS.items():
 
 def t(lang: str) -> dict[str, str]:
     return T.get(lang, T["th"])
+
+
+def num(value: float | None) -> str:
+    """A score or an amount as people write it: 1, 1.5, 0.67 (never 1.0; two decimals at most, rounded
+    half up). xblocks/static/quiz.js applies the same rule, so the quiz and the progress page agree."""
+    if value is None:
+        return ""
+    rounded = math.floor(value * 100 + 0.5) / 100
+    return f"{rounded:.2f}".rstrip("0").rstrip(".")
+
+
+def pct(fraction: float | None) -> str:
+    """A share 0-1 as a whole percent, rounded half up like the quiz's Math.round: 0.705 -> 71."""
+    if fraction is None:
+        return ""
+    return str(math.floor(fraction * 100 + 0.5))
 
 
 THAI_MONTHS = MONTHS_SHORT  # one table of Thai month abbreviations (results/thaidate.py)

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .errors import Forbidden, LoginRequired, PasswordChangeRequired, RuntimeProblem
 from .faults import DB_UNAVAILABLE, log_unavailable, unavailable_body
 from .http import CookieNames, problem_body, problem_headers, problem_message
-from .i18n import CATEGORIES, LANGS, t
+from .i18n import CATEGORIES, LANGS, ORG_TYPE_LABELS, num, pct, t
 from .security import Secrets, new_csrf_token, same_token
 from .services import Runner
 from .services.accounts import Accounts
@@ -36,6 +36,8 @@ TEMPLATES = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+TEMPLATES.filters.update(num=num, pct=pct)  # one way to write scores, hours and percents on every page
+TEMPLATES.globals["org_labels"] = ORG_TYPE_LABELS  # the registration form's short choices
 
 
 def lang_of(request: Request) -> str:

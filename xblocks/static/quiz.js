@@ -63,7 +63,7 @@ function LmQuizBlock(runtime, element, init) {
       box.hidden = false;
     });
     var pct = Math.round(state.score * 100);
-    resultBox.textContent = ui.score + " " + state.best_earned + "/" + state.possible + " (" + pct + "%) " +
+    resultBox.textContent = ui.score + " " + num(state.best_earned) + "/" + num(state.possible) + " (" + pct + "%) " +
       (state.passed ? ui.passed : ui.not_passed);
     if (state.attempts_left === 0) {
       button.disabled = true;
@@ -71,6 +71,12 @@ function LmQuizBlock(runtime, element, init) {
     } else if (state.attempts_left !== null && state.attempts_left !== undefined) {
       meta.textContent = ui.attempts_left.replace("{n}", state.attempts_left);
     }
+  }
+
+  // Scores as people write them: 1, 1.5, 0.67 (two decimals at most, rounded half up), the rule of the
+  // runtime's pages (runtime/i18n.py num), so the quiz and the progress page say the same.
+  function num(x) {
+    return String(Math.round(Number(x) * 100) / 100);
   }
 
   function escapeHtml(s) {

@@ -8,13 +8,21 @@ from fastapi.responses import FileResponse
 from ..blocks import RESOURCES, LoadedCourse
 from ..errors import NotFound
 from ..http import ACTIVE_SUFFIXES, COURSE_FILE_CSP
-from ..web import Web
+from ..web import HERE, Web
 
 TYPES = {".css": "text/css", ".js": "text/javascript"}
 
 
 def router(web: Web, courses: dict[str, LoadedCourse]) -> APIRouter:
     r = APIRouter(include_in_schema=False)
+    favicon = (HERE / "static" / "favicon.ico").read_bytes()  # drawn by tools/make_favicon.py
+
+    @r.get("/favicon.ico")
+    async def favicon_ico() -> Response:
+        # Browsers ask for /favicon.ico whatever the page says; a 404 there fills the logs on every visit.
+        return Response(
+            favicon, media_type="image/x-icon", headers={"cache-control": "public, max-age=86400"}
+        )
 
     @r.get("/assets/frag/{name}")
     async def frag_asset(name: str) -> Response:

@@ -8,10 +8,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ..errors import Invalid, LoginFailed, RuntimeProblem, Throttled
 from ..http import problem_message
-from ..i18n import LAWFUL_BASIS, ORG_TYPES, PROVINCES, t
+from ..i18n import LAWFUL_BASIS, ORG_TYPES, PRIVACY_NOTICE_VERSION, PROVINCES, t
 from ..models import RegisterIn
+from ..services.progress import standing
 from ..web import Web, form_str, lang_of, learner_dep, local_next
 
+WELCOME_COOKIE = "lm_welcome"  # one-time: the catalogue after registration says it worked
 REGISTER_FIELDS = ("username", "name", "national_id", "org_type", "organisation", "province")
 # Where a registration QR (results/poster.py) sends the new learner: enrol in that course.
 ENROL_NEXT = re.compile(r"/courses/([A-Za-z0-9._-]{1,100})/enrol")
@@ -48,15 +50,21 @@ def _course_pages(r: APIRouter, web: Web) -> None:
 
     @r.get("/", response_class=HTMLResponse)
     async def home(request: Request, category: str | None = None) -> HTMLResponse:
-        cats = await web.courses.catalogue(await web.session_of(request), lang_of(request))
-        return web.page(request, "catalogue.html", cats=cats, selected=category)
+        s = await web.session_of(request)
+        cats = await web.courses.catalogue(s, lang_of(request))
+        # Registration lands here with a one-time cookie: say it worked, once, to the new learner.
+        welcomed = s is not None and request.cookies.get(WELCOME_COOKIE) == "1"
+        page = web.page(request, "catalogue.html", cats=cats, selected=category, welcomed=welcomed)
+        if request.cookies.get(WELCOME_COOKIE):
+            page.delete_cookie(WELCOME_COOKIE, path="/", secure=web.settings.secure_cookies)
+        return page
 
     @r.get("/courses/{course_id}", response_class=HTMLResponse)
     async def about(course_id: str, request: Request) -> HTMLResponse:
-        course = await web.courses.detail(
-            web.courses.get(course_id), await web.session_of(request), lang_of(request)
-        )
-        return web.page(request, "about.html", course=course)
+        c, s, lang = web.courses.get(course_id), await web.session_of(request), lang_of(request)
+        course = await web.courses.detail(c, s, lang)
+        st = await web.progress.standing(c, s, lang) if s and course.enrolled else None
+        return web.page(request, "about.html", course=course, standing=st)
 
     @r.post("/courses/{course_id}/enrol")
     async def enrol_form(course_id: str, s: Learner) -> RedirectResponse:
@@ -82,14 +90,16 @@ def _course_pages(r: APIRouter, web: Web) -> None:
     async def unit_page(course_id: str, unit_id: str, request: Request, s: Learner) -> HTMLResponse:
         c = web.courses.get(course_id)
         view = await web.progress.unit(c, s, unit_id, lang_of(request))
-        return web.page(request, "player.html", course=c, view=view, units=c.units)
+        # The last unit ends with the learner's real standing (finished, or what is left), not a blanket
+        # "all done"; runtime.js refreshes it when a quiz on the page is graded.
+        st = await web.progress.standing(c, s, lang_of(request)) if view.next is None else None
+        return web.page(request, "player.html", course=c, view=view, units=c.units, standing=st)
 
     @r.get("/courses/{course_id}/progress", response_class=HTMLResponse)
     async def progress_page(course_id: str, request: Request, s: Learner) -> HTMLResponse:
         c = web.courses.get(course_id)
-        return web.page(
-            request, "progress.html", course=c, progress=await web.progress.of(c, s, lang_of(request))
-        )
+        p = await web.progress.of(c, s, lang_of(request))
+        return web.page(request, "progress.html", course=c, progress=p, standing=standing(c, p))
 
 
 def _account_pages(r: APIRouter, web: Web) -> None:
@@ -129,13 +139,21 @@ def _account_pages(r: APIRouter, web: Web) -> None:
             return web.page(request, "register.html", 422, **ctx)
         client = request.client.host if request.client else ""
         _lid, token = await web.accounts.login(values["username"], form_str(form, "password"), client)
-        response = RedirectResponse(await _enrol_from_qr(web, token, nxt), status_code=303)
+        target = await _enrol_from_qr(web, token, nxt)
+        response = RedirectResponse(target, status_code=303)
         web.set_session(response, token)
+        if target == "/":  # the catalogue says the registration worked; a QR lands in its course instead
+            web._cookie(response, WELCOME_COOKIE, "1", 300)
         return response
 
 
 def _login_pages(r: APIRouter, web: Web) -> None:
     Learner = learner_dep(web)
+
+    @r.get("/privacy", response_class=HTMLResponse)
+    async def privacy_page(request: Request) -> HTMLResponse:
+        await web.session_of(request)
+        return web.page(request, "privacy.html", version=PRIVACY_NOTICE_VERSION)
 
     @r.get("/login", response_class=HTMLResponse)
     async def login_page(request: Request, next: str | None = None) -> HTMLResponse:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..blocks import LoadedCourse
 from ..errors import NotFound
 from ..i18n import be_date
@@ -11,6 +13,45 @@ from ..storage import SessionInfo, Store
 from . import Runner
 from .courses import Courses
 from .rules import when
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a learner stands in a course, from the real state: what the end of the last unit and the
+    progress page say, and whether the course page offers "continue" or "review"."""
+
+    content_left: int  # completable blocks (html, video, quiz) not completed yet
+    missing: list[str]  # titles of the quizzes that decide the result and were never submitted
+    below_mark: bool  # all of them submitted, and the deciding score is under the pass mark
+    deciding: str  # the post-test's title, or "" when the course grade decides
+    score: float  # the deciding score, 0-1: the post-test's best, or the course grade
+    pass_threshold: float
+    passed: bool
+    graded: bool  # the course has quizzes that decide a result
+
+    @property
+    def finished(self) -> bool:
+        """All content done and, when the course grades, passed."""
+        return self.content_left == 0 and (self.passed or not self.graded)
+
+
+def standing(c: LoadedCourse, p: ProgressOut) -> Standing:
+    """The learner's standing from their progress: with a post-test, the post-test decides (grading.py);
+    without one, every counted quiz does."""
+    post = c.grading.post_test
+    deciding = [q for q in p.quizzes if (q.id == post.id if post else q.counts)]
+    missing = [q.title for q in deciding if q.score is None]
+    score = (deciding[0].score or 0.0) if post and deciding else p.grade
+    return Standing(
+        content_left=p.total_blocks - p.completed_blocks,
+        missing=missing,
+        below_mark=bool(deciding) and not missing and not p.passed,
+        deciding=deciding[0].title if post and deciding else "",
+        score=score,
+        pass_threshold=p.pass_threshold,
+        passed=p.passed,
+        graded=bool(c.grading.quizzes),
+    )
 
 
 class Progress:
@@ -84,3 +125,6 @@ class Progress:
             pass_threshold=c.grading.pass_threshold,
             study_minutes=int((e or {}).get("study_seconds", 0) // 60),
         )
+
+    async def standing(self, c: LoadedCourse, s: SessionInfo, lang: str = "th") -> Standing:
+        return standing(c, await self.of(c, s, lang))

@@ -34,4 +34,19 @@
     }
     try { fn(runtime, el, args); } catch (e) { if (window.console) console.error(e); }
   });
+
+  // The end of the last unit states the learner's standing (finished, or what is left). A quiz graded on
+  // this page changes it: fetch the page again and take the server's fresh copy (one wording, one place).
+  main.addEventListener("lm:graded", function () {
+    var end = document.querySelector("[data-lm-end]");
+    if (!end || !end.querySelector("[data-lm-standing]")) return;
+    fetch(window.location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-lm-end]");
+        if (fresh) end.replaceWith(document.importNode(fresh, true));
+      })
+      .catch(function () { /* the stale standing stays; the progress page has the truth */ });
+  });
 })();
