@@ -178,6 +178,19 @@ def test_two_nodes_refuse_publish_and_follow_with_learner_state_kept(db_url: str
     assert form.status_code == 303 and form.headers["location"] == f"/admin/versions?done={COURSE_ID}:2:new"
     assert "ฉบับที่" in boss.get(f"/admin/versions?done={COURSE_ID}:2:new").text
     assert COURSE_ID not in b.state.versions.refused
+    with b.state.store.read() as conn:
+        from sqlalchemy import text
+
+        audited = conn.execute(
+            text("SELECT actor, target, detail FROM audit_log WHERE action = 'publish-version' ORDER BY id")
+        ).all()
+    boss_id = boss.get("/api/me").json()["id"]
+    assert [(actor, target) for actor, target, _ in audited] == [
+        ("node-start", OTHER_ID),  # sorted by course id at start
+        ("node-start", COURSE_ID),
+        (boss_id, COURSE_ID),
+    ]
+    assert '"version": 2' in audited[-1][2]
     assert on_b.get(f"/api/courses/{COURSE_ID}").status_code == 200
     assert a.state.versions.served[COURSE_ID].version == 1  # A has not looked yet
     assert take_up(a) == [COURSE_ID]

@@ -175,6 +175,9 @@ def publish(
                 )
             except rows.RaceLost:
                 continue
+            # In the same transaction: the audit log says who published what (no names, ids only).
+            detail = {"version": number, "content_hash": packed.content_hash, "files": packed.files}
+            store.audit(conn, by, "publish-version", course.id, detail)
         return Published(course.id, number, packed.content_hash, True), course
     raise UsageError(f"course {course.id}: other publishers keep writing new versions; try again")
 
