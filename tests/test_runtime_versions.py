@@ -110,6 +110,18 @@ def test_content_hash_ignores_mtimes_and_place_and_sees_every_byte(tmp_path: Pat
     assert content_hash(b) != content_hash(a)
 
 
+def test_an_olx_course_imported_again_has_the_same_hash(tmp_path: Path) -> None:
+    """`serve` imports OLX courses into a new folder at every start: the import must be byte for byte the
+    same, or a restarted node would refuse its own course."""
+    from localmooc_packager.importers.runtime import runtime_courses
+
+    studio = ROOT / "tests" / "fixtures" / "studio" / "corpus"
+    first = runtime_courses(studio, tmp_path / "one")
+    second = runtime_courses(studio, tmp_path / "two")
+    hashes = [sorted(content_hash(c.parent) for c in run.rglob("course.yaml")) for run in (first, second)]
+    assert hashes[0] == hashes[1] and len(hashes[0]) >= 2
+
+
 def test_a_published_archive_unpacks_to_the_published_content(tmp_path: Path) -> None:
     packed = pack(SAMPLE)
     unpack(packed.data, tmp_path / "out", packed.content_hash)

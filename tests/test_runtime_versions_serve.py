@@ -46,14 +46,16 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @contextmanager
-def serving(folders: Path, url: str, work: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def serving(
+    folders: Path, url: str, work: Path, workers: int = 1
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`localmooc serve FOLDERS` on a free port until /readyz answers; stopped with SIGINT afterwards."""
     port = free_port()
     env = {**os.environ, "LOCALMOOC_VERSION_POLL": POLL, "LOCALMOOC_SECRET_KEY": "k" * 40}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     work.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [str(CLI), "serve", str(folders), "--db", url, "--port", str(port)],
+        [str(CLI), "serve", str(folders), "--db", url, "--port", str(port), "--workers", str(workers)],
         cwd=work,
         env=env,
         stdout=subprocess.PIPE,
@@ -104,8 +106,8 @@ def test_two_serve_processes_refuse_then_follow_a_published_version(url: str, tm
     edit(b_dir / COURSE_ID, "", "ฉบับที่สอง: ", "units/intro.md")
     v1, v2 = content_hash(a_dir / COURSE_ID), content_hash(b_dir / COURSE_ID)
 
-    with (
-        serving(a_dir, url, tmp_path / "run-a") as (a, proc_a),
+    with (  # node A runs two workers: each follows the database on its own
+        serving(a_dir, url, tmp_path / "run-a", workers=2) as (a, proc_a),
         serving(b_dir, url, tmp_path / "run-b") as (b, proc_b),
     ):
         assert courses_of(a)[COURSE_ID] == f"version 1 ({v1[:12]})"
@@ -166,6 +168,17 @@ def test_two_serve_processes_refuse_then_follow_a_published_version(url: str, tm
             f"\n[{url.split(':')[0]}] both nodes serve version 2 {time.monotonic() - published_at:.2f} s after publish (poll {POLL} s)"
         )
         assert proc_a.poll() is None and proc_b.poll() is None  # the same processes: no restart
+        while True:  # both of A's workers (new connections land on either)
+            seen = {
+                httpx.get(f"{a}/readyz", headers={"Connection": "close"}).json()["checks"]["courses"][
+                    COURSE_ID
+                ]
+                for _ in range(12)
+            }
+            if seen == {want[a]}:
+                break
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.1)
 
         for client in (learner, on_b):
             unit = client.http.get(f"/api/courses/{COURSE_ID}/units/intro")
