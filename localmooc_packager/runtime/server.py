@@ -219,6 +219,9 @@ def _run(
     print(f"serving on http://{host}:{port}/ with {workers} worker(s)")
     if metrics_dir:
         print(f"metrics of all workers: {metrics_dir} (PROMETHEUS_MULTIPROC_DIR)")
+    from .lrs_worker import start_from_env
+
+    lrs = start_from_env(settings.db_url)  # LOCALMOOC_LRS_*: the outbox to an LRS, in this process
     try:
         uvicorn.run(
             "localmooc_packager.runtime.app:app_from_env",
@@ -234,5 +237,7 @@ def _run(
             timeout_keep_alive=5,
         )
     finally:
+        if lrs is not None:
+            lrs.stop()
         if metrics_dir and own_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
