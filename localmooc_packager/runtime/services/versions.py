@@ -475,11 +475,9 @@ class CourseVersions:
         done, course = await asyncio.to_thread(
             lambda: publish(self.store, folder, by, trusted_html=self.trusted_html, course_id=cid)
         )
-        if (
-            done.new
-            or cid in self.refused
-            or self.served.get(cid, Served(0, "", folder, "")).version < done.version
-        ):
+        serving = self.served.get(cid)
+        if cid in self.refused or serving is None or serving.content_hash != done.content_hash:
+            # This folder is the published version now: serve it here without waiting for the poll.
             self._swap(_Ready(cid, course, Served(done.version, done.content_hash, folder, "folder")))
         return done
 
