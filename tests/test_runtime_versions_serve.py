@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -146,6 +147,20 @@ def test_two_serve_processes_refuse_then_follow_a_published_version(url: str, tm
         assert on_b.http.get(f"/courses/{COURSE_ID}").status_code == 503
         assert on_b.http.get(f"/api/courses/{OTHER_ID}").status_code == 200
 
+        # A learner keeps reading the course on node A while the new version is taken up: every answer
+        # is whole (the old version or the new one), none an error.
+        answers: list[tuple[int, bool]] = []
+        stop_reading = threading.Event()
+
+        def keep_reading() -> None:
+            with httpx.Client(base_url=a, cookies=learner.http.cookies, timeout=30) as reader:
+                while not stop_reading.is_set() and len(answers) < 5000:
+                    r = reader.get(f"/api/courses/{COURSE_ID}/units/intro")
+                    answers.append((r.status_code, "ฉบับที่สอง" in r.text))
+                    time.sleep(0.02)  # a learner's pace, not a load test
+
+        reading = threading.Thread(target=keep_reading, daemon=True)  # stopped below, or with the test
+        reading.start()
         published = subprocess.run(
             [str(CLI), "publish", str(b_dir / COURSE_ID), "--db", url],
             capture_output=True,
@@ -179,6 +194,14 @@ def test_two_serve_processes_refuse_then_follow_a_published_version(url: str, tm
                 break
             assert time.monotonic() < deadline, seen
             time.sleep(0.1)
+
+        time.sleep(0.3)
+        stop_reading.set()
+        reading.join()
+        assert {status for status, _ in answers} == {200}, answers
+        new_seen = [fresh for _, fresh in answers]
+        assert new_seen[-1] and not new_seen[0]  # it started on version 1 and ended on version 2
+        print(f"[{url.split(':')[0]}] {len(answers)} unit reads on node A during the take-up, all 200")
 
         for client in (learner, on_b):
             unit = client.http.get(f"/api/courses/{COURSE_ID}/units/intro")
