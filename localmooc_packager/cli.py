@@ -425,7 +425,7 @@ def serve(
     from .importers.runtime import runtime_courses
     from .runtime.server import course_set
     from .runtime.server import serve as run_server
-    from .runtime.settings import Settings
+    from .runtime.settings import Settings, version_poll
 
     key_file = os.environ.get("LOCALMOOC_KEY_FILE")
     # OLX courses are imported into a folder that lives as long as the server (docs/import-olx.md).
@@ -444,6 +444,7 @@ def serve(
             secret_key=os.environ.get("LOCALMOOC_SECRET_KEY") or None,
             log_format=log_format,
             metrics_token=os.environ.get("LOCALMOOC_METRICS_TOKEN") or None,
+            version_poll=version_poll(os.environ.get("LOCALMOOC_VERSION_POLL")),
         )
         run_server(settings, host, port, workers)
 
@@ -503,6 +504,34 @@ def fix_encoding_cmd(files: tuple[Path, ...]) -> None:
     sys.exit(failed)
 
 
+@cli.command()
+@click.argument("course_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@_DB_OPTION
+@click.option("--trusted-html", is_flag=True, help="Check the course as `serve --trusted-html` loads it.")
+def publish(course_dir: Path, db_url: str, trusted_html: bool) -> None:
+    """Publish COURSE_DIR as the next version of its course: validated, stored in the database with its
+    content hash, and served by every running node within seconds (no restart). Publishing the content
+    that is already published changes nothing. See docs/operations.md."""
+    from .runtime.server import describe_db
+    from .runtime.services.versions import publish_cli
+
+    try:
+        done = publish_cli(db_url, course_dir, trusted_html)
+    except InvalidInputError as exc:
+        for problem in exc.report:
+            click.echo(str(problem), err=True)
+        click.echo(f"error: {display_path(course_dir)}: not published ({exc})", err=True)
+        sys.exit(exc.exit_code)
+    where = describe_db(db_url)
+    if done.new:
+        click.echo(f"{where}: published {done.course_id} version {done.version} ({done.content_hash[:12]})")
+    else:
+        click.echo(
+            f"{where}: {done.course_id} version {done.version} ({done.content_hash[:12]}) is already this "
+            "content; nothing to publish"
+        )
+
+
 @cli.group()
 def db() -> None:
     """The runtime's database."""
@@ -529,6 +558,10 @@ def db_check(db_url: str) -> None:
             f"{result.where}: schema current (revision {result.revision}); "
             f"{result.tables} tables and {result.indexes} indexes as expected"
         )
+        from .runtime.services.versions import version_lines
+
+        for line in version_lines(db_url):
+            click.echo(line)
         return
     click.echo(f"{result.where}: revision {result.revision or 'none'}, newest {result.head}", err=True)
     for problem in result.problems:

@@ -62,11 +62,14 @@ def create_app(
     migrate: bool = True,
     settings: Settings | None = None,
     preview: Any = None,
+    versions: bool = False,
 ) -> FastAPI:
     """The app for a set of courses (or a folder of them) and a database URL (or ``settings``).
 
     ``preview`` (a ``runtime.preview.Preview``, whose ``courses`` it reloads in place) adds the preview's
-    routes and its gate for broken courses; without it the app is exactly the served one."""
+    routes and its gate for broken courses; without it the app is exactly the served one. ``versions``
+    (``serve`` sets it) checks the courses against the published versions and follows new ones
+    (``routes/versions.py``)."""
     cfg = settings or Settings(
         courses=courses if isinstance(courses, Path) else Path("."),
         db_url=db_url,
@@ -94,7 +97,12 @@ def create_app(
     app.state.submissions = Submissions(loaded, store, keys, names, pool)
     if cfg.log_format == "json":
         use_json_logs()
-    edge = Edge(app.full, cfg.limits, app.state.submissions.call, names.lang)
+    full, handler = app.full, app.state.submissions.call
+    if versions:
+        from .routes import versions as course_versions
+
+        full, handler = course_versions.install(app, web, loaded, full, handler, cfg.version_poll)
+    edge = Edge(full, cfg.limits, handler, names.lang)
     app.edge = Observe(edge, json_logs=cfg.log_format == "json")
     if preview is not None:
         from .preview import install
@@ -155,4 +163,4 @@ def _document_errors(app: FastAPI) -> None:
 def app_from_env() -> FastAPI:
     """Factory for uvicorn workers: ``localmooc serve`` hands its settings over in the environment."""
     settings = Settings.from_env()
-    return create_app(settings.courses, settings.db_url, settings=settings)
+    return create_app(settings.courses, settings.db_url, settings=settings, versions=True)

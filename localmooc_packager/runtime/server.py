@@ -9,6 +9,7 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -178,7 +179,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
             settings = replace(
                 settings, courses=course_set([c.tree.source_dir for c in loaded.values()], Path(work))
             )
-        _run(settings, host, port, workers, sorted(loaded))
+        _run(settings, host, port, workers, sorted(loaded), loaded)
 
 
 def course_set(folders: list[Path], work: Path) -> Path:
@@ -194,8 +195,12 @@ def course_set(folders: list[Path], work: Path) -> Path:
     return work
 
 
-def _run(settings: Settings, host: str, port: int, workers: int, course_ids: list[str]) -> None:
+def _run(
+    settings: Settings, host: str, port: int, workers: int, course_ids: list[str], loaded: dict[str, Any]
+) -> None:
     import uvicorn
+
+    from .services.versions import report_at_start
 
     keys_from = "LOCALMOOC_SECRET_KEY" if settings.secret_key else str(settings.key_path())
     Secrets.load(settings.key_path(), settings.secret_key)  # refuse a weak key before serving
@@ -205,11 +210,18 @@ def _run(settings: Settings, host: str, port: int, workers: int, course_ids: lis
     os.environ.update(replace(settings, migrate=False).to_env())
     metrics_dir, own_dir = _metrics_dir(workers)
     print(f"courses: {', '.join(course_ids)}")
+    # Once here, before the workers: a new course's version 1 is published by one process, and a course
+    # this node refuses is said on the console (each worker checks again and logs it too).
+    for line in report_at_start(settings.db_url, loaded):
+        print(line, file=sys.stderr if line.startswith(("REFUSED", "course versions:")) else sys.stdout)
     print(f"database: {describe_db(settings.db_url)}")
     print(f"secret key (HMAC of national ids; keep it, back it up): {keys_from}")
     print(f"serving on http://{host}:{port}/ with {workers} worker(s)")
     if metrics_dir:
         print(f"metrics of all workers: {metrics_dir} (PROMETHEUS_MULTIPROC_DIR)")
+    from .lrs_worker import start_from_env
+
+    lrs = start_from_env(settings.db_url)  # LOCALMOOC_LRS_*: the outbox to an LRS, in this process
     try:
         uvicorn.run(
             "localmooc_packager.runtime.app:app_from_env",
@@ -225,5 +237,7 @@ def _run(settings: Settings, host: str, port: int, workers: int, course_ids: lis
             timeout_keep_alive=5,
         )
     finally:
+        if lrs is not None:
+            lrs.stop()
         if metrics_dir and own_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -49,6 +49,7 @@ class Settings:
     login: Login = Login()
     log_format: str = "text"  # "json": one JSON line per request on stderr (docs/operations.md)
     metrics_token: str | None = None  # LOCALMOOC_METRICS_TOKEN: /metrics from off the machine with it
+    version_poll: float = 2.0  # LOCALMOOC_VERSION_POLL: seconds between looks for a newly published version
 
     def key_path(self) -> Path:
         if self.key_file is not None:
@@ -70,6 +71,7 @@ class Settings:
             "MIGRATE": "1" if self.migrate else "0",
             "KEY_FILE": str(self.key_path()),
             "LOG_FORMAT": self.log_format,
+            "VERSION_POLL": repr(self.version_poll),
         }
         return {ENV_PREFIX + k: v for k, v in env.items()}
 
@@ -87,4 +89,20 @@ class Settings:
             secret_key=e.get(ENV_PREFIX + "SECRET_KEY") or None,
             log_format=e.get(ENV_PREFIX + "LOG_FORMAT", "text"),
             metrics_token=e.get(ENV_PREFIX + "METRICS_TOKEN") or None,
+            version_poll=version_poll(e.get(ENV_PREFIX + "VERSION_POLL")),
         )
+
+
+def version_poll(value: str | None) -> float:
+    """LOCALMOOC_VERSION_POLL: seconds (0.2 to 3600) between a node's looks for a new course version."""
+    if not value:
+        return Settings.version_poll
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0.2 <= seconds <= 3600:
+        from ..errors import UsageError
+
+        raise UsageError(f"LOCALMOOC_VERSION_POLL={value!r}: give seconds between 0.2 and 3600")
+    return seconds

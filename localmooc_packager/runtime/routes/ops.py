@@ -19,6 +19,7 @@ from ..security import same_token
 from ..storage import Store
 from ..storage.schema import MIGRATIONS
 from ..web import Web
+from .versions import readiness as course_versions
 
 
 def migrations_head() -> str:
@@ -90,8 +91,11 @@ def router(web: Web) -> APIRouter:
         return JSONResponse({"status": "ok"})
 
     @r.get("/readyz")
-    async def readyz() -> JSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
         ok, checks = await web.run(readiness, web.store, head)
+        courses = course_versions(request.app)
+        if courses is not None:  # which version each course is at, or why this node refuses it
+            checks["courses"] = courses
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
 
     @r.get("/metrics")
