@@ -348,7 +348,7 @@ def render_haproxy_cfg(port: int, servers: list[tuple[str, int]]) -> str:
         "    timeout http-request 10s",
         "    retries 2",
         "    option redispatch",
-        "    retry-on conn-failure empty-response",
+        "    retry-on conn-failure",
         "frontend www",
         f"    bind 127.0.0.1:{port}",
         "    default_backend localmooc",
