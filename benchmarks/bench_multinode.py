@@ -242,6 +242,8 @@ def check_database(db_url: str, runs: list[Run]) -> DbCheck:
             }
     finally:
         engine.dispose()
+    learners = {who for who, _b in sent}
+    rows = {k: n for k, n in rows.items() if k[0] in learners}  # this run's learners only
     return DbCheck(
         lost=sum(max(0, n - rows.get(k, 0)) for k, n in acked.items()),
         over_limit=sum(1 for (_w, b), n in rows.items() if b == GRADED and n > GRADED_LIMIT),
@@ -304,9 +306,27 @@ def fault_run(dep: Any, learners: list[Learner], seconds: float = 20.0, pace: fl
         "errors_by_status": dict(Counter(s for _t, _k, s in errors)),
         "error_times_s": sorted({round(t, 1) for t, _k, _s in errors}),
         "requests": len(run.events),
+        "node_log_problems": node_log_problems(dep),
         "submissions_acked": run.submissions_acked,
         "refused_409": dict(run.refused),
     }
+
+
+def node_log_problems(dep: Any) -> dict[str, int]:
+    """What the nodes logged about failures: each distinct 503 reason or error line (without times and
+    ids), with its count."""
+    import re
+
+    seen: Counter[str] = Counter()
+    for node in dep.nodes:
+        path = node.work / f"{node.name}.log"
+        if not path.exists():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            if "503 for" in line or "Error" in line or "Traceback" in line or "ERROR" in line:
+                text = re.sub(r"[0-9a-f]{8,}|\d+", "N", line.split("database unavailable: ")[-1])
+                seen[text[:160]] += 1
+    return dict(seen.most_common(12))
 
 
 def loadavg() -> str:
@@ -320,6 +340,9 @@ def main() -> None:
     ap.add_argument("--learners", type=int, default=64)
     ap.add_argument("--seconds", type=float, default=15.0, help=f"each phase (at most {MAX_SECONDS:.0f})")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=2, help="1-node and 3-node phases, interleaved")
+    ap.add_argument("--faults", action="store_true", help="then the fault run of tests/test_multinode.py")
+    ap.add_argument("--pace", type=float, default=0.4, help="seconds between a learner's requests (faults)")
     ap.add_argument("--no-pgbouncer", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
@@ -338,31 +361,43 @@ def main() -> None:
         try:
             people = register(dep.base, args.learners)
             phases: list[Run] = []
-            for label, port in (("1 node", one.port), ("3 nodes", dep.proxy.port if dep.proxy else 0)):
-                cpu0 = dep.cpu_seconds()
-                run = run_learners(port, people, args.seconds)
-                cpu = dep.cpu_seconds() - cpu0
+            configs = [("1 node", one.port), ("3 nodes", dep.proxy.port if dep.proxy else 0)]
+            for r in range(args.rounds):  # interleaved, the order alternating: drift hits both alike
+                for label, port in configs if r % 2 == 0 else configs[::-1]:
+                    cpu0 = dep.cpu_seconds()
+                    run = run_learners(port, people, args.seconds)
+                    cpu = dep.cpu_seconds() - cpu0
+                    phases.append(run)
+                    subs = run.submissions_acked
+                    buckets = run.rate_per_second(0, run.seconds)
+                    figures = {
+                        "round": r + 1,
+                        "requests_2xx_per_s": round(run.count(ok=True) / run.seconds, 1),
+                        "submissions_acked_per_s": round(subs / run.seconds, 1),
+                        "median_per_second_bucket": statistics.median(buckets) if buckets else 0,
+                        "server_cpu_ms_per_submission": round(1000 * cpu / max(subs, 1), 3),
+                        "server_cpu_s": round(cpu, 2),
+                        "errors_5xx_or_connection": len(run.errors()),
+                        "load_average_after": loadavg(),
+                    }
+                    results.setdefault(label, []).append(figures)  # type: ignore[union-attr]
+                    print(label, json.dumps(figures), flush=True)
+            if args.faults:
+                fresh = register(dep.base, args.learners)  # no rows yet: "lost" is exact for them
+                out = fault_run(dep, fresh, pace=args.pace)
+                run, fcheck = out.pop("run"), out.pop("check")
                 phases.append(run)
-                subs = run.submissions_acked
-                buckets = run.rate_per_second(0, run.seconds)
-                results[label] = {
-                    "requests_2xx_per_s": round(run.count(ok=True) / run.seconds, 1),
-                    "submissions_acked_per_s": round(subs / run.seconds, 1),
-                    "median_per_second_bucket": statistics.median(buckets) if buckets else 0,
-                    "server_cpu_ms_per_submission": round(1000 * cpu / max(subs, 1), 3),
-                    "server_cpu_s": round(cpu, 2),
-                    "errors_5xx_or_connection": len(run.errors()),
-                    "refused_409": dict(run.refused),
-                    "load_average_after": loadavg(),
-                }
-                print(label, json.dumps(results[label]))
+                out["database"] = fcheck.__dict__
+                out["load_average_after"] = loadavg()
+                results["faults"] = out
+                print("faults", json.dumps(out), flush=True)
         finally:
             one.stop()
         check = check_database(dep.direct_url, phases)
     results["database"] = check.__dict__
     results["setup"] = (
         f"3 nodes x {args.workers} workers, {'direct' if args.no_pgbouncer else 'PgBouncer (transaction)'}, "
-        f"{args.learners} learners, {args.seconds:.0f} s per phase, {os.cpu_count()} cores"
+        f"{args.learners} learners, {args.seconds:.0f} s per phase, {args.rounds} rounds, {os.cpu_count()} cores"
     )
     print(json.dumps(results, indent=2))
     if args.json:

@@ -306,6 +306,7 @@ class Haproxy:
 
     def __init__(self, base: Path, nodes: list[Node]) -> None:
         self.base = base
+        base.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.cfg = base / "haproxy.cfg"
         self.cfg.write_text(
