@@ -380,7 +380,7 @@ def main() -> None:
                         "errors_5xx_or_connection": len(run.errors()),
                         "load_average_after": loadavg(),
                     }
-                    results.setdefault(label, []).append(figures)  # type: ignore[union-attr]
+                    results.setdefault(label, []).append(figures)  # type: ignore[attr-defined]
                     print(label, json.dumps(figures), flush=True)
             if args.faults:
                 fresh = register(dep.base, args.learners)  # no rows yet: "lost" is exact for them
