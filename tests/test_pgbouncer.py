@@ -235,3 +235,25 @@ class HttpApi(Api):
 def test_a_wrong_prepare_setting_is_refused() -> None:
     with pytest.raises(ValueError, match="prepare must be one of"):
         Store("postgresql+psycopg://postgres@127.0.0.1:1/x", prepare="sometimes")
+
+
+def test_pool_size_and_prepare_settings_reach_the_workers_and_are_checked() -> None:
+    from localmooc_packager.errors import UsageError
+    from localmooc_packager.runtime.settings import Settings
+
+    s = Settings.from_env(
+        {"LOCALMOOC_COURSES": ".", "LOCALMOOC_DB_POOL_SIZE": "3", "LOCALMOOC_DB_PREPARE": "off"}
+    )
+    assert (s.db_pool_size, s.db_prepare) == (3, "off")
+    back = Settings.from_env(s.to_env())  # what `serve` hands its uvicorn workers
+    assert (back.db_pool_size, back.db_prepare) == (3, "off")
+    assert Settings.from_env({"LOCALMOOC_COURSES": "."}).db_pool_size is None
+    for name, value in (("DB_POOL_SIZE", "0"), ("DB_POOL_SIZE", "ten"), ("DB_PREPARE", "sometimes")):
+        with pytest.raises(UsageError, match=f"LOCALMOOC_{name}"):
+            Settings.from_env({"LOCALMOOC_COURSES": ".", f"LOCALMOOC_{name}": value})
+    store = Store("postgresql+psycopg://postgres@127.0.0.1:1/x", pool_size=3)  # no connection yet
+    try:
+        assert store.pool_size == 3
+        assert store.engine.pool._max_overflow == 9  # type: ignore[attr-defined]
+    finally:
+        store.dispose()
