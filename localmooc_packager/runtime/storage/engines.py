@@ -90,8 +90,17 @@ def engine_for(url: str, pool_size: int | None = None, prepare: str = "auto") ->
 
         return engine
     size = DEFAULT_POOL_SIZE if pool_size is None else pool_size
-    engine = create_engine(url, pool_size=size, max_overflow=3 * size)
+    # The pool's rollback on return is ours (below): SQLAlchemy's own logs a traceback for every
+    # connection that died with its server, hundreds per PostgreSQL restart under load.
+    engine = create_engine(url, pool_size=size, max_overflow=3 * size, pool_reset_on_return=None)
     no_prepare_on_pg(engine, url, prepare)
+
+    @event.listens_for(engine, "reset")
+    def _reset(dbapi_conn: Any, _record: Any, state: Any) -> None:
+        # A connection lost with its server (psycopg: ``broken``) has nothing to roll back; the
+        # checkout check below discards it. Any other connection is rolled back, as by default.
+        if not state.terminate_only and not dbapi_conn.broken and not dbapi_conn.closed:
+            dbapi_conn.rollback()
 
     @event.listens_for(engine, "checkout")
     def _alive(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
