@@ -64,6 +64,9 @@ setup_system() {
     command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
     # haproxy: deploy/haproxy.cfg is checked with `haproxy -c` (tests/test_xapi_deploy.py).
     command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+    # pgbouncer: tests/test_pgbouncer.py and tests/test_multinode.py run the runtime through it
+    # (transaction mode), started by the tests with their own config and port.
+    [ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
     if [ ${#missing[@]} -gt 0 ]; then
         command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]}: install them with your system's package manager"
         say "installing Debian packages: ${missing[*]}"

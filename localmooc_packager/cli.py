@@ -425,7 +425,7 @@ def serve(
     from .importers.runtime import runtime_courses
     from .runtime.server import course_set
     from .runtime.server import serve as run_server
-    from .runtime.settings import Settings, version_poll
+    from .runtime.settings import Settings, db_options, version_poll
 
     key_file = os.environ.get("LOCALMOOC_KEY_FILE")
     # OLX courses are imported into a folder that lives as long as the server (docs/import-olx.md).
@@ -445,6 +445,7 @@ def serve(
             log_format=log_format,
             metrics_token=os.environ.get("LOCALMOOC_METRICS_TOKEN") or None,
             version_poll=version_poll(os.environ.get("LOCALMOOC_VERSION_POLL")),
+            **db_options(os.environ),
         )
         run_server(settings, host, port, workers)
 

@@ -20,11 +20,12 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Engine, case, create_engine, func, literal, select
+from sqlalchemy import Connection, Engine, case, func, literal, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from ..errors import LocalMoocError, UsageError
+from ..runtime.storage.engines import pg_engine
 from .rounds import Round
 from .schema import course_results, identities
 from .thaidate import format_date
@@ -340,7 +341,7 @@ def open_engine(db_url: str) -> Engine:
     if db_file not in (None, "", ":memory:") and not Path(str(db_file)).is_file():
         raise UsageError(f"--db: no SQLite database at {url.database}")
     try:
-        return create_engine(url)
+        return pg_engine(url)
     except (sa_exc.ArgumentError, ImportError) as exc:
         raise UsageError(f"--db {url.render_as_string(hide_password=True)}: {exc}") from None
 

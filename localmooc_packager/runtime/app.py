@@ -125,7 +125,7 @@ def create_app(
 
 def _services(cfg: Settings, loaded: dict[str, LoadedCourse], secrets: Secrets | None) -> Web:
     """Storage (migrated on SQLite, checkpointer started), key, and the services over them."""
-    store = Store(cfg.db_url, idle_ttl=cfg.login.idle_ttl)
+    store = Store(cfg.db_url, idle_ttl=cfg.login.idle_ttl, pool_size=cfg.db_pool_size, prepare=cfg.db_prepare)
     if cfg.migrate:
         store.upgrade()
     store.start_checkpointer()

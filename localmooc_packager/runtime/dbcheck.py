@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
 
 from ..errors import UsageError
+from .storage.engines import pg_engine
 from .storage.schema import MIGRATIONS
 
 
@@ -140,7 +141,7 @@ def check(url: str) -> SchemaCheck:
         result.problems.append("no database file there: run 'localmooc db upgrade --db URL' to create it")
         return result
     try:
-        engine = sa.create_engine(url)
+        engine = pg_engine(url)
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise UsageError(f"--db is not a usable database URL: {exc}") from None
     try:

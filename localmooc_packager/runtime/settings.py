@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 DEFAULT_DB = "sqlite:///./localmooc.db"
 KEY_FILE_NAME = "localmooc-secret.key"
@@ -50,6 +51,11 @@ class Settings:
     log_format: str = "text"  # "json": one JSON line per request on stderr (docs/operations.md)
     metrics_token: str | None = None  # LOCALMOOC_METRICS_TOKEN: /metrics from off the machine with it
     version_poll: float = 2.0  # LOCALMOOC_VERSION_POLL: seconds between looks for a newly published version
+    # PostgreSQL (docs/operations.md, "Scaling out"): connections kept per worker process
+    # (LOCALMOOC_DB_POOL_SIZE), and psycopg's server-side prepared statements: auto|on|off
+    # (LOCALMOOC_DB_PREPARE; "auto" turns them off behind a pooler such as PgBouncer).
+    db_pool_size: int | None = None
+    db_prepare: str = "auto"
 
     def key_path(self) -> Path:
         if self.key_file is not None:
@@ -72,7 +78,10 @@ class Settings:
             "KEY_FILE": str(self.key_path()),
             "LOG_FORMAT": self.log_format,
             "VERSION_POLL": repr(self.version_poll),
+            "DB_PREPARE": self.db_prepare,
         }
+        if self.db_pool_size is not None:
+            env["DB_POOL_SIZE"] = str(self.db_pool_size)
         return {ENV_PREFIX + k: v for k, v in env.items()}
 
     @classmethod
@@ -90,6 +99,7 @@ class Settings:
             log_format=e.get(ENV_PREFIX + "LOG_FORMAT", "text"),
             metrics_token=e.get(ENV_PREFIX + "METRICS_TOKEN") or None,
             version_poll=version_poll(e.get(ENV_PREFIX + "VERSION_POLL")),
+            **db_options(e),
         )
 
 
@@ -106,3 +116,21 @@ def version_poll(value: str | None) -> float:
 
         raise UsageError(f"LOCALMOOC_VERSION_POLL={value!r}: give seconds between 0.2 and 3600")
     return seconds
+
+
+def db_options(env: dict[str, str] | os._Environ[str]) -> dict[str, Any]:
+    """``db_pool_size`` and ``db_prepare`` from LOCALMOOC_DB_POOL_SIZE / LOCALMOOC_DB_PREPARE."""
+    from ..errors import UsageError
+
+    out: dict[str, Any] = {}
+    size = env.get(ENV_PREFIX + "DB_POOL_SIZE")
+    if size:
+        if not size.isdigit() or not 1 <= int(size) <= 1000:
+            raise UsageError(f"LOCALMOOC_DB_POOL_SIZE={size!r}: give a number of connections, 1 to 1000")
+        out["db_pool_size"] = int(size)
+    prepare = env.get(ENV_PREFIX + "DB_PREPARE")
+    if prepare:
+        if prepare not in ("auto", "on", "off"):
+            raise UsageError(f"LOCALMOOC_DB_PREPARE={prepare!r}: use auto, on or off")
+        out["db_prepare"] = prepare
+    return out

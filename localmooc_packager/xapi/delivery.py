@@ -29,6 +29,7 @@ import httpx
 import sqlalchemy as sa
 
 from ..errors import LocalMoocError, UsageError
+from ..runtime.storage.engines import pg_engine
 from . import outbox
 
 log = logging.getLogger("localmooc.xapi")
@@ -226,7 +227,7 @@ def _engine(db_url: str) -> sa.Engine:
     # application_name: operators (and the tests) can find the pusher's sessions in pg_stat_activity.
     connect_args = {"application_name": "localmooc-lrs-push"} if db_url.startswith("postgresql") else {}
     try:
-        engine = sa.create_engine(db_url, pool_pre_ping=True, connect_args=connect_args)
+        engine = pg_engine(db_url, pool_pre_ping=True, connect_args=connect_args)
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise UsageError(f"--db is not a usable database URL: {exc}") from None
     try:

@@ -39,10 +39,16 @@ __all__ = ["DuplicateError", "HandlerCall", "Published", "SessionInfo", "SqlKeyV
 class Store(AccountStorage, LearningStorage, StateStorage):
     """All SQL of the runtime. Thread-safe (one connection per call from the pool)."""
 
-    def __init__(self, url: str, idle_ttl: timedelta = timedelta(hours=2)) -> None:
+    def __init__(
+        self,
+        url: str,
+        idle_ttl: timedelta = timedelta(hours=2),
+        pool_size: int | None = None,
+        prepare: str = "auto",
+    ) -> None:
         self.url = url
         self.idle_ttl = idle_ttl
-        self.engine = engine_for(url)
+        self.engine = engine_for(url, pool_size, prepare)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._queue_fd = writer_queue(url)
         self._checkpointer: Checkpointer | None = None

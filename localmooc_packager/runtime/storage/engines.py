@@ -1,5 +1,6 @@
 """What differs between SQLite and PostgreSQL: engines and their connection settings, SQLite's file
-permissions, writer queue and WAL checkpointer, PostgreSQL's advisory lock keys."""
+permissions, writer queue and WAL checkpointer, PostgreSQL's advisory lock keys, and what changes behind a
+pooler in transaction mode (PgBouncer): no server-side prepared statements."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 import os
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 from select import select as select_fds
 from typing import Any
@@ -28,8 +30,38 @@ def private_file(path: Path) -> None:
             os.chmod(p, 0o600)
 
 
-def engine_for(url: str) -> Engine:
-    """An engine with the settings this store relies on (SQLite: WAL, busy timeout, foreign keys)."""
+PREPARE_MODES = ("auto", "on", "off")
+DEFAULT_POOL_SIZE = 10  # PostgreSQL connections kept open per worker process (LOCALMOOC_DB_POOL_SIZE)
+
+
+def behind_pooler(dbapi_conn: Any, url: str) -> bool:
+    """Whether a PostgreSQL connection reaches the server through something in between (PgBouncer,
+    pgpool, a port forward), judged on one fresh connection: the server's own port
+    (``inet_server_port()``) is not the port that was dialled, or the server was reached over its Unix
+    socket while the client dialled TCP. A false positive only turns prepared statements off (always
+    safe); a pooler on the same port number on another host is not seen: set prepare "off" there."""
+    u = make_url(url)
+    host = str(u.query.get("host") or u.host or "")
+    if not host or host.startswith("/"):  # a Unix socket: nothing can sit between (bar a socket proxy)
+        return False
+    with dbapi_conn.cursor() as cur:
+        cur.execute("SELECT inet_server_port()")
+        row = cur.fetchone()
+    dbapi_conn.rollback()
+    server_port = row[0] if row else None
+    return server_port is None or int(server_port) != (u.port or 5432)
+
+
+def engine_for(url: str, pool_size: int | None = None, prepare: str = "auto") -> Engine:
+    """An engine with the settings this store relies on (SQLite: WAL, busy timeout, foreign keys).
+
+    PostgreSQL: ``pool_size`` connections per process (default ``DEFAULT_POOL_SIZE``; up to three
+    times as many more under bursts, closed when returned), and ``prepare``: psycopg's automatic
+    server-side prepared statements ("on"), none ("off": what PgBouncer < 1.21 in transaction mode
+    needs, where consecutive transactions run on different server connections and a statement
+    prepared on one is missing on the next), or "auto": off when ``behind_pooler`` says so."""
+    if prepare not in PREPARE_MODES:
+        raise ValueError(f"prepare must be one of {', '.join(PREPARE_MODES)}, not {prepare!r}")
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
@@ -57,7 +89,18 @@ def engine_for(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    engine = create_engine(url, pool_size=10, max_overflow=30)
+    size = DEFAULT_POOL_SIZE if pool_size is None else pool_size
+    # The pool's rollback on return is ours (below): SQLAlchemy's own logs a traceback for every
+    # connection that died with its server, hundreds per PostgreSQL restart under load.
+    engine = create_engine(url, pool_size=size, max_overflow=3 * size, pool_reset_on_return=None)
+    no_prepare_on_pg(engine, url, prepare)
+
+    @event.listens_for(engine, "reset")
+    def _reset(dbapi_conn: Any, _record: Any, state: Any) -> None:
+        # A connection lost with its server (psycopg: ``broken``) has nothing to roll back; the
+        # checkout check below discards it. Any other connection is rolled back, as by default.
+        if not state.terminate_only and not dbapi_conn.broken and not dbapi_conn.closed:
+            dbapi_conn.rollback()
 
     @event.listens_for(engine, "checkout")
     def _alive(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
@@ -69,6 +112,42 @@ def engine_for(url: str) -> Engine:
             raise sa_exc.DisconnectionError("the database closed this pooled connection")
 
     return engine
+
+
+def no_prepare_on_pg(engine: Engine, url: str, prepare: str = "auto") -> Engine:
+    """Turn psycopg's server-side prepared statements off on ``engine``'s connections when ``prepare``
+    is "off", or "auto" and the first connection is ``behind_pooler``. Every PostgreSQL engine of the
+    package goes through here (the store's, the report's, the LRS pusher's): one engine that prepares
+    behind PgBouncer in transaction mode fails with 'prepared statement "_pg3_0" does not exist'.
+    ``prepares(engine)`` tells which it chose (after the first connection)."""
+    if engine.dialect.name != "postgresql" or prepare == "on":
+        _PREPARES[engine] = True
+        return engine
+    decided: dict[str, bool] = {}
+
+    @event.listens_for(engine, "connect")
+    def _prepare_setting(dbapi_conn: Any, _record: Any) -> None:
+        if "off" not in decided:
+            decided["off"] = prepare == "off" or behind_pooler(dbapi_conn, url)
+            _PREPARES[engine] = not decided["off"]
+        if decided["off"]:
+            dbapi_conn.prepare_threshold = None  # psycopg: never prepare (the plain extended protocol)
+
+    return engine
+
+
+_PREPARES: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+
+
+def prepares(engine: Engine) -> bool | None:
+    """Whether ``engine``'s connections use server-side prepared statements (None: not connected yet)."""
+    return _PREPARES.get(engine)
+
+
+def pg_engine(url: str, **kwargs: Any) -> Engine:
+    """``create_engine`` for the package's other engines (reports, the LRS pusher): on PostgreSQL,
+    no server-side prepared statements behind a pooler (``no_prepare_on_pg``, "auto")."""
+    return no_prepare_on_pg(create_engine(url, **kwargs), url)
 
 
 def lock_key(*parts: str) -> int:
