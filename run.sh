@@ -64,6 +64,8 @@ setup_system() {
     command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
     # haproxy: deploy/haproxy.cfg is checked with `haproxy -c` (tests/test_xapi_deploy.py).
     command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+    # zip: the peer of the SCORM build in benchmarks/bench_shapes.py (tests/test_bench_shapes.py runs it).
+    command -v zip >/dev/null 2>&1 || missing+=(zip)
     if [ ${#missing[@]} -gt 0 ]; then
         command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]}: install them with your system's package manager"
         say "installing Debian packages: ${missing[*]}"

@@ -39,8 +39,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gen_course import WORDS  # noqa: E402
-from gen_course import generate as generate_markdown  # noqa: E402
+from gen_course import WORDS
+from gen_course import generate as generate_markdown
 
 VERSION = 1
 SHAPES = ("markdown", "html-files", "imported", "quiz-heavy", "asset-heavy", "deep-include")
