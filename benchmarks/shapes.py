@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_course import WORDS
 from gen_course import generate as generate_markdown
 
-VERSION = 1
+VERSION = 2
 SHAPES = ("markdown", "html-files", "imported", "quiz-heavy", "asset-heavy", "deep-include")
 DEFAULT_CACHE = Path(__file__).resolve().parent / ".cache" / "shapes"
 DONE = ".complete"
@@ -150,6 +150,14 @@ def _random_file(rng: random.Random, path: Path, size: int) -> None:
     path.write_bytes(rng.randbytes(size))
 
 
+def _svg(rng: random.Random, size: int) -> str:
+    shapes = "".join(
+        f'<rect x="{rng.randrange(200)}" y="{rng.randrange(200)}" width="{rng.randrange(1, 50)}" height="9"/>\n'
+        for _ in range(size // 60)
+    )
+    return f'<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200">\n<title>{_text(rng, 3)}</title>\n{shapes}</svg>\n'
+
+
 def _sections(units: list[dict[str, Any]], per: int = 50) -> list[dict[str, Any]]:
     sections = []
     for s in range(math.ceil(len(units) / per)):
@@ -244,7 +252,11 @@ def _asset_heavy(out: Path, units: int) -> None:
         for k in range(per_unit):
             suffix = ("png", "jpg", "svg", "pdf")[k % 4]
             name = f"{folder}/u{u}-{k}.{suffix}"
-            _random_file(rng, out / name, 1024 + (u * 31 + k * 17) % 3072)
+            size = 1024 + (u * 31 + k * 17) % 3072
+            if suffix == "svg":  # a text file, which validation reads (Thai typing checks)
+                (out / name).write_text(_svg(rng, size), encoding="utf-8")
+            else:
+                _random_file(rng, out / name, size)
             names.append(name)
         body = (
             f"## {_text(rng, 3)}\n\n{_text(rng, 30)}\n\n"
