@@ -1862,7 +1862,7 @@ class _Importer:
                 continue
             dirnames.sort()
             for name in sorted(filenames):
-                rel = (here / name).relative_to(self.root).as_posix()
+                rel = name if rel_dir == "." else f"{rel_dir}/{name}"  # Path.relative_to walks parents
                 if rel in self.used_files or (here / name).is_symlink():
                     continue
                 if rel == "course.xml":
