@@ -339,17 +339,24 @@ def run(
     )
     print("CPU-time ratios; wall-clock ratio in parentheses")
     print(HEADER, flush=True)
+    rows: list[dict[str, Any]] = []
+
+    def save(complete: bool) -> None:
+        # Written after every shape, so that a long run stopped half-way keeps what it measured.
+        if json_path is not None:
+            data = {"meta": {**meta, "complete": complete}, "rows": rows}
+            json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
     with tempfile.TemporaryDirectory(prefix="lm-shapes-") as tmp:
         bench = ShapeBench(Path(tmp), cache, repeat)
+        rows = bench.rows
         for n in units:
             for shape in shape_names:
                 bench.shape(shape, n)
+                save(complete=False)
     meta["load_average_end"] = load_average()
     print(f"load average at the end: {meta['load_average_end']}")
-    if json_path is not None:
-        json_path.write_text(
-            json.dumps({"meta": meta, "rows": bench.rows}, indent=2) + "\n", encoding="utf-8"
-        )
+    save(complete=True)
     return bench.rows
 
 
@@ -360,10 +367,16 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="100 and 1,000 units, one run each")
     parser.add_argument("--cache", type=Path, default=shapes.DEFAULT_CACHE)
     parser.add_argument("--json", type=Path, default=HERE / "results-shapes.json")
+    parser.add_argument("--table", type=Path, help="print the table of a results JSON file and stop")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.table:
+        print(HEADER)
+        for row in json.loads(args.table.read_text(encoding="utf-8"))["rows"]:
+            print(format_row(row))
+        return 0
     if args.child:
         print(json.dumps(child(args.child, args.rest, args.repeat)))
         return 0

@@ -133,6 +133,7 @@ def test_run_py_quick_prints_the_table_and_writes_the_json(tmp_path: Path) -> No
             assert row["errors"] == 0
     assert len(data["meta"]["load_average_start"]) == 3
     assert "CPU time" in data["meta"]["ratio"]
+    assert data["meta"]["complete"] is True
     table = [line for line in done.stdout.splitlines() if line.startswith("| imported |")]
     assert len(table) == 6
     assert "| shape | units | measure |" in done.stdout

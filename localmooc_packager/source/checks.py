@@ -67,7 +67,9 @@ class Checker:
         self.paths = tree.paths
         self.root_resolved = self.paths.real_folder(tree.root_dir)
         self.files = tree.files = links.CourseFiles(tree.root_dir)
-        self.folders: dict[Path, str] = {}
+        self.folders: dict[str, str] = {}  # resolved folder -> relative to the course root
+        # (url, folder) -> what it names: a course links the same files from many pages
+        self.resolved: dict[tuple[str, str], links.Resolved | None] = {}
 
     def add(
         self,
@@ -311,10 +313,11 @@ class Checker:
 
         ``plain``: ``file`` is no symbolic link (a file the checks found in the course's listing, or a
         resolved path), so only its folder is resolved, once per folder."""
-        folder = self.folders.get(file)
+        real_dir = os.path.dirname(self.paths.real(file, plain))
+        folder = self.folders.get(real_dir)
         if folder is None:
-            rel = os.path.relpath(os.path.dirname(self.paths.real(file, plain)), self.root_resolved)
-            folder = self.folders[file] = "" if rel == "." else rel.replace(os.sep, "/")
+            rel = os.path.relpath(real_dir, self.root_resolved)
+            folder = self.folders[real_dir] = "" if rel == "." else rel.replace(os.sep, "/")
         return folder
 
     def body_refs(
@@ -331,8 +334,13 @@ class Checker:
             origin = self.tree.origin.get(id(data))
             base = self.folder_of(origin[0].path, origin[0] is not self.tree.docs[0]) if origin else ""
         changes: list[tuple[int, int, str]] = []
+        known = self.resolved
         for link in found:
-            resolved = links.resolve(link.url, base, self.files)
+            key = (link.url, base)
+            if key in known:
+                resolved = known[key]
+            else:
+                resolved = known[key] = links.resolve(link.url, base, self.files)
             if resolved is None:
                 if markup.is_network(link.url):
                     self.body_problem(
