@@ -67,6 +67,8 @@ setup_system() {
     # pgbouncer: tests/test_pgbouncer.py and tests/test_multinode.py run the runtime through it
     # (transaction mode), started by the tests with their own config and port.
     [ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
+    # zip: the peer of the SCORM build in benchmarks/bench_shapes.py (tests/test_bench_shapes.py runs it).
+    command -v zip >/dev/null 2>&1 || missing+=(zip)
     if [ ${#missing[@]} -gt 0 ]; then
         command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]}: install them with your system's package manager"
         say "installing Debian packages: ${missing[*]}"

@@ -1,10 +1,14 @@
 """The benchmark suite: one command, a table on stdout and the figures as JSON.
 
-    .venv/bin/python benchmarks/run.py [--sizes S,M,L] [--only validate,build,batch,memory,import,runtime]
-                                       [--json benchmarks/results.json] [--quick]
+    .venv/bin/python benchmarks/run.py [--quick] [--only shapes,batch,memory,runtime]
+                                       [--sizes S,M,L] [--json benchmarks/results.json]
 
-`runtime` runs benchmarks/bench_runtime.py (its own table and JSON, ~6 minutes) after the rest, so this one
-command reproduces every figure in docs/performance.md.
+`shapes` (the default first part) is benchmarks/bench_shapes.py: every course shape of benchmarks/shapes.py
+at 100, 1,000 and 5,000 units (`--quick`: 100 and 1,000, one run each), our time and a peer's in the same
+run with the CPU-time ratio, one table, written to benchmarks/results-shapes.json. The parts `validate`,
+`build` and `import` are the earlier single-shape figures (the `markdown` shape), kept for comparison with
+older runs. `runtime` runs benchmarks/bench_runtime.py (its own table and JSON, ~6 minutes) after the rest,
+so this one command reproduces every figure in docs/performance.md.
 
 Sizes: S = 100, M = 1,000, L = 5,000 units (benchmarks/gen_course.py: Thai text, a practice quiz every
 fifth unit, a post-test). Each figure is the best of several runs (one for L) of the real code in this
@@ -33,6 +37,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import bench_shapes  # noqa: E402
+import shapes  # noqa: E402
 from gen_course import generate  # noqa: E402
 
 SIZES = {"S": 100, "M": 1000, "L": 5000}
@@ -252,10 +258,33 @@ class Bench:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="S,M,L")
-    parser.add_argument("--only", default="validate,build,batch,memory,import,runtime")
+    parser.add_argument("--only", default="shapes,batch,memory,runtime")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results.json")
-    parser.add_argument("--quick", action="store_true", help="one run each, smaller asset test")
+    parser.add_argument(
+        "--quick", action="store_true", help="shapes at 100 and 1,000 units; one run each, smaller asset test"
+    )
+    parser.add_argument("--shapes", default=",".join(shapes.SHAPES), help="course shapes for the shapes part")
+    parser.add_argument("--shapes-json", type=Path, default=ROOT / "benchmarks" / "results-shapes.json")
+    parser.add_argument("--shape-units", help="sizes of the shapes part instead of 100,1000[,5000]: 10,50")
+    parser.add_argument("--cache", type=Path, default=shapes.DEFAULT_CACHE, help="where the shapes are kept")
     args = parser.parse_args()
+    only = args.only.split(",")
+    if "shapes" in only:
+        if args.shape_units:
+            units = [int(n) for n in args.shape_units.split(",")]
+        else:
+            units = [100, 1000] if args.quick else [100, 1000, 5000]
+        unknown = set(args.shapes.split(",")) - set(shapes.SHAPES)
+        if unknown:
+            parser.error(f"unknown shape(s) {', '.join(sorted(unknown))}: use {', '.join(shapes.SHAPES)}")
+        bench_shapes.run(
+            units,
+            args.shapes.split(","),
+            args.shapes_json,
+            args.cache,
+            1 if args.quick else 3,
+        )
+        sys.stdout.flush()
     sizes = [s for s in args.sizes.split(",") if s in SIZES]
     with tempfile.TemporaryDirectory(prefix="lm-bench-") as tmp:
         bench = Bench(Path(tmp), sizes, args.quick)
@@ -266,10 +295,10 @@ def main() -> int:
             "memory": bench.memory,
             "import": bench.import_,
         }
-        for part in args.only.split(","):
+        for part in only:
             if part in parts:
                 parts[part]()
-            elif part != "runtime":  # runtime runs after the table, in its own process
+            elif part not in ("runtime", "shapes"):  # runtime runs after the table, in its own process
                 parser.error(f"unknown part {part!r}")
     meta = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -277,16 +306,17 @@ def main() -> int:
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
-    args.json.write_text(
-        json.dumps({"meta": meta, "results": bench.results}, indent=2) + "\n", encoding="utf-8"
-    )
-    width = max(len(r[0]) for r in bench.rows)
-    print(f"{meta['date']}, {meta['cores']} cores, Python {meta['python']}")
-    print(f"| {'measure'.ljust(width)} | ours | peer | ratio |")
-    print(f"|{'-' * (width + 2)}|---|---|---|")
-    for what, ours, peer, ratio in bench.rows:
-        print(f"| {what.ljust(width)} | {ours} | {peer} | {ratio} |")
-    if "runtime" in args.only.split(","):
+    if bench.rows:
+        args.json.write_text(
+            json.dumps({"meta": meta, "results": bench.results}, indent=2) + "\n", encoding="utf-8"
+        )
+        width = max(len(r[0]) for r in bench.rows)
+        print(f"{meta['date']}, {meta['cores']} cores, Python {meta['python']}")
+        print(f"| {'measure'.ljust(width)} | ours | peer | ratio |")
+        print(f"|{'-' * (width + 2)}|---|---|---|")
+        for what, ours, peer, ratio in bench.rows:
+            print(f"| {what.ljust(width)} | {ours} | {peer} | {ratio} |")
+    if "runtime" in only:
         runtime = [sys.executable, str(ROOT / "benchmarks" / "bench_runtime.py")]
         if args.quick:
             runtime += ["--seconds", "2", "--sizes", "0,100000", "--sqlite-workers", "1"]

@@ -203,14 +203,24 @@ def _printable(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _open_new(dest: Path, rel: str) -> BinaryIO:
-    """Create ``dest/rel`` for writing, refusing anything that would resolve outside ``dest``."""
+def _open_new(dest: Path, rel: str, resolved: dict[str, str] | None = None) -> BinaryIO:
+    """Create ``dest/rel`` for writing, refusing anything that would resolve outside ``dest``.
+
+    ``resolved`` keeps each folder's resolution for one extraction (``dest`` as ""): an archive cannot
+    make links (refused), so a folder resolved once stays so, and a member costs no resolution of its own.
+    """
     target = dest.joinpath(*rel.split("/"))
     parent = target.parent
-    parent.mkdir(parents=True, exist_ok=True)
+    folder = rel.rpartition("/")[0]
+    known = resolved if resolved is not None else {}
     # Defence in depth: links are refused, but check the resolved parent anyway before creating the file.
-    real_dest = os.path.realpath(dest)
-    real_parent = os.path.realpath(parent)
+    real_parent = known.get(folder)
+    if real_parent is None:
+        parent.mkdir(parents=True, exist_ok=True)
+        real_parent = known[folder] = os.path.realpath(parent)
+    real_dest = known.get("")
+    if real_dest is None:
+        real_dest = known[""] = os.path.realpath(dest)
     if real_parent != real_dest and not real_parent.startswith(real_dest + os.sep):
         raise _Refused(rel, "would be written outside the destination")
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
@@ -299,10 +309,11 @@ def _extract_zip(archive: Path, dest: Path, limits: ArchiveLimits) -> None:
             if is_dir and rel:
                 dest.joinpath(*rel.split("/")).mkdir(parents=True, exist_ok=True)
         total = [0]
+        resolved: dict[str, str] = {}
         for info, rel in plan:
             if not rel:
                 continue
-            with zf.open(info) as src, _open_new(dest, rel) as dst:
+            with zf.open(info) as src, _open_new(dest, rel, resolved) as dst:
                 _copy(src, dst, rel, limits, total, info.compress_size)
 
 
@@ -354,6 +365,7 @@ def _extract_tar(archive: Path, dest: Path, limits: ArchiveLimits) -> None:
         with tf:
             namer = _Namer(limits)
             total = [0]
+            resolved: dict[str, str] = {}
             for member in _iter_tar(tf):
                 guard.member = member.name
                 rel = _check_tar_member(member, namer, limits)
@@ -364,7 +376,7 @@ def _extract_tar(archive: Path, dest: Path, limits: ArchiveLimits) -> None:
                 src = tf.extractfile(member)
                 if src is None:  # pragma: no cover - isreg() members always have data
                     raise _Refused(member.name, "member has no data")
-                with src, _open_new(dest, rel) as dst:
+                with src, _open_new(dest, rel, resolved) as dst:
                     _copy(src, dst, rel, limits, total, -1)
 
 

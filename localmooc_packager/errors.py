@@ -8,6 +8,7 @@ problem in one run; only when a stage cannot continue does it raise an exception
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -125,6 +126,66 @@ def display_path(path: Path | str, base: Path | None = None) -> str:
         return str(p.resolve().relative_to((base or Path.cwd()).resolve()))
     except ValueError:
         return str(p)
+
+
+class LazyDisplayPath:
+    """``display_path(path)``, computed when the text is first needed (an f-string of a message): a file read
+    without a problem never pays for resolving its path."""
+
+    __slots__ = ("_path", "_text")
+
+    def __init__(self, path: Path | str) -> None:
+        self._path = path
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = display_path(self._path)
+        return self._text
+
+
+class DisplayPaths:
+    """``display_path`` and ``realpath`` for the many files of one run, with one file-system resolution per
+    folder instead of one per file: the working directory and each folder are resolved once and kept for the
+    life of this object (one validation; the files do not move meanwhile).
+
+    ``plain=True`` says the caller knows the last component is no symbolic link (the course's file listing
+    says so, or the path is already resolved); otherwise one ``lstat`` checks it.
+    """
+
+    def __init__(self, base: Path | None = None) -> None:
+        self._base = base
+        self._base_real: str | None = None
+        self._folders: dict[str, str] = {}
+
+    def real_folder(self, folder: Path | str) -> str:
+        """``os.path.realpath(folder)``, once per folder."""
+        text = os.fspath(folder) or "."
+        real = self._folders.get(text)
+        if real is None:
+            real = self._folders[text] = os.path.realpath(text)
+        return real
+
+    def real(self, path: Path | str, plain: bool = False) -> str:
+        """``os.path.realpath(path)`` (what ``Path.resolve()`` returns)."""
+        text = os.fspath(path)
+        folder, name = os.path.split(text)
+        if not name or name in (".", ".."):
+            return self.real_folder(text)
+        joined = os.path.join(self.real_folder(folder), name)
+        if not plain and os.path.islink(joined):
+            return os.path.realpath(joined)
+        return joined
+
+    def show(self, path: Path | str, plain: bool = False) -> str:
+        """``display_path(path, base)``."""
+        if self._base_real is None:
+            self._base_real = os.path.realpath(self._base or Path.cwd())
+        base, real = self._base_real, self.real(path, plain)
+        if real == base:
+            return "."
+        prefix = base if base.endswith("/") else base + "/"
+        return real[len(prefix) :] if real.startswith(prefix) else str(Path(path))
 
 
 class LocalMoocError(Exception):

@@ -1862,7 +1862,7 @@ class _Importer:
                 continue
             dirnames.sort()
             for name in sorted(filenames):
-                rel = (here / name).relative_to(self.root).as_posix()
+                rel = name if rel_dir == "." else f"{rel_dir}/{name}"  # Path.relative_to walks parents
                 if rel in self.used_files or (here / name).is_symlink():
                     continue
                 if rel == "course.xml":
@@ -1914,10 +1914,10 @@ def _olx_members(root: Path) -> Iterator[tuple[str, bytes]]:
         for name in filenames:
             path = here / name
             if not path.is_symlink():
-                yield (path.relative_to(root).as_posix(), path.read_bytes())
+                yield (name if rel_dir == "." else f"{rel_dir}/{name}", path.read_bytes())
 
 
-def _restore_embedded(root: Path, out: Path, report: ImportReport) -> bool:
+def _restore_embedded(root: Path, out: Path, report: ImportReport, move_static: bool = False) -> bool:
     """Restore the course source the toolkit's OLX export embedded, when the OLX is unchanged since.
 
     The manifest holds a digest of the OLX the export made from that source; any change to it (a Studio
@@ -1949,7 +1949,10 @@ def _restore_embedded(root: Path, out: Path, report: ImportReport) -> bool:
     for rel in static:
         if (root / rel).is_file() and not (root / rel).is_symlink():
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(root / rel, out / rel)
+            if move_static:
+                os.replace(root / rel, out / rel)  # our own extraction folder, as _Importer.copy_static
+            else:
+                shutil.copyfile(root / rel, out / rel)
             report.static_files += 1
         else:
             report.warn(
@@ -2115,7 +2118,7 @@ def import_olx(source: Path, out_dir: Path, check: bool = True) -> ImportReport:
             _hold(extracted, held)
             base, move = extract_archive(source, extracted), True
         root = find_course_root(base)
-        if not _restore_embedded(root, tmp, report):
+        if not _restore_embedded(root, tmp, report, move_static=move):
             importer = _Importer(root, tmp, report, move_static=move)
             course = importer.run()
             importer.copy_static()

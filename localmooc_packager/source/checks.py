@@ -64,9 +64,12 @@ class Checker:
         self.tree = tree
         self.report = report
         self.root = tree.root_dir
-        self.root_resolved = tree.root_dir.resolve()
-        self.files = links.CourseFiles(tree.root_dir)
-        self.folders: dict[Path, str] = {}
+        self.paths = tree.paths
+        self.root_resolved = self.paths.real_folder(tree.root_dir)
+        self.files = tree.files = links.CourseFiles(tree.root_dir)
+        self.folders: dict[str, str] = {}  # resolved folder -> relative to the course root
+        # (url, folder) -> what it names: a course links the same files from many pages
+        self.resolved: dict[tuple[str, str], links.Resolved | None] = {}
 
     def add(
         self,
@@ -305,12 +308,16 @@ class Checker:
             self.tree.texts[path] = read_course_text(path)
         return self.tree.texts[path]
 
-    def folder_of(self, file: Path) -> str:
-        """The folder of a course file, relative to the course root ('' for the root itself)."""
-        folder = self.folders.get(file)
+    def folder_of(self, file: Path, plain: bool = True) -> str:
+        """The folder of a course file, relative to the course root ('' for the root itself).
+
+        ``plain``: ``file`` is no symbolic link (a file the checks found in the course's listing, or a
+        resolved path), so only its folder is resolved, once per folder."""
+        real_dir = os.path.dirname(self.paths.real(file, plain))
+        folder = self.folders.get(real_dir)
         if folder is None:
-            rel = os.path.relpath(file.resolve().parent, self.root_resolved)
-            folder = self.folders[file] = "" if rel == "." else rel.replace(os.sep, "/")
+            rel = os.path.relpath(real_dir, self.root_resolved)
+            folder = self.folders[real_dir] = "" if rel == "." else rel.replace(os.sep, "/")
         return folder
 
     def body_refs(
@@ -325,10 +332,15 @@ class Checker:
             base = self.folder_of(file)
         else:
             origin = self.tree.origin.get(id(data))
-            base = self.folder_of(origin[0].path) if origin else ""
+            base = self.folder_of(origin[0].path, origin[0] is not self.tree.docs[0]) if origin else ""
         changes: list[tuple[int, int, str]] = []
+        known = self.resolved
         for link in found:
-            resolved = links.resolve(link.url, base, self.files)
+            key = (link.url, base)
+            if key in known:
+                resolved = known[key]
+            else:
+                resolved = known[key] = links.resolve(link.url, base, self.files)
             if resolved is None:
                 if markup.is_network(link.url):
                     self.body_problem(
@@ -362,7 +374,8 @@ class Checker:
         severity: Severity = Severity.ERROR,
     ) -> None:
         if file is not None:
-            self.report.add(Location(display_path(file), link.line, link.column), message, code, "", severity)
+            shown = self.paths.show(file, plain=True)
+            self.report.add(Location(shown, link.line, link.column), message, code, "", severity)
             return
         origin = self.tree.origin.get(id(data))
         doc = origin[0] if origin else self.tree.docs[0]
@@ -389,7 +402,7 @@ class Checker:
         parts = norm.split("/")
         through_link = any("/".join(parts[: i + 1]) in files.symlinks for i in range(len(parts)))
         if norm == ".." or norm.startswith(("../", "/")) or through_link:
-            target = resolve_inside(self.root, rel)
+            target = resolve_inside(self.root, rel, self.paths)
             if target is None:
                 if ".." not in rel.split("/") and not rel.startswith("/"):  # else the schema said it already
                     self.add(data, keys, f"{rel!r} points outside the course folder", "path-outside")
@@ -607,24 +620,30 @@ class Checker:
     def thai_text(self) -> None:
         """Thai typing problems in every text file of the course, at their own line and column: the YAML
         files, the bodies read by html blocks, and the text files in static/ (subtitles, pages)."""
-        texts: dict[Path, tuple[str, YamlDoc | None]] = {}
+        # Keyed by the resolved path (a file read twice is scanned once), resolved once per folder: YAML
+        # files other than course.yaml were resolved when included, bodies are files of the listing.
+        real = self.paths.real
+        texts: dict[str, tuple[str, YamlDoc | None]] = {}
         for doc in self.tree.docs:
-            texts[doc.path.resolve()] = (doc.text, doc)
+            texts[real(doc.path, doc is not self.tree.docs[0])] = (doc.text, doc)
             if "\\" in doc.text and _THAI_ESCAPE.search(doc.text):
                 self.escaped_thai(doc)
         for path, text in self.tree.texts.items():
-            texts.setdefault(path.resolve(), (text, None))
+            texts.setdefault(real(path, True), (text, None))
         for rel in sorted(self.files.paths):
             if rel.startswith("static/") and rel.rsplit(".", 1)[-1].lower() in _TEXT_SUFFIXES:
-                path = (self.root / rel).resolve()
-                if path not in texts:
+                key = real(self.root / rel, rel not in self.files.symlinks)
+                if key not in texts:
                     try:
-                        texts[path] = (read_course_text(self.root / rel), None)
+                        texts[key] = (read_course_text(self.root / rel), None)
                     except InvalidInputError:
                         continue  # not a text file after all; not ours to judge
-        for path, (text, doc) in texts.items():
-            shown = doc.file if doc is not None else display_path(path)
-            for problem in thai.thai_problems(text):
+        for key, (text, doc) in texts.items():
+            problems = list(thai.thai_problems(text))
+            if not problems:
+                continue
+            shown = doc.file if doc is not None else self.paths.show(key, plain=True)
+            for problem in problems:
                 where = author_path(doc.path_at(problem.line, problem.column)) if doc is not None else ""
                 self.report.add(
                     Location(shown, problem.line, problem.column), problem.message, problem.code, where, W
@@ -655,21 +674,33 @@ class Checker:
         static = self.root / "static"
         if not static.is_dir():
             return
-        for path in sorted(static.rglob("*")):
-            rel = path.relative_to(self.root).as_posix()
-            if path.is_symlink():
+        # From the course's listing: no system call per file (15,000 small files are a real course).
+        listed = self.files.static_entries()
+        if listed is None:
+            entries = [
+                (p.relative_to(self.root).as_posix(), p.is_symlink()) for p in sorted(static.rglob("*"))
+            ]
+        else:
+            entries = [(rel, rel in self.files.symlinks) for rel in listed]
+        for rel, is_link in entries:
+            path = self.root / rel
+            if is_link:
                 self.report.add(
-                    Location(display_path(path)), f"{rel}: symbolic links are not packaged", "asset-symlink"
+                    Location(self.paths.show(path)),
+                    f"{rel}: symbolic links are not packaged",
+                    "asset-symlink",
                 )
             elif not rel.isascii() or any(c in rel for c in " #?%&"):
                 self.report.add(
-                    Location(display_path(path)),
+                    Location(self.paths.show(path, plain=True)),
                     f"{rel}: asset file names must be ASCII without "
                     "spaces or #?%& (Open edX and LMSs break on them)",
                     "asset-name",
                 )
             elif unicodedata.normalize("NFC", rel) != rel:
-                self.report.add(Location(display_path(path)), f"{rel}: file name is not NFC", "asset-name")
+                self.report.add(
+                    Location(self.paths.show(path, plain=True)), f"{rel}: file name is not NFC", "asset-name"
+                )
 
 
 def inside_value(doc: YamlDoc, path: DataPath, value: str, offset: int, needle: str) -> tuple[int, int]:

@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..errors import InvalidInputError, UsageError, display_path
+from ..errors import InvalidInputError, LazyDisplayPath, UsageError, display_path
 from ..safe import read_text
 from .thai import thai_problems
 
@@ -58,15 +58,17 @@ def _first_bad(data: bytes) -> tuple[int, int, int]:
 
 def read_course_text(path: Path, shown: str | None = None) -> str:
     """``safe.read_text`` with a suggestion for Thai files in a legacy encoding."""
-    shown = shown or display_path(path)
+    # The path is shown only in a message: resolving it for every file read cost more than the reading.
+    shown_later = shown or LazyDisplayPath(path)
     try:
-        return read_text(path, shown)
+        return read_text(path, shown_later)  # type: ignore[arg-type]  # turned into text by f-strings only
     except InvalidInputError as exc:
         if "not valid UTF-8" not in str(exc):
             raise
         data = path.read_bytes()
         if not looks_legacy_thai(data):
             raise
+    shown = str(shown_later)
     line, column, byte = _first_bad(data)
     raise InvalidInputError(
         f"{shown}:{line}:{column}: not valid UTF-8 (byte 0x{byte:02x}): the file looks like Thai saved as "

