@@ -101,9 +101,10 @@ class LearningStorage:
             if course is None:
                 return
             pair = (learner_id, course_id)
-            inputs = self._send_result_reads(raw, [pair])()[pair]  # the view's completions included
+            # After the view's completions: the read includes them.
+            inputs = self._send_result_reads(raw, [pair])({pair: (False, bool(viewed_blocks))})[pair]
             step = self.result_step(course, learner_id, inputs, at)
-            said: list[dict[str, Any]] = []
+            said: list[Any] = []  # xapi_feed.Built
             if self.feed is not None:  # in order: launched (a new session), experienced, milestones
                 reached = self.milestone_statements(course, learner_id, step, at)
                 first = 1 if step.reached[:1] == ["launched"] else 0

@@ -14,14 +14,14 @@ keeps a milestone and a certificate number that are already set (COALESCE) all t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from ...results.schema import course_results
 from ..completion import COLUMNS, TIME_COLUMNS, CourseRules, Step, advance, rules_of
-from ..xapi_feed import Feed, outbox_rows
+from ..xapi_feed import Built, Feed, outbox_rows
 from .schema import aware
 
 RESULTS_LOCK = "#results"  # the third part of the lock key: no block id starts with '#'
@@ -105,38 +105,70 @@ class ResultStorage:
     def _row_of(self, values: Sequence[Any]) -> dict[str, Any]:
         row = dict(zip(COLUMNS, values, strict=True))
         for c in TIME_COLUMNS:
-            if row[c] is not None:
-                row[c] = aware(self._read_time(row[c]))
+            v = row[c]
+            if v is not None:
+                # SQLite: SQLAlchemy's text form of a UTC time; PostgreSQL: an aware datetime already.
+                row[c] = datetime.fromisoformat(v).replace(tzinfo=UTC) if isinstance(v, str) else aware(v)
         row["erased"] = bool(row["erased"])
         return row
 
-    def _send_result_reads(self, raw: Any, pairs: Sequence[Pair]) -> Callable[[], Inputs]:
-        """Send the reads of ``pairs``' rows, scores and completions; the returned function collects them
-        (on PostgreSQL they travel in the pipeline with whatever was sent before)."""
-        if not pairs:
-            return dict
-        if self.is_sqlite or len(pairs) == 1:
-            cursors = [
-                (p, [raw.execute(self._rsql(n), p) for n in ("result_row", "result_scores", "result_done")])
-                for p in pairs
-            ]
+    def _time_param(self, value: datetime) -> Any:
+        """A time as the column stores it: SQLite gets SQLAlchemy's text form (what ``db_time`` writes,
+        made here in a tenth of its time), PostgreSQL the aware datetime."""
+        if self.is_sqlite:
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return value
 
-            def collect_rows() -> Inputs:
+    def _send_result_reads(self, raw: Any, pairs: Sequence[Pair]) -> Callable[..., Inputs]:
+        """The reads of ``pairs``' rows, best scores and completions. PostgreSQL: sent now (they travel in
+        the pipeline with whatever was sent before) and collected by the returned function. SQLite: run
+        by the returned function, which skips what the events cannot change (``wants``: per pair,
+        whether the event has a graded score and whether it completed something): every rule is
+        evaluated as a lower bound kept with max(), so a read left out never loses a result."""
+        if not pairs:
+            return lambda wants=None: {}
+        if self.is_sqlite:
+
+            def collect_rows(wants: dict[Pair, tuple[bool, bool]] | None = None) -> Inputs:
                 out: Inputs = {}
-                for p, (row, scores, done) in cursors:
-                    found = row.fetchone()
-                    out[p] = (
-                        self._row_of(found) if found else None,
-                        {b: float(s) for b, s in scores.fetchall()},
-                        {b: float(c) for b, c in done.fetchall()},
+                for p in pairs:
+                    found = raw.execute(self._rsql("result_row"), p).fetchone()
+                    row = self._row_of(found) if found else None
+                    graded, completed = (wants or {}).get(p, (True, True))
+                    full = row is None or row["last_active_at"] is None or wants is None
+                    scores = raw.execute(self._rsql("result_scores"), p).fetchall() if full or graded else ()
+                    unfinished = (
+                        row is None or row["content_completed_at"] is None or row["survey_done_at"] is None
                     )
+                    done = (
+                        raw.execute(self._rsql("result_done"), p).fetchall()
+                        if full or (completed and unfinished)
+                        else ()
+                    )
+                    out[p] = (row, {b: float(v) for b, v in scores}, {b: float(v) for b, v in done})
                 return out
 
             return collect_rows
+        if len(pairs) == 1:
+            cursors = [
+                raw.execute(self._rsql(n), pairs[0]) for n in ("result_row", "result_scores", "result_done")
+            ]
+
+            def collect_one(wants: Any = None) -> Inputs:
+                found = cursors[0].fetchone()
+                return {
+                    pairs[0]: (
+                        self._row_of(found) if found else None,
+                        {b: float(v) for b, v in cursors[1].fetchall()},
+                        {b: float(v) for b, v in cursors[2].fetchall()},
+                    )
+                }
+
+            return collect_one
         cols = ([p[0] for p in pairs], [p[1] for p in pairs])
         sent = [raw.execute(PG_RESULTS_SQL[n], cols) for n in ("result_row", "result_scores", "result_done")]
 
-        def collect_batch() -> Inputs:
+        def collect_batch(wants: Any = None) -> Inputs:
             out: Inputs = {p: (None, {}, {}) for p in pairs}
             for values in sent[0].fetchall():
                 out[(values[0], values[1])] = (self._row_of(values), {}, {})
@@ -151,16 +183,16 @@ class ResultStorage:
     # ---- writes -------------------------------------------------------------------------------------
     def _result_params(self, row: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(
-            (self.db_time(row[c]) if row[c] is not None else None) if c in TIME_COLUMNS else row[c]
+            (self._time_param(row[c]) if row[c] is not None else None) if c in TIME_COLUMNS else row[c]
             for c in WRITE_COLUMNS
         )
 
-    def _outbox_params(self, statements: list[dict[str, Any]], at: datetime) -> list[tuple[Any, ...]]:
-        stamp = self.db_time(at)
+    def _outbox_params(self, statements: list[Built], at: datetime) -> list[tuple[Any, ...]]:
+        stamp = self._time_param(at)
         return outbox_rows(statements, stamp)  # type: ignore[return-value]
 
     def write_results(
-        self, raw: Any, rows: list[dict[str, Any]], statements: list[dict[str, Any]], at: datetime
+        self, raw: Any, rows: list[dict[str, Any]], statements: list[Built], at: datetime
     ) -> None:
         """Upsert result rows and enqueue statements on a DBAPI connection (one statement per kind)."""
         if rows:
@@ -169,7 +201,7 @@ class ResultStorage:
             self._execute_rows(raw, "outbox_insert", self._outbox_params(statements, at))
 
     def result_write_parts(
-        self, rows: list[dict[str, Any]], statements: list[dict[str, Any]], at: datetime
+        self, rows: list[dict[str, Any]], statements: list[Built], at: datetime
     ) -> list[tuple[str, list[list[Any]]]]:
         """PostgreSQL: the same writes as ``write_results``, as (statement, column arrays) for the batch's
         one data-modifying WITH statement."""
@@ -218,11 +250,11 @@ class ResultStorage:
 
     def milestone_statements(
         self, course: Any, learner_id: str, step: Step, at: datetime, attempt: int | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[Built]:
         feed = self.feed
         if feed is None:
             return []
-        out: list[dict[str, Any]] = []
+        out: list[Built] = []
         post = rules_for(course).grading.post_test
         for kind in step.reached:
             if kind == "launched":

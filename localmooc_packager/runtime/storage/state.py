@@ -163,7 +163,7 @@ class StateStorage:
         list[T | Exception],
         list[tuple[str, tuple[Any, ...]]],
         list[tuple[str, tuple[Any, ...]]],
-        tuple[list[dict[str, Any]], list[dict[str, Any]], datetime],
+        tuple[list[dict[str, Any]], list[Any], datetime],
     ]:
         real = now()  # sessions keep the real time; learning events take the runtime's clock
         at = self.clock()
@@ -222,16 +222,24 @@ class StateStorage:
             events += self._event_rows(c.course_id, s.learner_id, published, db_at)
             if c.course is not None:
                 done_calls.setdefault((s.learner_id, c.course_id), []).append(published)
-        extra = self._batch_results(pairs, collect(), done_calls, at)
+        extra = self._batch_results(pairs, collect, done_calls, at)
         return results, ops, events + touches, extra
 
     def _batch_results(
-        self, pairs: dict[Pair, Any], inputs: Any, done_calls: dict[Pair, list[Published]], at: datetime
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], datetime]:
+        self, pairs: dict[Pair, Any], collect: Any, done_calls: dict[Pair, list[Published]], at: datetime
+    ) -> tuple[list[dict[str, Any]], list[Any], datetime]:
         """The batch's ``course_results`` rows and xAPI statements: one step per (learner, course) whose
         calls succeeded, with the grades and completions those calls published."""
+        wants = {}
+        for pair, published in done_calls.items():
+            graded = {q.id for q in pairs[pair].grading.quizzes}
+            wants[pair] = (
+                any(g[0] in graded for p in published for g in p.grades),
+                any(p.completions for p in published),
+            )
+        inputs = collect(wants)
         rows: list[dict[str, Any]] = []
-        statements: list[dict[str, Any]] = []
+        statements: list[Any] = []  # xapi_feed.Built
         for pair, published in done_calls.items():
             course = pairs[pair]
             learner = pair[0]
@@ -252,9 +260,7 @@ class StateStorage:
             if self.feed is not None:
                 for p in published:
                     for quiz, attempt, responses, marks in p.answers:
-                        statements += self.feed.answered(
-                            learner, course, quiz, attempt, responses, marks, at
-                        )
+                        statements += self.feed.answered(learner, course, quiz, attempt, responses, marks, at)
                 attempt = attempts[-1][1] if attempts else None
                 statements += self.milestone_statements(course, learner, step, at, attempt)
         return rows, statements, at
@@ -341,7 +347,7 @@ class StateStorage:
         raw: Any,
         ops: list[tuple[str, tuple[Any, ...]]],
         events: list[tuple[str, tuple[Any, ...]]],
-        extra: tuple[list[dict[str, Any]], list[dict[str, Any]], datetime] | None = None,
+        extra: tuple[list[dict[str, Any]], list[Any], datetime] | None = None,
     ) -> None:
         """Send the batch's writes: on PostgreSQL all of them as one statement (rows as arrays), on
         SQLite one executemany per kind. Rows of one key are folded first, with the rules the statements
