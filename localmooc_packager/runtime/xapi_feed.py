@@ -179,15 +179,27 @@ class Feed:
             self._templates = {k: v for k, v in self._templates.items() if k[0] != id(course)}
         return hit[1]
 
-    def _registration(self, learner_id: str, course_id: str) -> str:
+    def _registration(self, learner_id: str, course_id: str) -> str | None:
+        """The enrolment's registration id; None for a learner id the catalogue refuses (its guard: an
+        opaque id, never a national id), who then gets no statements (logged), rather than a failed
+        submission."""
         key = (learner_id, course_id)
         reg = self._registrations.get(key)
         if reg is None:
-            xs._check_learner(learner_id)  # the catalogue's guard: an opaque id, never a national id
+            try:
+                xs._check_learner(learner_id)
+            except ValueError as exc:
+                log.warning("xAPI statements skipped: %s", exc)
+                return None
             if len(self._registrations) > 50_000:
                 self._registrations.clear()
             reg = self._registrations[key] = xs.registration_id(self.site, learner_id, course_id)
         return reg
+
+    def _course_for(self, learner_id: str, course: Any) -> CourseActivities | None:
+        """The course's activities, when statements can be made for this learner in it."""
+        a = self.course(course)
+        return a if a is not None and self._registration(learner_id, course.id) is not None else None
 
     def _template(
         self, course: Any, kind: str, key: str, make: Callable[[str, datetime], dict[str, Any]]
@@ -199,7 +211,7 @@ class Feed:
 
     # ---- one builder per event; each returns statements (possibly none) ----------------------------
     def registered(self, learner_id: str, course: Any, at: datetime) -> list[Built]:
-        a = self.course(course)
+        a = self._course_for(learner_id, course)
         return (
             []
             if a is None
@@ -207,11 +219,11 @@ class Feed:
         )
 
     def launched(self, learner_id: str, course: Any, at: datetime) -> list[Built]:
-        a = self.course(course)
+        a = self._course_for(learner_id, course)
         return [] if a is None else [Built.of(xs.launched(self.site, learner_id, a.course, at))]
 
     def experienced(self, learner_id: str, course: Any, unit_id: str, at: datetime) -> list[Built]:
-        a = self.course(course)
+        a = self._course_for(learner_id, course)
         if a is None or unit_id not in a.units:
             return []
         unit = a.units[unit_id]
@@ -221,7 +233,7 @@ class Feed:
             unit_id,
             lambda who, when: xs.experienced(self.site, who, a.course, unit, when),
         )
-        return [t.render(learner_id, self._registration(learner_id, course.id), at)]
+        return [t.render(learner_id, self._registrations[(learner_id, course.id)], at)]
 
     def answered(
         self,
@@ -234,13 +246,13 @@ class Feed:
         at: datetime,
     ) -> list[Built]:
         """One statement per question of a quiz submission (sequence: the attempt number)."""
-        a = self.course(course)
+        a = self._course_for(learner_id, course)
         if a is None:
             return []
         unit = a.units.get(a.unit_of.get(quiz_id, ""))
         if unit is None:
             return []
-        registration = self._registration(learner_id, course.id)
+        registration = self._registrations[(learner_id, course.id)]
         out = []
         for q, activity in a.questions.get(quiz_id, ()):
             t = self._template(
@@ -275,7 +287,7 @@ class Feed:
     ) -> list[Built]:
         """``completed``, ``passed``, ``failed`` (a post-test attempt that did not pass: ``attempt`` is its
         number) or ``certified``; each milestone happens once, so its kind is its sequence."""
-        a = self.course(course)
+        a = self._course_for(learner_id, course)
         if a is None:
             return []
         if kind == "completed":

@@ -4,8 +4,9 @@
 next activity adds the gap since it, capped, to ``study_seconds`` (runtime/services/results.py). ``survey_done_at``
 is the first time the course's satisfaction survey (``certificate.survey``) was completed.
 
-Every existing enrolment gets its ``course_results`` row (enrolment time, the study time counted so far on the
-enrolment, its last page view as the last activity), so that results start from what was already recorded.
+Every existing enrolment gets its ``course_results`` row (enrolment time and the study time counted so far on
+the enrolment). ``last_active_at`` stays empty: the learner's next activity then evaluates every rule from the
+grades and completions already recorded.
 
 Revision ID: 0004
 Revises: 0003
@@ -31,7 +32,6 @@ def upgrade() -> None:
         sa.column("learner_id", sa.String),
         sa.column("course_id", sa.String),
         sa.column("created_at", sa.DateTime(timezone=True)),
-        sa.column("last_seen", sa.DateTime(timezone=True)),
         sa.column("study_seconds", sa.Integer),
     )
     results = sa.table(
@@ -40,17 +40,14 @@ def upgrade() -> None:
         sa.column("course_id", sa.String),
         sa.column("enrolled_at", sa.DateTime(timezone=True)),
         sa.column("study_seconds", sa.Integer),
-        sa.column("last_active_at", sa.DateTime(timezone=True)),
         sa.column("erased", sa.Boolean),
     )
     e, r = enrolments.c, results.c
     missing = ~sa.exists().where(r.learner_id == e.learner_id, r.course_id == e.course_id)
-    rows = sa.select(e.learner_id, e.course_id, e.created_at, e.study_seconds, e.last_seen, sa.false()).where(
-        missing
-    )
+    rows = sa.select(e.learner_id, e.course_id, e.created_at, e.study_seconds, sa.false()).where(missing)
     op.execute(
         results.insert().from_select(
-            ["learner_id", "course_id", "enrolled_at", "study_seconds", "last_active_at", "erased"], rows
+            ["learner_id", "course_id", "enrolled_at", "study_seconds", "erased"], rows
         )
     )
 
