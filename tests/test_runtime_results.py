@@ -526,3 +526,34 @@ def test_a_batch_of_submissions_writes_each_learners_result_and_statements_once(
     assert len(found) == 6 and all(r["study_seconds"] == 120 for r in found)  # one gap each, not two
     answered = [s for s in statements(app) if s["verb"]["id"].endswith("/answered")]
     assert len(answered) == 12 and len({s["id"] for s in answered}) == 12  # attempts 1 and 2 of each
+
+
+def test_statements_filled_in_from_a_template_equal_the_catalogues_builders() -> None:
+    from localmooc_packager.runtime.xapi_feed import Feed, activities_of
+
+    course = sample_courses()[COURSE_ID]
+    feed, site, acts = Feed(HOME), xs.Site(HOME), activities_of(course)
+    learner, at = "Qm9vX2xlYXJuZXJfaWQ", datetime(2021, 4, 1, 2, 3, 4, 567000, tzinfo=UTC)
+    [seen] = feed.experienced(learner, course, "final", at)
+    assert seen.data() == xs.experienced(site, learner, acts.course, acts.units["final"], at)
+    responses = {"q1": "b", "q2": "๒", "q3": ["a", "b"], "q4": False, "q5": 'สภา "เทศบาล"\\'}
+    marks = {"q1": True, "q2": True, "q3": True, "q4": False, "q5": False}
+    built = feed.answered(learner, course, "post", 3, responses, marks, at)
+    expected = [
+        xs.answered(
+            site,
+            learner,
+            acts.course,
+            acts.units["final"],
+            activity,
+            ["a", "b"] if q["id"] == "q3" else ("false" if q["id"] == "q4" else responses[q["id"]]),
+            marks[q["id"]],
+            xs.Score(1.0 if marks[q["id"]] else 0.0, 1.0),
+            at,
+            sequence=3,
+        )
+        for q, activity in acts.questions["post"]
+    ]
+    assert [b.data() for b in built] == expected
+    assert [b.id for b in built] == [s["id"] for s in expected]
+    assert feed.answered("123", course, "post", 1, {}, {}, at) == []  # not an opaque id: none, no failure
