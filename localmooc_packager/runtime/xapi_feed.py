@@ -139,19 +139,21 @@ class _Template:
         self.iri = t["object"]["id"]
         ctx = dict(t["context"])
         ctx.pop("registration")
+        self.actor = '{"objectType":"Agent","account":{"homePage":' + _dumps(site.base_url) + ',"name":'
         self.head = ',"verb":' + _dumps(t["verb"]) + ',"object":' + _dumps(t["object"])
         self.head += ',"context":{"registration":'
         self.ctx_rest = "," + _dumps(ctx)[1:]
 
     def render(
-        self, learner_id: str, registration: str, at: datetime, sequence: object = None, result: Any = None
+        self, learner_id: str, registration: str, at: datetime, sequence: object = None, result: str = ""
     ) -> Built:
+        """The statement for ``learner_id`` (an id the catalogue's guard has passed: URL-safe characters,
+        written as is) at ``at``; ``result``: the result object's JSON text, if any."""
         stamp = at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         sid = xs.statement_id(self.kind, learner_id, self.iri, stamp if sequence is None else str(sequence))
-        actor = {"objectType": "Agent", "account": {"homePage": self.site.base_url, "name": learner_id}}
         text = (
-            f'{{"id":"{sid}","actor":{_dumps(actor)}{self.head}"{registration}"{self.ctx_rest}'
-            f',"timestamp":"{stamp}"' + (f',"result":{_dumps(result)}' if result is not None else "") + "}"
+            f'{{"id":"{sid}","actor":{self.actor}"{learner_id}"}}}}{self.head}"{registration}"{self.ctx_rest}'
+            f',"timestamp":"{stamp}"' + (f',"result":{result}' if result else "") + "}"
         )
         return Built(sid, text)
 
@@ -166,6 +168,7 @@ class Feed:
         self._courses: dict[int, tuple[Any, CourseActivities | None]] = {}
         self._templates: dict[tuple[int, str, str], _Template] = {}
         self._registrations: dict[tuple[str, str], str] = {}  # (learner, course) -> registration id
+        self._scores: dict[tuple[int, str, bool], str] = {}  # (course, question, right) -> score JSON
 
     def course(self, course: Any) -> CourseActivities | None:
         hit = self._courses.get(id(course))
@@ -177,6 +180,7 @@ class Feed:
                 acts = None
             hit = self._courses[id(course)] = (course, acts)
             self._templates = {k: v for k, v in self._templates.items() if k[0] != id(course)}
+            self._scores = {k: v for k, v in self._scores.items() if k[0] != id(course)}
         return hit[1]
 
     def _registration(self, learner_id: str, course_id: str) -> str | None:
@@ -263,15 +267,15 @@ class Feed:
                     self.site, who, a.course, unit, act, "", False, xs.Score(0.0, 1.0), when
                 ),
             )
-            points = float(q.get("points", 1) or 1)
             ok = bool(results.get(q["id"]))
             response = _response(q, responses.get(q["id"]))
             text = response if isinstance(response, str) else "[,]".join(response)
-            result = {
-                "success": ok,
-                "score": xs.Score(points if ok else 0.0, points).to_xapi(),
-                "response": text,
-            }
+            key = (id(course), activity.id, ok)
+            score = self._scores.get(key)
+            if score is None:
+                points = float(q.get("points", 1) or 1)
+                score = self._scores[key] = _dumps(xs.Score(points if ok else 0.0, points).to_xapi())
+            result = f'{{"success":{"true" if ok else "false"},"score":{score},"response":{_dumps(text)}}}'
             out.append(t.render(learner_id, registration, at, attempt, result))
         return out
 
