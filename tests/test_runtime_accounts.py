@@ -331,7 +331,7 @@ def test_migration_0005_adds_its_columns_and_can_be_undone(db_url: str) -> None:
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with store.engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0003")
+            command.downgrade(cfg, "0004")  # the revision before 0005
             assert "must_change_password" not in columns(conn, "identities")
             assert "account" not in columns(conn, "login_throttle")
         assert store.upgrade() == migrations_head()

@@ -18,7 +18,6 @@ from xapi_support import many
 
 from localmooc_packager.results.schema import course_results
 from localmooc_packager.results.schema import metadata as results_metadata
-from localmooc_packager.runtime.routes.ops import migrations_head
 from localmooc_packager.runtime.server import upgrade
 from localmooc_packager.runtime.storage.schema import MIGRATIONS
 from localmooc_packager.xapi import outbox

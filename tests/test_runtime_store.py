@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from runtime_support import (  # noqa: F401
     COURSE_ID,
+    HEAD,
     POST_RIGHT,
     POST_WRONG,
     call_handler,

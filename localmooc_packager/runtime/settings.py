@@ -4,10 +4,12 @@ uvicorn worker) and handed down. Nothing below ``app.create_app`` reads the envi
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from .clock import Clock, system_clock
 
 DEFAULT_DB = "sqlite:///./localmooc.db"
 KEY_FILE_NAME = "localmooc-secret.key"
@@ -56,6 +58,11 @@ class Settings:
     # (LOCALMOOC_DB_PREPARE; "auto" turns them off behind a pooler such as PgBouncer).
     db_pool_size: int | None = None
     db_prepare: str = "auto"
+    # xAPI statements into the outbox with each event (docs/xapi.md); the actor's account home page.
+    xapi: bool = True  # LOCALMOOC_XAPI=0 turns it off
+    xapi_home_page: str = "http://localhost"  # LOCALMOOC_XAPI_HOME_PAGE: the site's public URL
+    # Test/operator hook (runtime/clock.py): the time of learning events. Not in the environment.
+    clock: Clock = field(default=system_clock, compare=False, repr=False)
 
     def key_path(self) -> Path:
         if self.key_file is not None:
@@ -79,6 +86,8 @@ class Settings:
             "LOG_FORMAT": self.log_format,
             "VERSION_POLL": repr(self.version_poll),
             "DB_PREPARE": self.db_prepare,
+            "XAPI": "1" if self.xapi else "0",
+            "XAPI_HOME_PAGE": self.xapi_home_page,
         }
         if self.db_pool_size is not None:
             env["DB_POOL_SIZE"] = str(self.db_pool_size)
@@ -100,6 +109,8 @@ class Settings:
             metrics_token=e.get(ENV_PREFIX + "METRICS_TOKEN") or None,
             version_poll=version_poll(e.get(ENV_PREFIX + "VERSION_POLL")),
             **db_options(e),
+            xapi=e.get(ENV_PREFIX + "XAPI", "1") == "1",
+            xapi_home_page=e.get(ENV_PREFIX + "XAPI_HOME_PAGE") or "http://localhost",
         )
 
 

@@ -7,7 +7,7 @@ cannot be found from the username alone. Rows older than this revision have no a
 day (``login_succeeded`` purges them).
 
 Revision ID: 0005
-Revises: 0003 (the coordinator chains it after 0004 when merging)
+Revises: 0004
 Create Date: 2026-12-05 22:00:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
