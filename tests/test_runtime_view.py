@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from runtime_support import PASSWORD, POST_RIGHT, POST_WRONG, SAMPLE, Api, test_
 from localmooc_packager.runtime.app import create_app
 from localmooc_packager.runtime.blocks import load_course_dir
 from localmooc_packager.runtime.i18n import T, num, pct
+from localmooc_packager.runtime.settings import Settings
 
 TH = T["th"]
 COURSE = "local-budget-basics"
@@ -35,10 +37,27 @@ def without_video(tmp: Path) -> Path:
     return folder
 
 
+class Clock:
+    """The runtime's clock hook (runtime/clock.py), moved by the test: the course asks for 90 minutes."""
+
+    def __init__(self) -> None:
+        self.at = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
 @pytest.fixture
-def api(tmp_path: Path) -> Api:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def api(tmp_path: Path, clock: Clock) -> Api:
     course = load_course_dir(without_video(tmp_path))
-    app = create_app({course.id: course}, f"sqlite:///{tmp_path / 'view.db'}", secrets=test_secrets())
+    url = f"sqlite:///{tmp_path / 'view.db'}"
+    settings = Settings(courses=tmp_path, db_url=url, clock=clock)
+    app = create_app({course.id: course}, url, secrets=test_secrets(), settings=settings)
     return Api(app)
 
 
@@ -60,7 +79,7 @@ def test_one_number_rule() -> None:
     assert num(None) == pct(None) == ""
 
 
-def test_standing_follows_the_real_state_and_finished_says_review(api: Api) -> None:
+def test_standing_follows_the_real_state_and_finished_says_review(api: Api, clock: Clock) -> None:
     api.learner("standing.learner")
     assert api.post(f"/api/courses/{COURSE}/enrol").status_code == 200
     for unit in ("intro", "revenue", "process"):
@@ -85,9 +104,17 @@ def test_standing_follows_the_real_state_and_finished_says_review(api: Api) -> N
     progress = api.get(f"/courses/{COURSE}/progress").text
     assert 'data-lm-standing="unfinished"' in progress and TH["continue"] in progress
 
-    # Passed: finished everywhere, and the course offers review, not "continue".
+    # The post-test passed, but the course's time rule (min_minutes: 90) is not met: still unfinished, and
+    # the last unit says so; then 92 minutes of study (a view every 4 minutes, under the idle cap).
     r = api.submit("post", POST_RIGHT)
     assert r.status_code == 200 and r.json()["passed"] is True
+    last = api.get(f"/courses/{COURSE}/units/final").text
+    assert 'data-lm-standing="unfinished"' in last and 'data-lm-left="min-minutes"' in last
+    for i in range(23):
+        clock.at += timedelta(minutes=4)
+        assert api.get(f"/courses/{COURSE}/units/{('intro', 'revenue', 'process')[i % 3]}").status_code == 200
+
+    # Every rule met: finished everywhere, and the course offers review, not "continue".
     last = api.get(f"/courses/{COURSE}/units/final").text
     assert 'data-lm-standing="finished"' in last and TH["course_finished"] in last
     assert TH["passed_with"].format(score="100", mark="70") in _text(last)
