@@ -49,6 +49,10 @@ class Settings:
     login: Login = Login()
     log_format: str = "text"  # "json": one JSON line per request on stderr (docs/operations.md)
     metrics_token: str | None = None  # LOCALMOOC_METRICS_TOKEN: /metrics from off the machine with it
+    certificate_template: Path | None = (
+        None  # the organisation's certificate template (YAML, docs/certificates.md)
+    )
+    public_url: str | None = None  # this runtime's public address: the certificates' QR codes open it
 
     def key_path(self) -> Path:
         if self.key_file is not None:
@@ -71,12 +75,17 @@ class Settings:
             "KEY_FILE": str(self.key_path()),
             "LOG_FORMAT": self.log_format,
         }
+        if self.certificate_template is not None:
+            env["CERTIFICATE_TEMPLATE"] = str(self.certificate_template.resolve())
+        if self.public_url:
+            env["PUBLIC_URL"] = self.public_url
         return {ENV_PREFIX + k: v for k, v in env.items()}
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         e = os.environ if env is None else env
         key_file = e.get(ENV_PREFIX + "KEY_FILE")
+        template = e.get(ENV_PREFIX + "CERTIFICATE_TEMPLATE")
         return cls(
             courses=Path(e[ENV_PREFIX + "COURSES"]),
             db_url=e.get(ENV_PREFIX + "DB", DEFAULT_DB),
@@ -87,4 +96,6 @@ class Settings:
             secret_key=e.get(ENV_PREFIX + "SECRET_KEY") or None,
             log_format=e.get(ENV_PREFIX + "LOG_FORMAT", "text"),
             metrics_token=e.get(ENV_PREFIX + "METRICS_TOKEN") or None,
+            certificate_template=Path(template) if template else None,
+            public_url=e.get(ENV_PREFIX + "PUBLIC_URL") or None,
         )
