@@ -79,7 +79,7 @@ class Courses:
         """Enrol (the course visible, its enrolment window open); where to resume."""
         published = await self.run(self.store.published_map)
         check_can_enrol(c, published, s.role, await self.is_enrolled(s, c))
-        await self.run(self.store.enrol, s.learner_id, c.id)
+        await self.run(self.store.enrol, s.learner_id, c.id, c)
         return await self.resume(c, s)
 
     async def resume(self, c: LoadedCourse, s: SessionInfo) -> EnrolmentOut:
