@@ -26,6 +26,7 @@ from ..storage.certificates import CertificateStorage
 from . import Runner
 from .courses import Courses
 from .progress import Progress
+from .results import CourseResult, rule_text, rules_status
 
 # Texts of these pages (kept here, not in i18n.T, which several parts of the runtime edit).
 TEXT: dict[str, dict[str, str]] = {
@@ -38,11 +39,6 @@ TEXT: dict[str, dict[str, str]] = {
         "certified": "ได้รับวุฒิบัตรแล้ว",
         "revoked": "วุฒิบัตรถูกเพิกถอน",
         "missing": "สิ่งที่ยังขาด",
-        "need_content": "เรียนให้ครบทุกบท (ตอนนี้ {pct}%)",
-        "need_post_test": "ทำแบบทดสอบหลังเรียนให้ผ่าน",
-        "need_pass": "คะแนนรวมของหลักสูตรถึงเกณฑ์ {pct}% (ตอนนี้ {now}%)",
-        "need_minutes": "เวลาเรียนอีก {left} นาที (ต้องเรียนอย่างน้อย {min} นาที เรียนแล้ว {done} นาที)",
-        "need_other": "ตามเงื่อนไข {name}",
         "hours_by_round": "ชั่วโมงที่ได้รับการรับรองตามรอบการประเมิน",
         "round": "รอบการประเมิน",
         "credited_hours": "ชั่วโมงที่ได้รับ",
@@ -82,11 +78,6 @@ TEXT: dict[str, dict[str, str]] = {
         "certified": "Certified",
         "revoked": "Certificate revoked",
         "missing": "Still missing",
-        "need_content": "Study every unit (now {pct}%)",
-        "need_post_test": "Pass the post-test",
-        "need_pass": "A course grade of {pct}% (now {now}%)",
-        "need_minutes": "{left} more minutes of study (at least {min}; {done} so far)",
-        "need_other": "Condition {name}",
         "hours_by_round": "Hours credited per evaluation round",
         "round": "Evaluation round",
         "credited_hours": "Hours credited",
@@ -239,7 +230,8 @@ class Certificates:
 
     # ---- the learner's courses
     async def my_courses(self, s: SessionInfo, lang: str) -> MyCourses:
-        results = {r["course_id"]: r for r in await self.run(self.storage.results_of, s.learner_id)}
+        rows = await self.run(self.courses.store.results_of, s.learner_id)
+        results = {r["course_id"]: r for r in rows}
         enrolled = await self.run(self.courses.store.enrolled_courses, s.learner_id)
         out: list[CourseStatus] = []
         for course_id in enrolled:
@@ -258,44 +250,28 @@ class Certificates:
         self, c: LoadedCourse, s: SessionInfo, row: dict[str, Any] | None, lang: str
     ) -> CourseStatus:
         p = await self.progress.of(c, s, lang)
-        study_seconds = max(int((row or {}).get("study_seconds") or 0), p.study_minutes * 60)
+        result = CourseResult.of(row) if row is not None else None
         st = CourseStatus(
             course_id=c.id,
             title=c.meta["title"],
             hours=float(c.meta["hours"] or 0),
             status="in_progress",
             completion=p.completion,
-            study_minutes=study_seconds // 60,
+            study_minutes=result.study_minutes if result else p.study_minutes,
         )
-        if row is not None and row["certified_at"] is not None:
-            st.certified_at = row["certified_at"]
-            st.certificate_no = row["certificate_no"]
-            st.round = round_of(row["certified_at"])
-            st.revoked_at = row["revoked_at"]
-            st.status = "revoked" if row["revoked_at"] is not None else "certified"
+        if result is not None and result.certified_at is not None:
+            st.certified_at = result.certified_at
+            st.certificate_no = result.certificate_no
+            st.round = round_of(result.certified_at)
+            st.revoked_at = result.revoked_at
+            st.status = "revoked" if result.revoked_at is not None else "certified"
             return st
-        tx = texts(lang)
-        rules = course_certificate_rules(c)
-        requires = rules.get("requires") or []
-        content_done = p.completion >= 1.0 or bool(row and row.get("content_completed_at"))
-        if content_done:
+        if result is not None and result.content_completed_at is not None:
             st.status = "completed"
-        for need in requires:
-            if need == "all-content" and not content_done:
-                st.missing.append(tx["need_content"].format(pct=round(p.completion * 100)))
-            elif need == "post-test" and not _post_test_passed(c, p, row):
-                st.missing.append(tx["need_post_test"])
-            elif need == "pass" and not p.passed:
-                st.missing.append(
-                    tx["need_pass"].format(pct=round(p.pass_threshold * 100), now=round(p.grade * 100))
-                )
-            elif need not in ("all-content", "post-test", "pass"):
-                st.missing.append(tx["need_other"].format(name=need))
-        minimum = int(rules.get("min_minutes") or 0)
-        if st.study_minutes < minimum:
-            st.missing.append(
-                tx["need_minutes"].format(left=minimum - st.study_minutes, min=minimum, done=st.study_minutes)
-            )
+        # What is missing, as the progress page says it (services/results.py: one wording of the rules).
+        for rule in rules_status(c, result, p.completed_blocks):
+            what, detail = rule_text(rule, lang)
+            st.missing.append(f"{what} ({detail})" if detail else what)
         return st
 
 
@@ -307,13 +283,6 @@ def course_certificate_rules(c: LoadedCourse) -> dict[str, Any]:
 def course_certificate_title(c: LoadedCourse) -> str | None:
     title = course_certificate_rules(c).get("title")
     return str(title) if title else None
-
-
-def _post_test_passed(c: LoadedCourse, p: Any, row: dict[str, Any] | None) -> bool:
-    if row is not None and row.get("post_test_passed_at") is not None:
-        return True
-    post = [q for q in p.quizzes if q.role == "post-test"]
-    return bool(post) and all(q.score is not None and q.score >= p.pass_threshold for q in post)
 
 
 def verify_message(v: Verification, lang: str) -> str:

@@ -39,12 +39,6 @@ class CertificateStorage:
             ).first()
         return _aware_row(row) if row is not None else None
 
-    def results_of(self, learner_id: str) -> list[dict[str, Any]]:
-        """Every result row of one learner (the primary key's first column)."""
-        with self.store.read() as conn:
-            rows = conn.execute(select(course_results).where(course_results.c.learner_id == learner_id)).all()
-        return [_aware_row(row) for row in rows]
-
     def verify(self, number: str) -> Verification:
         with self.store.read() as conn:
             return verify(conn, number)

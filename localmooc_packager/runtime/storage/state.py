@@ -252,9 +252,7 @@ class StateStorage:
             if self.feed is not None:
                 for p in published:
                     for quiz, attempt, responses, marks in p.answers:
-                        statements += self.feed.answered(
-                            learner, course, quiz, attempt, responses, marks, at
-                        )
+                        statements += self.feed.answered(learner, course, quiz, attempt, responses, marks, at)
                 attempt = attempts[-1][1] if attempts else None
                 statements += self.milestone_statements(course, learner, step, at, attempt)
         return rows, statements, at
