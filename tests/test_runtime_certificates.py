@@ -266,9 +266,9 @@ def test_my_courses_status_missing_rounds_and_links(db_url: str) -> None:
     assert 'data-lm-status="in_progress"' in page.text
     # local-budget-basics requires all content, the post-test and 90 minutes.
     for missing in (
-        "เรียนเนื้อหาให้ครบทุกส่วน (ทำแล้ว 0 จาก",
-        "สอบผ่านแบบทดสอบหลังเรียน (ต้องได้อย่างน้อย 70% (ยังไม่ได้ทำ))",
-        "ใช้เวลาเรียนให้ครบ (ต้องเรียนอย่างน้อย 90 นาที (ตอนนี้ 0 นาที))",
+        "เรียนเนื้อหาให้ครบทุกส่วน: ทำแล้ว 0 จาก",
+        "สอบผ่านแบบทดสอบหลังเรียน: ต้องได้อย่างน้อย 70% (ยังไม่ได้ทำ)",
+        "ใช้เวลาเรียนให้ครบ: ต้องเรียนอย่างน้อย 90 นาที (ตอนนี้ 0 นาที)",
     ):
         assert missing in page.text, missing
     assert "ยังไม่มีชั่วโมงที่ได้รับการรับรอง" in page.text

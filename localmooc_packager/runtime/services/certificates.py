@@ -271,7 +271,7 @@ class Certificates:
         # What is missing, as the progress page says it (services/results.py: one wording of the rules).
         for rule in rules_status(c, result, p.completed_blocks):
             what, detail = rule_text(rule, lang)
-            st.missing.append(f"{what} ({detail})" if detail else what)
+            st.missing.append(f"{what}: {detail}" if detail else what)
         return st
 
 
