@@ -61,6 +61,8 @@ setup_system() {
     [ -d /usr/share/fonts/truetype/tlwg ] || missing+=(fonts-thai-tlwg-ttf)
     [ -f /usr/share/fonts/truetype/tlwg/Laksaman.ttf ] || missing+=(fonts-tlwg-laksaman-ttf)
     command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+    # zbarimg: the certificate browser test decodes the QR code from the rasterised PDF.
+    command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
     command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
     # haproxy: deploy/haproxy.cfg is checked with `haproxy -c` (tests/test_xapi_deploy.py).
     command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)

@@ -404,6 +404,17 @@ _DB_OPTION = click.option(
     help="json: one JSON line per request on stderr (request id, method, route, status, duration; "
     "no personal data). See docs/operations.md.",
 )
+@click.option(
+    "--certificate-template",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="The organisation's certificate template (YAML: organisation, logo, signatory, title). "
+    "See docs/certificates.md.",
+)
+@click.option(
+    "--public-url",
+    help="This runtime's public address (https://mooc.example.go.th): the QR code on every certificate "
+    "opens {URL}/verify/{number}. Default: the template's verify_base_url.",
+)
 def serve(
     courses: tuple[Path, ...],
     db_url: str,
@@ -413,6 +424,8 @@ def serve(
     secure_cookies: bool,
     trusted_html: bool,
     log_format: str,
+    certificate_template: Path | None,
+    public_url: str | None,
 ) -> None:
     """Run the reference runtime for COURSES: course folders, Open edX OLX courses (.tar.gz, .zip or
     folder), or folders of them. A course with errors is reported and skipped; the others are served.
@@ -446,6 +459,8 @@ def serve(
             metrics_token=os.environ.get("LOCALMOOC_METRICS_TOKEN") or None,
             version_poll=version_poll(os.environ.get("LOCALMOOC_VERSION_POLL")),
             **db_options(os.environ),
+            certificate_template=certificate_template,
+            public_url=public_url,
         )
         run_server(settings, host, port, workers)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -100,6 +100,10 @@ def render(
     pdf.set_title(f"{title} {cert.number}")
     pdf.set_author(template.organisation)
     pdf.set_lang("th")
+    # The PDF's date is the certification's, not the rendering's: a download again gives the same bytes.
+    pdf.set_creation_date(
+        cert.certified_at if cert.certified_at.tzinfo else cert.certified_at.replace(tzinfo=UTC)
+    )
     pdf.add_page()
     w, h = pdf.w, pdf.h
     navy, gold = (24, 43, 92), (176, 141, 63)

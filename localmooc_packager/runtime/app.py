@@ -23,14 +23,16 @@ from .blocks import LoadedCourse, load_courses
 from .edge import Edge
 from .http import CookieNames
 from .observe import Observe, use_json_logs
-from .routes import admin, assets, learner_api, learner_pages, ops
+from .routes import admin, assets, certificates, learner_api, learner_pages, ops
 from .security import Secrets
 from .services import runner_for
 from .services.accounts import Accounts
+from .services.certificates import Certificates
 from .services.courses import Courses
 from .services.progress import Progress
 from .settings import Settings
 from .storage import Store
+from .storage.certificates import CertificateStorage
 from .submit import Submissions
 from .web import HERE, Web, install_error_handlers
 from .xapi_feed import Feed
@@ -79,6 +81,7 @@ def create_app(
     )
     loaded = courses if isinstance(courses, dict) else load_courses(courses, cfg.trusted_html)
     web = _services(cfg, loaded, secrets)
+    web.certificates = Certificates(cfg, web.courses, web.progress, CertificateStorage(web.store), web.run)
     names, store, keys = web.names, web.store, web.keys
     app = RuntimeApp(
         title="Local MOOC runtime",
@@ -115,6 +118,7 @@ def create_app(
         ops.router(web),
         learner_api.router(web),
         admin.router(web),
+        certificates.router(web),
         assets.router(web, loaded),
         learner_pages.router(web),
     ):

@@ -157,11 +157,13 @@ def _metrics_dir(workers: int) -> tuple[str | None, bool]:
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     """Check the courses, the key and the database once, then hand over to uvicorn (uvloop + httptools)."""
     from .blocks import load_courses
+    from .services.certificates import template_for
 
     if settings.metrics_token is not None and len(settings.metrics_token) < 32:
         raise UsageError(
             "LOCALMOOC_METRICS_TOKEN: use at least 32 random characters (or unset it: loopback only)"
         )
+    template_for(settings)  # a bad certificate template stops here, with its file named, not in a worker
     skipped: list[Path] = []
 
     def skip(folder: Path, exc: InvalidInputError) -> None:

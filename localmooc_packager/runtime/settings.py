@@ -58,6 +58,9 @@ class Settings:
     # (LOCALMOOC_DB_PREPARE; "auto" turns them off behind a pooler such as PgBouncer).
     db_pool_size: int | None = None
     db_prepare: str = "auto"
+    # The organisation's certificate template (YAML, docs/certificates.md).
+    certificate_template: Path | None = None
+    public_url: str | None = None  # this runtime's public address: the certificates' QR codes open it
     # xAPI statements into the outbox with each event (docs/xapi.md); the actor's account home page.
     xapi: bool = True  # LOCALMOOC_XAPI=0 turns it off
     xapi_home_page: str = "http://localhost"  # LOCALMOOC_XAPI_HOME_PAGE: the site's public URL
@@ -91,12 +94,17 @@ class Settings:
         }
         if self.db_pool_size is not None:
             env["DB_POOL_SIZE"] = str(self.db_pool_size)
+        if self.certificate_template is not None:
+            env["CERTIFICATE_TEMPLATE"] = str(self.certificate_template.resolve())
+        if self.public_url:
+            env["PUBLIC_URL"] = self.public_url
         return {ENV_PREFIX + k: v for k, v in env.items()}
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         e = os.environ if env is None else env
         key_file = e.get(ENV_PREFIX + "KEY_FILE")
+        template = e.get(ENV_PREFIX + "CERTIFICATE_TEMPLATE")
         return cls(
             courses=Path(e[ENV_PREFIX + "COURSES"]),
             db_url=e.get(ENV_PREFIX + "DB", DEFAULT_DB),
@@ -109,6 +117,8 @@ class Settings:
             metrics_token=e.get(ENV_PREFIX + "METRICS_TOKEN") or None,
             version_poll=version_poll(e.get(ENV_PREFIX + "VERSION_POLL")),
             **db_options(e),
+            certificate_template=Path(template) if template else None,
+            public_url=e.get(ENV_PREFIX + "PUBLIC_URL") or None,
             xapi=e.get(ENV_PREFIX + "XAPI", "1") == "1",
             xapi_home_page=e.get(ENV_PREFIX + "XAPI_HOME_PAGE") or "http://localhost",
         )

@@ -40,6 +40,26 @@ TEMPLATES.filters.update(num=num, pct=pct)  # one way to write scores, hours and
 TEMPLATES.globals["org_labels"] = ORG_TYPE_LABELS  # the registration form's short choices
 
 
+def be_date(value: object, lang: str = "th", with_time: bool = False) -> str:
+    """A stored UTC time (or a date) as its Bangkok date in B.E.: ``30 กันยายน พ.ศ. 2564`` (and the time)."""
+    from datetime import date, datetime
+
+    from ..results.thaidate import format_date, format_datetime, to_bangkok
+    from .i18n import be_date as short_be_date
+
+    if isinstance(value, datetime):
+        if lang != "th":
+            local = to_bangkok(value)
+            return short_be_date(local, lang) + (f" {local:%H:%M}" if with_time else "")
+        return format_datetime(value) if with_time else format_date(value)
+    if isinstance(value, date):
+        return format_date(value) if lang == "th" else short_be_date(value, lang)
+    return ""
+
+
+TEMPLATES.filters["be_date"] = be_date  # {{ when|be_date(lang) }}: every date of the Thai UI in B.E.
+
+
 def lang_of(request: Request) -> str:
     q = request.query_params.get("lang")
     if q in LANGS:
@@ -71,6 +91,7 @@ class Web:
     courses: Courses
     progress: Progress
     preview: Any = None  # runtime/preview.Preview under `localmooc preview` only
+    certificates: Any = None  # services/certificates.Certificates
 
     # ---- sessions
     async def session_of(self, request: Request) -> SessionInfo | None:
