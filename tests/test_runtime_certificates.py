@@ -28,10 +28,10 @@ from sqlalchemy import select, update
 
 from localmooc_packager.results.certno import new_number
 from localmooc_packager.results.pdf import ZWSP
-from localmooc_packager.results.schema import anonymise_learner, course_results
+from localmooc_packager.results.schema import course_results
 from localmooc_packager.runtime.app import create_app
 from localmooc_packager.runtime.settings import Settings
-from localmooc_packager.runtime.storage.schema import audit_log
+from localmooc_packager.runtime.storage.schema import audit_log, identities
 
 __all__ = ["db_url", "pg_database"]  # fixtures used by name
 
@@ -247,10 +247,20 @@ def test_erased_holder_is_verified_without_a_name(db_url: str) -> None:
     app = app_for(db_url)
     api, learner_id = learner(app)
     number = seed_result(app, learner_id)
-    with app.state.store.write() as conn:
-        anonymise_learner(conn, learner_id)  # what the erasure's transaction does first
-    r = api.post("/me/erase", follow_redirects=False)
+    with app.state.store.read() as conn:
+        who = conn.execute(
+            select(identities.c.org_type, identities.c.province).where(identities.c.learner_id == learner_id)
+        ).one()
+    r = api.post("/me/erase", follow_redirects=False)  # the erasure anonymises the results in its transaction
     assert r.status_code == 303
+    with app.state.store.read() as conn:
+        kept = conn.execute(
+            select(course_results.c.erased, course_results.c.org_type, course_results.c.province).where(
+                course_results.c.learner_id == learner_id
+            )
+        ).one()
+        assert conn.execute(select(identities).where(identities.c.learner_id == learner_id)).first() is None
+    assert kept.erased and (kept.org_type, kept.province) == (who.org_type, who.province)
     page = Api(app).get(f"/verify/{number}")
     assert page.status_code == 200 and 'data-lm-verify="issued-holder-erased"' in page.text
     assert "ผู้ได้รับถูกลบตามคำขอแล้ว" in page.text and NAME not in page.text

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
-from ...results.schema import course_results
+from ...results.schema import anonymise_learner, course_results
 from ..observe import LOGIN_LOCKOUTS
 from ..settings import Login
 from .schema import (
@@ -244,6 +244,9 @@ class AccountStorage:
     def erase(self, learner_id: str) -> None:
         """PDPA erasure: identity and sessions go; the random id's learning records stay, anonymous."""
         with self.write() as conn:
+            # The results keep the organisation type and province (read from the identity before it goes),
+            # so the round totals still count them; what describes the person's learning is cleared.
+            anonymise_learner(conn, learner_id)
             conn.execute(delete(identities).where(identities.c.learner_id == learner_id))
             conn.execute(delete(sessions).where(sessions.c.learner_id == learner_id))
             # The learner's own state holds what they typed (free-text answers): it goes too. Grades,
