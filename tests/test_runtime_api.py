@@ -158,6 +158,9 @@ def test_learner_b_cannot_read_or_write_a_state(app: Any) -> None:
     assert {r["learner_id"] for r in export["state"] + export["grades"] + export["attempts"]} == {
         export["profile"]["id"]
     }
+    assert [(r["learner_id"], r["course_id"]) for r in export["results"]] == [
+        (export["profile"]["id"], COURSE_ID)
+    ]
     assert secret_answer not in str(export)
     # Without a session nothing is readable.
     anon = Api(app)

@@ -223,6 +223,7 @@ class AccountStorage:
                 ("grades", grades),
                 ("completions", completions),
                 ("attempts", attempts),
+                ("results", course_results),  # milestones, study time, scores, certificate numbers
             ):
                 rows = conn.execute(select(table).where(table.c.learner_id == learner_id)).mappings()
                 out[name] = [dict(r) for r in rows]
