@@ -30,7 +30,7 @@ from xblock.runtime import DictKeyValueStore, KvsFieldData, MemoryIdManager
 
 from localmooc_packager import xblock_compat as compat
 from localmooc_packager.runtime import compat as runtime_compat
-from localmooc_packager.runtime.blocks import is_handler
+from localmooc_packager.runtime.blocks import FrozenDict, FrozenList, is_handler
 from localmooc_packager.runtime.learner_runtime import JsonHandlerRequest, LearnerRuntime
 from localmooc_packager.runtime.store import Published
 from localmooc_packager.tree import TreeRuntime
@@ -117,6 +117,38 @@ def test_field_data_internals() -> None:
     course = sample_courses()["local-budget-basics"]
     quiz = course.tree.block("revenue-check")
     assert compat.block_field_data(quiz).has(quiz, "questions")
+
+
+def test_prime_field_cache_is_what_the_first_read_caches() -> None:
+    """``XBlock._field_data_cache``: a primed value is what the block reads, without a field-data lookup;
+    the course index primes exactly what the descriptor would have decoded, and no mutable value."""
+    block, data, _ = _probe()
+    compat.prime_field_cache(block, {"number": 11})
+    assert block.number == 11 and not data.has(block, "number")
+    block.save()  # a primed value is not a change: nothing is written
+    assert not data.has(block, "number")
+    course = sample_courses()["local-budget-basics"]
+    primed = course.field_cache["revenue-check"]
+    assert {"questions", "role", "attempts"} <= primed.keys()
+    plain = course.tree.block("revenue-check")
+    for name, value in primed.items():
+        assert value == getattr(plain, name), name
+        assert isinstance(value, (str, int, float, bool, type(None), FrozenDict, FrozenList)), name
+
+
+def test_sentinel_is_its_own_copy_and_set_fields_are_still_saved() -> None:
+    """``EXPLICITLY_SET`` (XBlock's baseline of an assigned field, deep-copied by ``Field._mark_dirty``):
+    the copy is the sentinel itself, and an assigned field is still saved while an unchanged one is not."""
+    assert compat.sentinel_is_its_own_copy()
+    block, data, _ = _probe()
+    block.mapping = {"a": 1}
+    block.number = 3  # its default: an assignment of the same value is no change
+    block.save()
+    assert data.get(block, "mapping") == {"a": 1}
+    assert data.has(block, "number")  # XBlock saves a field assigned a value equal to its default
+    block.mapping["b"] = 2  # changed in place after the save: saved again
+    block.save()
+    assert data.get(block, "mapping") == {"a": 1, "b": 2}
 
 
 @pytest.mark.parametrize(
