@@ -24,7 +24,9 @@ import pytest
 import xblock
 import xblock.plugin as xblock_plugin
 from runtime_support import sample_courses
+from webob import Response
 from xblock.core import XBlock
+from xblock.exceptions import JsonHandlerError
 from xblock.fields import UNIQUE_ID, Boolean, Dict, Field, Integer, List, Scope, ScopeIds, String
 from xblock.runtime import DictKeyValueStore, KvsFieldData, MemoryIdManager
 
@@ -75,6 +77,56 @@ def test_json_handler_wrapper_code_is_shared_and_reads_only_method_and_body() ->
     block = runtime.get_block("revenue-check")
     response = runtime.handle(block, "state", JsonHandlerRequest(b"{}"))
     assert response.status_code == 200 and "attempts_used" in json.loads(response.body)
+
+
+class Echo(XBlock):
+    """json handlers of every outcome, each counting its calls in a user field."""
+
+    calls = Integer(scope=Scope.user_state, default=0)
+
+    @XBlock.json_handler
+    def ok(self, data: dict[str, object], suffix: str = "") -> dict[str, object]:
+        self.calls += 1
+        return {"echo": data, "text": "สวัสดี", "n": self.calls}
+
+    @XBlock.json_handler
+    def refuse(self, data: dict[str, object], suffix: str = "") -> dict[str, object]:
+        self.calls += 1
+        raise JsonHandlerError(409, "ไม่ได้")
+
+    @XBlock.json_handler
+    def raw(self, data: dict[str, object], suffix: str = "") -> Response:
+        self.calls += 1
+        return Response(b"plain", content_type="text/plain", status=202)
+
+
+@pytest.mark.parametrize(
+    ("handler", "body"),
+    [
+        ("ok", rb'{"a": [1, "\u0e01"]}'),
+        ("ok", b"not json"),
+        ("ok", b"\xff"),
+        ("refuse", b"{}"),
+        ("raw", b"{}"),
+    ],
+)
+def test_handle_json_answers_and_saves_as_runtime_handle(handler: str, body: bytes) -> None:
+    """``__wrapped__`` (the function ``json_handler`` wraps): ``handle_json`` gives the status, body and
+    content type ``Runtime.handle`` gives through XBlock's wrapper, and saves the same fields."""
+    assert compat.is_json_handler(Echo, handler)
+    answers = []
+    for fast in (False, True):
+        kvs = DictKeyValueStore()
+        runtime = TreeRuntime(services={"field-data": KvsFieldData(kvs)})
+        block = runtime.construct_xblock_from_class(Echo, ScopeIds("u", "echo", "def-e", "e"))
+        if fast:
+            out = compat.handle_json(block, handler, body)
+        else:
+            out = runtime.handle(block, handler, JsonHandlerRequest(body))
+        if not isinstance(out, tuple):
+            out = (out.status_code, out.body, out.content_type)
+        answers.append((out, dict(kvs.db_dict)))
+    assert answers[0] == answers[1]
 
 
 def test_handlers_carry_the_xblock_handler_mark() -> None:

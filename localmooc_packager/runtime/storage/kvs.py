@@ -11,6 +11,9 @@ from xblock.runtime import KeyValueStore
 
 from .schema import USER_SCOPES, RowKey, now
 
+# json.dumps with options builds a JSONEncoder per call; one, made once, writes the same text.
+_to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
 
 class SqlKeyValueStore(KeyValueStore):
     """XBlock's KeyValueStore over ``learner_state``, bound to one DBAPI connection (one transaction).
@@ -116,7 +119,7 @@ class SqlKeyValueStore(KeyValueStore):
         at = self.store.db_time(now())
         rows = []
         for rk, value in update.items():
-            rows.append((*rk, json.dumps(value, ensure_ascii=False, separators=(",", ":")), at))
+            rows.append((*rk, _to_json(value), at))
             self._cache[rk] = value
         if self.ops is not None:
             self.ops.extend(("state_upsert", row) for row in rows)
