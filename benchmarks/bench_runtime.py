@@ -574,7 +574,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="lm-bench-") as name:
         tmp = Path(name)
-        for i, w in enumerate(int(x) for x in args.sqlite_workers.split(",")):
+        for i, w in enumerate(int(x) for x in args.sqlite_workers.split(",") if x):
             db = f"sqlite:///{tmp / f'bench{i}.db'}"
             results += bench_runtime(db, "sqlite", w, sizes, clients, seconds, tmp)
         why = "--no-pg given" if args.no_pg else unreachable(args.pg)
@@ -586,7 +586,7 @@ def main() -> None:
                 raw = raw_commit_rate(url, max(clients), seconds)
                 print(_row(raw), flush=True)
                 results.append(raw)
-            for w in (int(x) for x in args.pg_workers.split(",")):
+            for w in (int(x) for x in args.pg_workers.split(",") if x):
                 with throwaway_database(args.pg, "lm_bench") as url:
                     results += bench_runtime(url, "postgresql", w, sizes, clients, seconds, tmp)
         if args.no_workbench:
