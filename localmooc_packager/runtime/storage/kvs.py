@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,7 +13,16 @@ from xblock.runtime import KeyValueStore
 from .schema import USER_SCOPES, RowKey, now
 
 # json.dumps with options builds a JSONEncoder per call; one, made once, writes the same text.
-_to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _to_json(value: Any) -> str:
+    """The JSON text of a field value; an int or a finite float as the encoder writes it (its repr), without
+    the encoder's per-call setup (a quiz saves two of each)."""
+    kind = type(value)
+    if kind is int or (kind is float and math.isfinite(value)):
+        return repr(value)
+    return _encode(value)
 
 
 class SqlKeyValueStore(KeyValueStore):
