@@ -38,6 +38,18 @@ POST_WRONG = {"q1": "a", "q2": "5", "q3": ["c"], "q4": False, "q5": "สภา�
 _course_cache: dict[str, LoadedCourse] = {}
 
 
+def _migrations_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    from localmooc_packager.runtime.storage.schema import MIGRATIONS
+
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head() or ""
+
+
+# The newest migration revision: tests compare with it, not with a literal that the next migration breaks.
+HEAD = _migrations_head()
+
+
 def sample_courses() -> dict[str, LoadedCourse]:
     """The sample course, parsed once per test session (as a worker does)."""
     if COURSE_ID not in _course_cache:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from runtime_support import PG_URL, throwaway_database, unreachable
+from runtime_support import HEAD, PG_URL, throwaway_database, unreachable
 
 from localmooc_packager.runtime.dbcheck import check, expected_shape
 from localmooc_packager.runtime.server import upgrade
@@ -81,7 +81,7 @@ def test_expected_set_is_the_runtime_tables_and_what_0003_adds() -> None:
 def test_current_database_passes(db: str) -> None:
     code, out, err = run("--db", db)
     assert code == 0, err
-    assert "schema current (revision 0003); 13 tables and 13 indexes as expected" in out
+    assert f"schema current (revision {HEAD}); 13 tables and 13 indexes as expected" in out
     assert err == ""
 
 
@@ -89,7 +89,7 @@ def test_a_dropped_index_is_named(db: str) -> None:
     drop_index(db, "ix_xapi_outbox_pending")
     code, out, err = run("--db", db)
     assert code == 1 and out == ""
-    assert "revision 0003, newest 0003" in err
+    assert f"revision {HEAD}, newest {HEAD}" in err
     assert "  - missing index ix_xapi_outbox_pending on xapi_outbox (next_attempt_at, id)" in err
     assert "error: the schema needs attention (1 problem(s))" in err
 
@@ -99,7 +99,8 @@ def test_behind_by_one_revision(db: str) -> None:
     code, _out, err = run("--db", db)
     assert code == 1
     assert (
-        "migrations behind: at revision 0002, newest is 0003 (1 to apply: run 'localmooc db upgrade')" in err
+        f"migrations behind: at revision 0002, newest is {HEAD} ({int(HEAD) - 2} to apply: "
+        "run 'localmooc db upgrade')" in err
     )
     # What 0002 makes is all there: the one problem is the revision (0003's tables come with the upgrade).
     assert "missing" not in err and "(1 problem(s))" in err
@@ -107,7 +108,8 @@ def test_behind_by_one_revision(db: str) -> None:
     drop_index(db, "ix_audit_actor")
     result = check(db)
     assert result.problems == [
-        "migrations behind: at revision 0001, newest is 0003 (2 to apply: run 'localmooc db upgrade')",
+        f"migrations behind: at revision 0001, newest is {HEAD} ({int(HEAD) - 1} to apply: "
+        "run 'localmooc db upgrade')",
         "missing index ix_audit_actor on audit_log (actor, at)",
     ]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from runtime_support import PG_URL, throwaway_database, unreachable
+from runtime_support import HEAD, PG_URL, throwaway_database, unreachable
 from xapi_support import many
 
 from localmooc_packager.results.schema import course_results
@@ -86,7 +86,7 @@ def shape(url: str) -> dict[str, Any]:
 
 def test_migration_0003_makes_the_tables_the_core_definitions_declare(two_databases: tuple[str, str]) -> None:
     migrated, declared = two_databases
-    assert upgrade(migrated) == "0003"
+    assert upgrade(migrated) == HEAD
     engine = sa.create_engine(declared)
     results_metadata.create_all(engine)
     outbox.metadata.create_all(engine)
@@ -119,7 +119,7 @@ def test_migration_0003_downgrades_and_upgrades_again(tmp_path: Path) -> None:
         command.downgrade(cfg, "0002")
         assert not set(TABLES) & set(sa.inspect(conn).get_table_names())
     engine.dispose()
-    assert upgrade(url) == "0003"
+    assert upgrade(url) == HEAD
     assert set(TABLES) <= set(sa.inspect(sa.create_engine(url)).get_table_names())
 
 
@@ -148,7 +148,7 @@ def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def test_report_and_lrs_status_on_a_database_made_by_db_upgrade(empty_db: str, tmp_path: Path) -> None:
     code, out, err = run("db", "upgrade", "--db", empty_db)
-    assert code == 0 and out.strip().endswith("schema at revision 0003"), err
+    assert code == 0 and out.strip().endswith(f"schema at revision {HEAD}"), err
     certified = datetime(2021, 6, 15, 3, 0, tzinfo=UTC)  # inside round 2564/2
     engine = sa.create_engine(empty_db)
     with engine.begin() as conn:

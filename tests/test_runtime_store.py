@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from runtime_support import (  # noqa: F401
     COURSE_ID,
+    HEAD,
     POST_RIGHT,
     POST_WRONG,
     call_handler,
@@ -56,7 +57,7 @@ def _identity(username: str) -> dict[str, Any]:
 @pytest.fixture
 def store(db_url: str) -> Any:  # noqa: F811
     s = Store(db_url)
-    assert s.upgrade() == "0003"
+    assert s.upgrade() == HEAD
     yield s
     s.dispose()
 
@@ -195,7 +196,7 @@ def test_lookups_use_indexes(tmp_path: Path) -> None:
 
 
 def test_sqlite_settings_and_idempotent_migration(store: Store) -> None:
-    assert store.upgrade() == "0003"
+    assert store.upgrade() == HEAD
     if store.is_sqlite:
         with store.read() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"

@@ -58,6 +58,10 @@ course_results = Table(
     Column("erased", Boolean, nullable=False, default=False),  # the learner's identity was erased
     Column("org_type", String(32)),  # kept only once erased: the identity row is gone then
     Column("province", String(64)),
+    # Migration 0004: the latest counted activity (the next one adds the gap since it, capped, to
+    # study_seconds) and the first completion of the course's satisfaction survey (certificate.survey).
+    Column("last_active_at", DateTime(timezone=True)),
+    Column("survey_done_at", DateTime(timezone=True)),
     PrimaryKeyConstraint("learner_id", "course_id"),
     Index("ix_course_results_certificate_no", "certificate_no", unique=True),  # verification looks it up
     # The round report reads only this index: a range of certified_at, every column it shows in the key, so
@@ -107,6 +111,8 @@ def anonymise_learner(conn: Connection, learner_id: str) -> int:
         "enrolled_at": None,
         "content_completed_at": None,
         "post_test_passed_at": None,
+        "last_active_at": None,
+        "survey_done_at": None,
     }
     if found is not None:
         values |= {"org_type": found.org_type, "province": found.province}

@@ -33,6 +33,7 @@ from .settings import Settings
 from .storage import Store
 from .submit import Submissions
 from .web import HERE, Web, install_error_handlers
+from .xapi_feed import Feed
 
 __all__ = ["RuntimeApp", "app_from_env", "create_app"]
 
@@ -117,7 +118,9 @@ def create_app(
 
 def _services(cfg: Settings, loaded: dict[str, LoadedCourse], secrets: Secrets | None) -> Web:
     """Storage (migrated on SQLite, checkpointer started), key, and the services over them."""
-    store = Store(cfg.db_url, idle_ttl=cfg.login.idle_ttl)
+    store = Store(cfg.db_url, idle_ttl=cfg.login.idle_ttl, clock=cfg.clock)
+    if cfg.xapi:  # statements go to the outbox with each event (docs/xapi.md)
+        store.feed = Feed(cfg.xapi_home_page)
     if cfg.migrate:
         store.upgrade()
     store.start_checkpointer()

@@ -259,6 +259,11 @@ def _run_handler(
     response = runtime.handle(block, handler, request)
     if response.status_code >= 400:
         raise HandlerRefused(response)
+    if published.grades and handler == "submit" and course.block_types.get(block_id) == "lm-quiz":
+        # The submission as xAPI "answered" statements need it (fields already read by the handler).
+        published.answers.append(
+            (block_id, int(block.attempts_used), dict(block.responses), dict(block.results))
+        )
     return response
 
 
@@ -266,12 +271,12 @@ def call_handlers_for_sessions(
     store: Store, requests: Sequence[tuple[LoadedCourse, str, str, str, bytes, str]]
 ) -> list[tuple[int, bytes, str] | Exception]:
     """Handler calls of several requests - (course, session cookie, block, handler, body, lang) each -
-    in one transaction (``Store.handler_batch``): session, enrolment, state, grade and completion of
-    each together. Per request: (status, body, content type), or the exception that refused it
+    in one transaction (``Store.handler_batch``): session, enrolment, state, grade, completion, the
+    course result (study time, milestones) and the xAPI statements of each together. Per request: (status, body, content type), or the exception that refused it
     (``SessionRefused``: nothing written) or broke it. A handler's 4xx is an answer with nothing of it
     written. Returns once every answered call is committed."""
     calls = [
-        HandlerCall(token, course.id, block_id, block_id in course.summary_blocks)
+        HandlerCall(token, course.id, block_id, block_id in course.summary_blocks, course)
         for course, token, block_id, _h, _b, _l in requests
     ]
 

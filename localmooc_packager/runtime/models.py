@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -134,6 +135,16 @@ class QuizProgress(BaseModel):
     due_be: str = Field(default="", description="The due date for people, Buddhist Era")
 
 
+class RuleOut(BaseModel):
+    """A completion rule the learner has not met yet, and what is missing."""
+
+    rule: str = Field(description="all-content | post-test | pass | min-minutes | survey")
+    need: float | None = Field(description="What the rule needs: blocks, percent or minutes (none: yes/no)")
+    have: float | None = Field(description="What the learner has so far, in the same unit (none: unknown)")
+    text: str = Field(description="The rule, for people")
+    detail: str = Field(description="What is missing, for people ('' for a yes/no rule)")
+
+
 class ProgressOut(BaseModel):
     course_id: str
     completion: float = Field(description="Share of html/video/quiz blocks completed, 0-1")
@@ -141,9 +152,16 @@ class ProgressOut(BaseModel):
     total_blocks: int
     quizzes: list[QuizProgress]
     grade: float
-    passed: bool
+    passed: bool = Field(description="Every rule of the course is met (its certificate rules, if it has any)")
+    grade_passed: bool = Field(description="The course's grading alone passed (post-test or course grade)")
     pass_threshold: float
-    study_minutes: int
+    study_minutes: int = Field(description="Study time from activity, idle gaps capped at 5 minutes")
+    min_minutes: int = Field(default=0, description="Study time the certificate needs (0: none)")
+    certificate: bool = Field(default=False, description="The course issues a certificate")
+    certified_at: datetime | None = Field(default=None, description="When every certificate rule was met")
+    certified_be: str = Field(default="", description="That date for people, Buddhist Era")
+    certificate_no: str | None = None
+    missing: list[RuleOut] = Field(default_factory=list, description="Rules not met yet, in order")
 
 
 class AdminLearner(BaseModel):

@@ -4,9 +4,11 @@ uvicorn worker) and handed down. Nothing below ``app.create_app`` reads the envi
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+
+from .clock import Clock, system_clock
 
 DEFAULT_DB = "sqlite:///./localmooc.db"
 KEY_FILE_NAME = "localmooc-secret.key"
@@ -49,6 +51,11 @@ class Settings:
     login: Login = Login()
     log_format: str = "text"  # "json": one JSON line per request on stderr (docs/operations.md)
     metrics_token: str | None = None  # LOCALMOOC_METRICS_TOKEN: /metrics from off the machine with it
+    # xAPI statements into the outbox with each event (docs/xapi.md); the actor's account home page.
+    xapi: bool = True  # LOCALMOOC_XAPI=0 turns it off
+    xapi_home_page: str = "http://localhost"  # LOCALMOOC_XAPI_HOME_PAGE: the site's public URL
+    # Test/operator hook (runtime/clock.py): the time of learning events. Not in the environment.
+    clock: Clock = field(default=system_clock, compare=False, repr=False)
 
     def key_path(self) -> Path:
         if self.key_file is not None:
@@ -70,6 +77,8 @@ class Settings:
             "MIGRATE": "1" if self.migrate else "0",
             "KEY_FILE": str(self.key_path()),
             "LOG_FORMAT": self.log_format,
+            "XAPI": "1" if self.xapi else "0",
+            "XAPI_HOME_PAGE": self.xapi_home_page,
         }
         return {ENV_PREFIX + k: v for k, v in env.items()}
 
@@ -87,4 +96,6 @@ class Settings:
             secret_key=e.get(ENV_PREFIX + "SECRET_KEY") or None,
             log_format=e.get(ENV_PREFIX + "LOG_FORMAT", "text"),
             metrics_token=e.get(ENV_PREFIX + "METRICS_TOKEN") or None,
+            xapi=e.get(ENV_PREFIX + "XAPI", "1") == "1",
+            xapi_home_page=e.get(ENV_PREFIX + "XAPI_HOME_PAGE") or "http://localhost",
         )

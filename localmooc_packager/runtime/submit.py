@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
 from .blocks import LoadedCourse, is_handler
@@ -66,7 +65,7 @@ class Submissions:
         course = self.courses.get(course_id)
         if course is None or not is_handler(course, block_id, handler):
             raise NotFound()
-        if past_due(course, block_id):
+        if past_due(course, block_id, self.store.clock()):
             raise Forbidden("past_due")
         if video_seconds(course, block_id) and await self._too_soon(course, token, block_id):
             raise Forbidden("video_not_played")
@@ -81,7 +80,7 @@ class Submissions:
         if session is None:
             raise LoginRequired()
         enrolment = await self.run(self.store.enrolment, session.learner_id, course.id)
-        return watched_too_soon(course, block_id, enrolment, datetime.now(UTC))
+        return watched_too_soon(course, block_id, enrolment, self.store.clock())
 
 
 class GroupCommit:

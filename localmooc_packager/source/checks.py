@@ -189,6 +189,17 @@ class Checker:
                 "the certificate requires a post-test but no quiz has `role: post-test`",
                 "certificate-post-test-missing",
             )
+        survey = cert.get("survey") if isinstance(cert, dict) else None
+        if isinstance(survey, str):
+            blocks = {n.id for n in course.walk() if n.kind == "block"}
+            if survey not in blocks:
+                self.add(
+                    cert,
+                    ("survey",),
+                    f"the certificate's survey {survey!r} is not a block of this course "
+                    "(give the id of the quiz or block that holds the satisfaction survey)",
+                    "certificate-survey-unknown",
+                )
 
         graded = [
             n

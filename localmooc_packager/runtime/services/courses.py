@@ -78,8 +78,8 @@ class Courses:
     async def enrol(self, c: LoadedCourse, s: SessionInfo) -> EnrolmentOut:
         """Enrol (the course visible, its enrolment window open); where to resume."""
         published = await self.run(self.store.published_map)
-        check_can_enrol(c, published, s.role, await self.is_enrolled(s, c))
-        await self.run(self.store.enrol, s.learner_id, c.id)
+        check_can_enrol(c, published, s.role, await self.is_enrolled(s, c), self.store.clock())
+        await self.run(self.store.enrol, s.learner_id, c.id, c)
         return await self.resume(c, s)
 
     async def resume(self, c: LoadedCourse, s: SessionInfo) -> EnrolmentOut:
@@ -116,7 +116,7 @@ class Courses:
             end=str(m["end"]),
             dates_be=be_span(m["start"], m["end"], lang),
             enrolment_be=be_span(m.get("enrollment_start"), m.get("enrollment_end"), lang),
-            enrolment_open=enrolment_open(c),
+            enrolment_open=enrolment_open(c, self.store.clock()),
             units=[UnitOut(id=u.id, title=u.title, section=u.section) for u in c.units],
         )
 

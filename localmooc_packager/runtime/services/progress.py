@@ -6,9 +6,9 @@ from ..blocks import LoadedCourse
 from ..errors import NotFound
 from ..i18n import be_date
 from ..learner_runtime import render_for_learner
-from ..models import ProgressOut, QuizProgress, UnitView
+from ..models import ProgressOut, QuizProgress, RuleOut, UnitView
 from ..storage import SessionInfo, Store
-from . import Runner
+from . import Runner, results
 from .courses import Courses
 from .rules import when
 
@@ -27,7 +27,7 @@ class Progress:
             raise NotFound()
         await self.courses.need_enrolled(s, c)
         rendered = await self.run(render_for_learner, self.store, c, s.learner_id, unit_id, lang)
-        await self.run(self.store.record_view, s.learner_id, c.id, unit_id, unit.view_completes)
+        await self.run(self.store.record_view, s.learner_id, c.id, unit_id, unit.view_completes, c)
         i = unit.index
         return UnitView(
             course_id=c.id,
@@ -46,7 +46,7 @@ class Progress:
         """Best score per quiz, completion, course grade and pass/fail by the course's grading rules."""
         await self.courses.need_enrolled(s, c)
         best, done = await self.run(self.store.progress, s.learner_id, c.id)
-        e = await self.run(self.store.enrolment, s.learner_id, c.id)
+        row = await self.run(results.result, self.store, s.learner_id, c.id)
         counted = {q.id for q in c.grading.quizzes}
         quizzes = []
         scores: dict[str, float] = {}
@@ -70,9 +70,13 @@ class Progress:
                     score=score,
                 )
             )
-        grade, passed = c.grading.result(scores)
+        grade, grade_passed = c.grading.result(scores)
         completed = sum(1 for b in c.completable if done.get(b, 0.0) >= 1.0)
         total = len(c.completable)
+        missing = results.rules_status(c, row, completed)
+        rules = results.rules_for(c)
+        # "Passed" only when every rule is met (recorded, or met now: a certificate once earned stays).
+        passed = results.is_passed(c, row) if rules.certificate else grade_passed
         return ProgressOut(
             course_id=c.id,
             completion=(completed / total) if total else 0.0,
@@ -81,6 +85,17 @@ class Progress:
             quizzes=quizzes,
             grade=grade,
             passed=passed,
+            grade_passed=grade_passed,
             pass_threshold=c.grading.pass_threshold,
-            study_minutes=int((e or {}).get("study_seconds", 0) // 60),
+            study_minutes=row.study_minutes if row else 0,
+            min_minutes=rules.min_seconds // 60,
+            certificate=rules.certificate,
+            certified_at=row.certified_at if row and rules.certificate else None,
+            certified_be=be_date(row.certified_at, lang) if row and row.certified_at else "",
+            certificate_no=row.certificate_no if row else None,
+            missing=[
+                RuleOut(rule=m.rule, need=m.need, have=m.have, text=t, detail=d)
+                for m in (missing if not passed else [])
+                for t, d in [results.rule_text(m, lang)]
+            ],
         )

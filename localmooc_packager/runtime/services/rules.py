@@ -55,10 +55,12 @@ def visible(course: LoadedCourse, published: dict[str, bool], role: str | None, 
     return published.get(course.id, True) or role == "admin" or enrolled
 
 
-def check_can_enrol(course: LoadedCourse, published: dict[str, bool], role: str, enrolled: bool) -> None:
+def check_can_enrol(
+    course: LoadedCourse, published: dict[str, bool], role: str, enrolled: bool, at: datetime | None = None
+) -> None:
     if not visible(course, published, role, enrolled):
         raise NotFound()
-    if not enrolled and not enrolment_open(course):
+    if not enrolled and not enrolment_open(course, at):
         raise Forbidden("enrolment_closed")
 
 

@@ -18,10 +18,12 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..clock import Clock, system_clock
 from ..faults import DB_UNAVAILABLE
 from .accounts import AccountStorage
 from .engines import Checkpointer, engine_for, start_checkpointer, writer_queue
 from .learning import LearningStorage
+from .results import ResultStorage
 from .schema import (
     MIGRATIONS,
     DuplicateError,
@@ -36,12 +38,19 @@ from .state import HandlerCall, Published, SessionInfo, SqlKeyValueStore, StateS
 __all__ = ["DuplicateError", "HandlerCall", "Published", "SessionInfo", "SqlKeyValueStore", "Store"]
 
 
-class Store(AccountStorage, LearningStorage, StateStorage):
-    """All SQL of the runtime. Thread-safe (one connection per call from the pool)."""
+class Store(AccountStorage, LearningStorage, StateStorage, ResultStorage):
+    """All SQL of the runtime. Thread-safe (one connection per call from the pool).
 
-    def __init__(self, url: str, idle_ttl: timedelta = timedelta(hours=2)) -> None:
+    ``clock``: the time of learning events (runtime/clock.py). ``feed``: xAPI statements written with the
+    events (None: none are written)."""
+
+    def __init__(
+        self, url: str, idle_ttl: timedelta = timedelta(hours=2), clock: Clock = system_clock
+    ) -> None:
         self.url = url
         self.idle_ttl = idle_ttl
+        self.clock = clock
+        self.feed = None
         self.engine = engine_for(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._queue_fd = writer_queue(url)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, select, text, update
 
-from .schema import attempts, aware, completions, course_settings, enrolments, grades, now
+from ..completion import empty_row
+from .engines import lock_key
+from .results import RESULTS_LOCK
+from .schema import attempts, completions, course_settings, enrolments, grades, now
 
 
 class LearningStorage:
@@ -22,15 +25,29 @@ class LearningStorage:
     read: Any
     executemany: Any
     audit: Any
+    is_sqlite: bool
+    clock: Callable[[], datetime]
+    feed: Any
+    write_results: Any
+    result_step: Any
+    milestone_statements: Any
+    _send_result_reads: Any
 
-    def enrol(self, learner_id: str, course_id: str) -> bool:
+    def enrol(self, learner_id: str, course_id: str, course: Any = None) -> bool:
+        """Enrol; a new enrolment starts its ``course_results`` row and (with the ``LoadedCourse``) writes
+        the xAPI "registered"."""
+        at = self.clock()
         with self.write() as conn:
             created = conn.execute(
                 self.enrol_insert,
-                {"learner_id": learner_id, "course_id": course_id, "created_at": now(), "study_seconds": 0},
+                {"learner_id": learner_id, "course_id": course_id, "created_at": at, "study_seconds": 0},
             ).rowcount
             if created:
                 self.audit(conn, learner_id, "enrol", course_id, {})
+                row = empty_row(learner_id, course_id) | {"enrolled_at": at}
+                feed = self.feed
+                said = feed.registered(learner_id, course, at) if feed and course is not None else []
+                self.write_results(conn.connection.driver_connection, [row], said, at)
         return bool(created)
 
     def enrolment(self, learner_id: str, course_id: str) -> dict[str, Any] | None:
@@ -57,29 +74,43 @@ class LearningStorage:
         course_id: str,
         unit_id: str,
         viewed_blocks: list[str],
-        max_gap: timedelta = timedelta(minutes=5),
+        course: Any = None,
     ) -> None:
-        """A unit was shown: remember it for resume, add study time, complete its html blocks."""
-        at = now()
+        """A unit was shown: remember it for resume, complete its html blocks and, with the
+        ``LoadedCourse``, move the course result on (study time, milestones) and write the xAPI
+        "experienced" (and what the view reached), all in one transaction."""
+        at = self.clock()
         with self.write() as conn:
+            raw = conn.connection.driver_connection
+            if course is not None and not self.is_sqlite:  # the learner's results lock (storage/results.py)
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"),
+                    {"k": lock_key(course_id, learner_id, RESULTS_LOCK)},
+                )
             e = enrolments.c
-            last = conn.execute(
-                select(e.last_seen).where(e.learner_id == learner_id, e.course_id == course_id)
-            ).scalar()
-            # Time between two page views counts as study time, capped so an idle tab adds little.
-            gap = int(min((at - aware(last)).total_seconds(), max_gap.total_seconds())) if last else 0
             conn.execute(
                 update(enrolments)
                 .where(e.learner_id == learner_id, e.course_id == course_id)
-                .values(last_unit=unit_id, last_seen=at, study_seconds=e.study_seconds + max(gap, 0))
+                .values(last_unit=unit_id, last_seen=at)
             )
             if viewed_blocks:
                 stamp = self.db_time(at)
                 self.executemany(
-                    conn.connection.driver_connection,
-                    "completion_upsert",
-                    [(course_id, learner_id, b, 1.0, stamp) for b in viewed_blocks],
+                    raw, "completion_upsert", [(course_id, learner_id, b, 1.0, stamp) for b in viewed_blocks]
                 )
+            if course is None:
+                return
+            pair = (learner_id, course_id)
+            # After the view's completions: the read includes them.
+            inputs = self._send_result_reads(raw, [pair])({pair: (False, bool(viewed_blocks))})[pair]
+            step = self.result_step(course, learner_id, inputs, at)
+            said: list[Any] = []  # xapi_feed.Built
+            if self.feed is not None:  # in order: launched (a new session), experienced, milestones
+                reached = self.milestone_statements(course, learner_id, step, at)
+                first = 1 if step.reached[:1] == ["launched"] else 0
+                seen = self.feed.experienced(learner_id, course, unit_id, at)
+                said = reached[:first] + seen + reached[first:]
+            self.write_results(raw, [step.row], said, at)
 
     def progress(
         self, learner_id: str, course_id: str

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from ..errors import SessionRefused
 from .engines import lock_key
 from .kvs import SqlKeyValueStore
+from .results import RESULTS_LOCK, Pair
 from .schema import RowKey, aware, now, token_hash
 from .sql import PG_BATCH_SQL
 
@@ -39,6 +40,8 @@ class Published:
 
     grades: list[tuple[str, float, float]] = field(default_factory=list)
     completions: list[tuple[str, float]] = field(default_factory=list)
+    # Quiz submissions: (quiz id, attempt number, responses, correctness per question), for xAPI.
+    answers: list[tuple[str, int, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class HandlerCall:
     course_id: str
     block_id: str
     lock_summary: bool = False  # the block has user_state_summary fields (rows of learner '')
+    course: Any = None  # the LoadedCourse: its results are evaluated with the call (None: not)
 
 
 class StateStorage:
@@ -62,6 +66,13 @@ class StateStorage:
     _read_time: Callable[[Any], Any]
     _queue_fd: int | None
     _unavailable: tuple[type[Exception], ...]
+    clock: Callable[[], datetime]
+    feed: Any
+    _send_result_reads: Any
+    result_step: Any
+    milestone_statements: Any
+    write_results: Any
+    result_write_parts: Any
 
     def load_state(self, course_id: str, learner_id: str, block_ids: list[str]) -> SqlKeyValueStore:
         """A read-only snapshot of one learner's state for the blocks of a page (one query)."""
@@ -129,8 +140,8 @@ class StateStorage:
         """
         try:
             with self.raw_write() as raw:
-                results, ops, events = self._run_batch(raw, calls, run)
-                self._write_batch(raw, ops, events)
+                results, ops, events, extra = self._run_batch(raw, calls, run)
+                self._write_batch(raw, ops, events, extra)
             return results
         except Exception as exc:
             if len(calls) == 1 or isinstance(exc, self._unavailable):
@@ -148,13 +159,20 @@ class StateStorage:
         raw: Any,
         calls: Sequence[HandlerCall],
         run: Callable[[int, SessionInfo, SqlKeyValueStore, Published], T],
-    ) -> tuple[list[T | Exception], list[tuple[str, tuple[Any, ...]]], list[tuple[str, tuple[Any, ...]]]]:
-        at = now()
+    ) -> tuple[
+        list[T | Exception],
+        list[tuple[str, tuple[Any, ...]]],
+        list[tuple[str, tuple[Any, ...]]],
+        tuple[list[dict[str, Any]], list[Any], datetime],
+    ]:
+        real = now()  # sessions keep the real time; learning events take the runtime's clock
+        at = self.clock()
         # 1. Sessions and enrolments (exact expiry and revocation: read in this transaction).
-        sessions_ = [self._session_of(row, at) for row in self._sessions(raw, calls)]
+        sessions_ = [self._session_of(row, real) for row in self._sessions(raw, calls)]
         # 2. Locks in key order, then the state of every (learner, course, block), read after them.
         keys: set[int] = set()
         wanted: dict[tuple[str, str, str], None] = {}  # (learner, course, block), in order
+        pairs: dict[Pair, Any] = {}  # (learner, course) -> the course, for results
         for c, s in zip(calls, sessions_, strict=True):
             if isinstance(s, SessionInfo):
                 keys.add(lock_key(c.course_id, s.learner_id, c.block_id))
@@ -162,15 +180,20 @@ class StateStorage:
                 if c.lock_summary:
                     keys.add(lock_key(c.course_id, "", c.block_id))
                     wanted[("", c.course_id, c.block_id)] = None
+                if c.course is not None:  # results: one lock per (learner, course), read after it
+                    keys.add(lock_key(c.course_id, s.learner_id, RESULTS_LOCK))
+                    pairs.setdefault((s.learner_id, c.course_id), c.course)
         # The batch's view of learner_state as JSON text, by (course, learner, block).
         texts: dict[tuple[str, str, str], dict[RowKey, str | None]] = {}
-        for r in self._lock_and_read(raw, sorted(keys), list(wanted)):
+        state_rows, collect = self._lock_and_read(raw, sorted(keys), list(wanted), list(pairs))
+        for r in state_rows:
             texts.setdefault((r[0], r[2], r[3]), {})[(r[0], r[1], r[2], r[3], r[4])] = r[5]
         # 3. The handlers, in arrival order; a call's writes join the batch only when it succeeded.
         results: list[T | Exception] = []
         ops: list[tuple[str, tuple[Any, ...]]] = []
-        touches = self._touches(calls, sessions_, at)
+        touches = self._touches(calls, sessions_, real)
         events: list[tuple[str, tuple[Any, ...]]] = []
+        done_calls: dict[Pair, list[Published]] = {}
         written: dict[RowKey, str | None] = {}
         db_at = self.db_time(at)
         for i, (c, s) in enumerate(zip(calls, sessions_, strict=True)):
@@ -197,7 +220,50 @@ class StateStorage:
                 text = row[5] if name == "state_upsert" else None
                 texts.setdefault((rk[0], rk[2], rk[3]), {})[rk] = written[rk] = text
             events += self._event_rows(c.course_id, s.learner_id, published, db_at)
-        return results, ops, events + touches
+            if c.course is not None:
+                done_calls.setdefault((s.learner_id, c.course_id), []).append(published)
+        extra = self._batch_results(pairs, collect, done_calls, at)
+        return results, ops, events + touches, extra
+
+    def _batch_results(
+        self, pairs: dict[Pair, Any], collect: Any, done_calls: dict[Pair, list[Published]], at: datetime
+    ) -> tuple[list[dict[str, Any]], list[Any], datetime]:
+        """The batch's ``course_results`` rows and xAPI statements: one step per (learner, course) whose
+        calls succeeded, with the grades and completions those calls published."""
+        wants = {}
+        for pair, published in done_calls.items():
+            graded = {q.id for q in pairs[pair].grading.quizzes}
+            wants[pair] = (
+                any(g[0] in graded for p in published for g in p.grades),
+                any(p.completions for p in published),
+            )
+        inputs = collect(wants)
+        rows: list[dict[str, Any]] = []
+        statements: list[Any] = []  # xapi_feed.Built
+        for pair, published in done_calls.items():
+            course = pairs[pair]
+            learner = pair[0]
+            post = course.grading.post_test
+            post_id = post.id if post else None
+            grades = [g for p in published for g in p.grades]
+            attempts = [a for p in published for a in p.answers if a[0] == post_id]
+            step = self.result_step(
+                course,
+                learner,
+                inputs[pair],
+                at,
+                grades=grades,
+                completions=[c for p in published for c in p.completions],
+                post_attempt=any(g[0] == post_id for g in grades),
+            )
+            rows.append(step.row)
+            if self.feed is not None:
+                for p in published:
+                    for quiz, attempt, responses, marks in p.answers:
+                        statements += self.feed.answered(learner, course, quiz, attempt, responses, marks, at)
+                attempt = attempts[-1][1] if attempts else None
+                statements += self.milestone_statements(course, learner, step, at, attempt)
+        return rows, statements, at
 
     def _session_of(self, row: tuple[Any, ...] | None, at: datetime) -> SessionInfo | SessionRefused:
         if row is None:
@@ -239,26 +305,30 @@ class StateStorage:
         return out
 
     def _lock_and_read(
-        self, raw: Any, keys: list[int], wanted: list[tuple[str, str, str]]
-    ) -> list[tuple[Any, ...]]:
+        self, raw: Any, keys: list[int], wanted: list[tuple[str, str, str]], pairs: list[Pair]
+    ) -> tuple[list[tuple[Any, ...]], Callable[[], Any]]:
         """Take the advisory locks ``keys`` (PostgreSQL; in this order), then read learner_state rows of
-        every (learner, course, block) of ``wanted``. On PostgreSQL both statements travel together
-        (pipeline mode: one round trip); the read still starts after the locks are granted, so it sees
-        every transaction committed before them."""
+        every (learner, course, block) of ``wanted``, and send the results reads of ``pairs`` (collected
+        by the returned function). On PostgreSQL all statements travel together (pipeline mode: one
+        round trip); the reads still start after the locks are granted, so they see every transaction
+        committed before them."""
         if self.is_sqlite:
-            return [r for w in wanted for r in raw.execute(self.hot["state1"], w).fetchall()]
+            state = [r for w in wanted for r in raw.execute(self.hot["state1"], w).fetchall()]
+            return state, self._send_result_reads(raw, pairs)
         if not wanted:
-            return []
+            return [], self._send_result_reads(raw, pairs)
         if len(wanted) <= 2:  # one call (maybe with its summary rows): row statements, one round trip
             sent = [raw.execute(self.hot["lock"], (k,)) for k in keys]
             reads = [raw.execute(self.hot["state1"], w) for w in wanted]
+            collect = self._send_result_reads(raw, pairs)
             for cur in sent:
                 cur.fetchall()
-            return [r for cur in reads for r in cur.fetchall()]
+            return [r for cur in reads for r in cur.fetchall()], collect
         lock = raw.execute(PG_BATCH_SQL["locks"], (keys,))
         read = raw.execute(PG_BATCH_SQL["state"], tuple(list(col) for col in zip(*wanted, strict=True)))
+        collect = self._send_result_reads(raw, pairs)
         lock.fetchall()
-        return read.fetchall()  # type: ignore[no-any-return]
+        return read.fetchall(), collect
 
     def _event_rows(
         self, course_id: str, learner_id: str, published: Published, at: Any
@@ -273,7 +343,11 @@ class StateStorage:
         return rows
 
     def _write_batch(
-        self, raw: Any, ops: list[tuple[str, tuple[Any, ...]]], events: list[tuple[str, tuple[Any, ...]]]
+        self,
+        raw: Any,
+        ops: list[tuple[str, tuple[Any, ...]]],
+        events: list[tuple[str, tuple[Any, ...]]],
+        extra: tuple[list[dict[str, Any]], list[Any], datetime] | None = None,
     ) -> None:
         """Send the batch's writes: on PostgreSQL all of them as one statement (rows as arrays), on
         SQLite one executemany per kind. Rows of one key are folded first, with the rules the statements
@@ -317,6 +391,13 @@ class StateStorage:
                 params += [list(col) for col in zip(*rows, strict=True)]
         if touch_rows:
             self.executemany(raw, "session_touch", touch_rows)
+        if extra is not None:  # course_results and the xAPI outbox, with the rest
+            if self.is_sqlite:
+                self.write_results(raw, *extra)
+            else:
+                for sql, columns in self.result_write_parts(*extra):
+                    parts.append(f"w{len(parts)} AS ({sql})")
+                    params += columns
         if parts:
             # PostgreSQL: every write of the batch in one statement (data-modifying WITH clauses, on
             # different tables, each run once): one send() and one backend wake-up before COMMIT.
