@@ -11,7 +11,7 @@ import copy
 import json
 from collections.abc import Callable, Mapping
 from importlib.metadata import EntryPoint
-from typing import Any
+from typing import Any, NamedTuple
 
 from webob import Response
 from xblock import plugin as xblock_plugin
@@ -33,23 +33,36 @@ def is_json_handler(cls: type[XBlock], name: str) -> bool:
     return getattr(getattr(cls, name, None), "__code__", None) is JSON_WRAPPER_CODE
 
 
-def handle_json(block: XBlock, name: str, body: bytes) -> tuple[int, bytes, str] | Response:
+class JsonAnswer(NamedTuple):
+    """A json handler's answer: read like WebOb's response (``status_code``, ``body``, ``content_type``),
+    and a (status, body, content type) tuple."""
+
+    status_code: int
+    body: bytes
+    content_type: str
+
+
+def handle_json(block: XBlock, name: str, body: bytes) -> JsonAnswer | Response:
     """``Runtime.handle`` of a json handler (``is_json_handler``), its wrapper's steps run here: the body
     decoded (400 if it is no JSON), the handler (``__wrapped__``, what the wrapper calls), a
     ``JsonHandlerError`` as its response, then ``block.save()`` as ``Runtime.handle`` does. A handler's
-    dict comes back as (200, the JSON the wrapper would send, its content type), without building the
+    dict comes back as a ``JsonAnswer`` (200, the JSON the wrapper would send, its content type), without building the
     WebOb response (a tenth of a quiz submission); anything else as the WebOb response XBlock makes."""
     try:
         data = json.loads(body.decode("utf-8"))
     except ValueError:
-        out: tuple[int, bytes, str] | Response = JsonHandlerError(400, "Invalid JSON").get_response()
+        out: JsonAnswer | Response = JsonHandlerError(400, "Invalid JSON").get_response()
     else:
         try:
             result = getattr(type(block), name).__wrapped__(block, data, "")
         except JsonHandlerError as err:
             out = err.get_response()
         else:
-            out = result if isinstance(result, Response) else (200, json.dumps(result).encode(), JSON_TYPE)
+            out = (
+                result
+                if isinstance(result, Response)
+                else JsonAnswer(200, json.dumps(result).encode(), JSON_TYPE)
+            )
     block.save()
     return out
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from ..xblock_compat import (
     JSON_WRAPPER_CODE,
+    JsonAnswer,
     block_field_data,
     field_data_kvs,
+    handle_json,
     has_unique_id_default,
     is_handler,
     is_json_handler,
@@ -17,8 +19,10 @@ from ..xblock_compat import (
 
 __all__ = [
     "JSON_WRAPPER_CODE",
+    "JsonAnswer",
     "block_field_data",
     "field_data_kvs",
+    "handle_json",
     "has_unique_id_default",
     "is_handler",
     "is_json_handler",

@@ -123,7 +123,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self.scope.setdefault("extensions", {})[BODY_RECEIVED] = {}  # type: ignore[typeddict-item]
+        self.scope.setdefault("extensions", {})[BODY_RECEIVED] = {}
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
