@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from ..xapi import statements as xs
@@ -259,14 +260,8 @@ class Feed:
         registration = self._registrations[(learner_id, course.id)]
         out = []
         for q, activity in a.questions.get(quiz_id, ()):
-            t = self._template(
-                course,
-                "answered",
-                activity.id,
-                lambda who, when, act=activity: xs.answered(
-                    self.site, who, a.course, unit, act, "", False, xs.Score(0.0, 1.0), when
-                ),
-            )
+            make = partial(self._answered_probe, a.course, unit, activity)
+            t = self._template(course, "answered", activity.id, make)
             ok = bool(results.get(q["id"]))
             response = _response(q, responses.get(q["id"]))
             text = response if isinstance(response, str) else "[,]".join(response)
@@ -278,6 +273,11 @@ class Feed:
             result = f'{{"success":{"true" if ok else "false"},"score":{score},"response":{_dumps(text)}}}'
             out.append(t.render(learner_id, registration, at, attempt, result))
         return out
+
+    def _answered_probe(
+        self, course: xs.Activity, unit: xs.Activity, question: xs.Activity, who: str, when: datetime
+    ) -> dict[str, Any]:
+        return xs.answered(self.site, who, course, unit, question, "", False, xs.Score(0.0, 1.0), when)
 
     def milestone(
         self,

@@ -187,9 +187,9 @@ class ResultStorage:
             for c in WRITE_COLUMNS
         )
 
-    def _outbox_params(self, statements: list[Built], at: datetime) -> list[tuple[Any, ...]]:
+    def _outbox_params(self, statements: list[Built], at: datetime) -> list[tuple[str, str, Any, Any]]:
         stamp = self._time_param(at)
-        return outbox_rows(statements, stamp)  # type: ignore[return-value]
+        return outbox_rows(statements, stamp)
 
     def write_results(
         self, raw: Any, rows: list[dict[str, Any]], statements: list[Built], at: datetime
