@@ -57,13 +57,14 @@ RESULTS_SQL = {
 
 # PostgreSQL, a whole batch: pairs (learner, course) as arrays.
 _PAIRS = "unnest(%s::text[], %s::text[]) AS p(learner_id, course_id)"
+# Both arrays of a table in block order, so that they pair up.
+_MINE = "WHERE x.learner_id = p.learner_id AND x.course_id = p.course_id ORDER BY x.block_id"
 PG_RESULTS_SQL = {
-    "result_row": f"SELECT {', '.join('r.' + c for c in COLUMNS)} FROM {_PAIRS} JOIN course_results r "
-    "ON r.learner_id = p.learner_id AND r.course_id = p.course_id",
-    "result_scores": f"SELECT g.learner_id, g.course_id, g.block_id, g.score FROM {_PAIRS} JOIN grades g "
-    "ON g.learner_id = p.learner_id AND g.course_id = p.course_id",
-    "result_done": f"SELECT c.learner_id, c.course_id, c.block_id, c.completion FROM {_PAIRS} "
-    "JOIN completions c ON c.learner_id = p.learner_id AND c.course_id = p.course_id",
+    "result_inputs": f"SELECT p.learner_id, p.course_id, {', '.join('r.' + c for c in COLUMNS)}, "
+    f"ARRAY(SELECT x.block_id FROM grades x {_MINE}), ARRAY(SELECT x.score FROM grades x {_MINE}), "
+    f"ARRAY(SELECT x.block_id FROM completions x {_MINE}), "
+    f"ARRAY(SELECT x.completion FROM completions x {_MINE}) "
+    f"FROM {_PAIRS} LEFT JOIN course_results r ON r.learner_id = p.learner_id AND r.course_id = p.course_id",
     "result_upsert": f"INSERT INTO course_results ({_COLS}) SELECT * FROM unnest("
     + ", ".join(f"%s::{_PG_TYPES.get(c, 'timestamptz')}[]" for c in WRITE_COLUMNS)
     + f") ON CONFLICT (learner_id, course_id) DO UPDATE SET {_UPDATE}",
@@ -149,33 +150,21 @@ class ResultStorage:
                 return out
 
             return collect_rows
-        if len(pairs) == 1:
-            cursors = [
-                raw.execute(self._rsql(n), pairs[0]) for n in ("result_row", "result_scores", "result_done")
-            ]
-
-            def collect_one(wants: Any = None) -> Inputs:
-                found = cursors[0].fetchone()
-                return {
-                    pairs[0]: (
-                        self._row_of(found) if found else None,
-                        {b: float(v) for b, v in cursors[1].fetchall()},
-                        {b: float(v) for b, v in cursors[2].fetchall()},
-                    )
-                }
-
-            return collect_one
+        # PostgreSQL: one statement for every pair (rows, and scores and completions as arrays): each
+        # statement in pipeline mode is a send() and a backend wake-up.
         cols = ([p[0] for p in pairs], [p[1] for p in pairs])
-        sent = [raw.execute(PG_RESULTS_SQL[n], cols) for n in ("result_row", "result_scores", "result_done")]
+        sent = raw.execute(PG_RESULTS_SQL["result_inputs"], cols)
 
         def collect_batch(wants: Any = None) -> Inputs:
-            out: Inputs = {p: (None, {}, {}) for p in pairs}
-            for values in sent[0].fetchall():
-                out[(values[0], values[1])] = (self._row_of(values), {}, {})
-            for learner, course, block, score in sent[1].fetchall():
-                out[(learner, course)][1][block] = float(score)
-            for learner, course, block, completion in sent[2].fetchall():
-                out[(learner, course)][2][block] = float(completion)
+            out: Inputs = {}
+            for values in sent.fetchall():
+                row = values[2 : 2 + len(COLUMNS)]
+                scores, score_values, done, done_values = values[2 + len(COLUMNS) :]
+                out[(values[0], values[1])] = (
+                    self._row_of(row) if row[0] is not None else None,
+                    {b: float(v) for b, v in zip(scores, score_values, strict=True)},
+                    {b: float(v) for b, v in zip(done, done_values, strict=True)},
+                )
             return out
 
         return collect_batch
