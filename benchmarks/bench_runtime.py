@@ -550,6 +550,40 @@ def _row(r: RunResult) -> str:
     )
 
 
+def targets(results: list[RunResult]) -> list[str]:
+    """Issue 17's runtime targets, each a ratio within this run: a submission's server CPU in bare GETs of
+    the same server (<= 5 on SQLite, 1 worker, 32 learners), PostgreSQL's rate against the raw commit rate
+    (>= 80 %), the change from the smallest to the largest state table (within 20 %)."""
+    out = []
+    groups: dict[tuple[str, int], list[RunResult]] = {}
+    for r in results:
+        if r.name in ("bare GET /api/health", "quiz submit"):
+            groups.setdefault((r.db, r.workers), []).append(r)
+    raw = next((r for r in results if r.name.startswith("raw")), None)
+    for (db, workers), runs in groups.items():
+        get = next((r for r in runs if r.name.startswith("bare")), None)
+        subs = [r for r in runs if r.name == "quiz submit" and r.clients == max(x.clients for x in runs)]
+        if get is None or not subs:
+            continue
+        for r in subs:
+            line = (
+                f"{db} {workers}w, {r.clients} learners, {r.state_rows or 0:,} rows: a submission costs "
+                f"{r.server_ms_per_ok / get.server_ms_per_ok:.1f} bare GETs of server CPU "
+                f"({r.server_ms_per_ok:.3f} / {get.server_ms_per_ok:.3f} ms)"
+            )
+            if db == "postgresql" and raw is not None and raw.clients == r.clients:
+                line += f"; {r.per_second / raw.per_second * 100:.0f} % of the raw commit rate"
+            out.append(line + f"; load {r.load_average:.1f}")
+        if len(subs) > 1:
+            first, last = subs[0], subs[-1]
+            out.append(
+                f"{db} {workers}w: {first.state_rows or 0:,} -> {last.state_rows or 0:,} rows: rate "
+                f"{(last.per_second / first.per_second - 1) * 100:+.0f} %, CPU per submission "
+                f"{(last.server_ms_per_ok / first.server_ms_per_ok - 1) * 100:+.0f} %"
+            )
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--seconds", type=float, default=4.0, help="per measured run (at most 30)")
@@ -574,7 +608,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="lm-bench-") as name:
         tmp = Path(name)
-        for i, w in enumerate(int(x) for x in args.sqlite_workers.split(",")):
+        for i, w in enumerate(int(x) for x in args.sqlite_workers.split(",") if x):
             db = f"sqlite:///{tmp / f'bench{i}.db'}"
             results += bench_runtime(db, "sqlite", w, sizes, clients, seconds, tmp)
         why = "--no-pg given" if args.no_pg else unreachable(args.pg)
@@ -586,7 +620,7 @@ def main() -> None:
                 raw = raw_commit_rate(url, max(clients), seconds)
                 print(_row(raw), flush=True)
                 results.append(raw)
-            for w in (int(x) for x in args.pg_workers.split(",")):
+            for w in (int(x) for x in args.pg_workers.split(",") if x):
                 with throwaway_database(args.pg, "lm_bench") as url:
                     results += bench_runtime(url, "postgresql", w, sizes, clients, seconds, tmp)
         if args.no_workbench:
@@ -602,6 +636,9 @@ def main() -> None:
         "notes": notes,
         "results": [asdict(r) for r in results],
     }
+    report["targets"] = targets(results)
+    for line in report["targets"]:
+        print(line)
     args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     lost = sum(r.lost_writes or 0 for r in results)
     print(f"lost writes: {lost}; results in {args.json}")

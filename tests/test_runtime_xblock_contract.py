@@ -24,13 +24,15 @@ import pytest
 import xblock
 import xblock.plugin as xblock_plugin
 from runtime_support import sample_courses
+from webob import Response
 from xblock.core import XBlock
+from xblock.exceptions import JsonHandlerError
 from xblock.fields import UNIQUE_ID, Boolean, Dict, Field, Integer, List, Scope, ScopeIds, String
 from xblock.runtime import DictKeyValueStore, KvsFieldData, MemoryIdManager
 
 from localmooc_packager import xblock_compat as compat
 from localmooc_packager.runtime import compat as runtime_compat
-from localmooc_packager.runtime.blocks import is_handler
+from localmooc_packager.runtime.blocks import FrozenDict, FrozenList, is_handler
 from localmooc_packager.runtime.learner_runtime import JsonHandlerRequest, LearnerRuntime
 from localmooc_packager.runtime.store import Published
 from localmooc_packager.tree import TreeRuntime
@@ -77,6 +79,56 @@ def test_json_handler_wrapper_code_is_shared_and_reads_only_method_and_body() ->
     assert response.status_code == 200 and "attempts_used" in json.loads(response.body)
 
 
+class Echo(XBlock):
+    """json handlers of every outcome, each counting its calls in a user field."""
+
+    calls = Integer(scope=Scope.user_state, default=0)
+
+    @XBlock.json_handler
+    def ok(self, data: dict[str, object], suffix: str = "") -> dict[str, object]:
+        self.calls += 1
+        return {"echo": data, "text": "สวัสดี", "n": self.calls}
+
+    @XBlock.json_handler
+    def refuse(self, data: dict[str, object], suffix: str = "") -> dict[str, object]:
+        self.calls += 1
+        raise JsonHandlerError(409, "ไม่ได้")
+
+    @XBlock.json_handler
+    def raw(self, data: dict[str, object], suffix: str = "") -> Response:
+        self.calls += 1
+        return Response(b"plain", content_type="text/plain", status=202)
+
+
+@pytest.mark.parametrize(
+    ("handler", "body"),
+    [
+        ("ok", rb'{"a": [1, "\u0e01"]}'),
+        ("ok", b"not json"),
+        ("ok", b"\xff"),
+        ("refuse", b"{}"),
+        ("raw", b"{}"),
+    ],
+)
+def test_handle_json_answers_and_saves_as_runtime_handle(handler: str, body: bytes) -> None:
+    """``__wrapped__`` (the function ``json_handler`` wraps): ``handle_json`` gives the status, body and
+    content type ``Runtime.handle`` gives through XBlock's wrapper, and saves the same fields."""
+    assert compat.is_json_handler(Echo, handler)
+    answers = []
+    for fast in (False, True):
+        kvs = DictKeyValueStore()
+        runtime = TreeRuntime(services={"field-data": KvsFieldData(kvs)})
+        block = runtime.construct_xblock_from_class(Echo, ScopeIds("u", "echo", "def-e", "e"))
+        if fast:
+            out = compat.handle_json(block, handler, body)
+        else:
+            out = runtime.handle(block, handler, JsonHandlerRequest(body))
+        if not isinstance(out, tuple):
+            out = (out.status_code, out.body, out.content_type)
+        answers.append((out, dict(kvs.db_dict)))
+    assert answers[0] == answers[1]
+
+
 def test_handlers_carry_the_xblock_handler_mark() -> None:
     """``_is_xblock_handler``."""
     course = sample_courses()["local-budget-basics"]
@@ -117,6 +169,38 @@ def test_field_data_internals() -> None:
     course = sample_courses()["local-budget-basics"]
     quiz = course.tree.block("revenue-check")
     assert compat.block_field_data(quiz).has(quiz, "questions")
+
+
+def test_prime_field_cache_is_what_the_first_read_caches() -> None:
+    """``XBlock._field_data_cache``: a primed value is what the block reads, without a field-data lookup;
+    the course index primes exactly what the descriptor would have decoded, and no mutable value."""
+    block, data, _ = _probe()
+    compat.prime_field_cache(block, {"number": 11})
+    assert block.number == 11 and not data.has(block, "number")
+    block.save()  # a primed value is not a change: nothing is written
+    assert not data.has(block, "number")
+    course = sample_courses()["local-budget-basics"]
+    primed = course.field_cache["revenue-check"]
+    assert {"questions", "role", "attempts"} <= primed.keys()
+    plain = course.tree.block("revenue-check")
+    for name, value in primed.items():
+        assert value == getattr(plain, name), name
+        assert isinstance(value, (str, int, float, bool, type(None), FrozenDict, FrozenList)), name
+
+
+def test_sentinel_is_its_own_copy_and_set_fields_are_still_saved() -> None:
+    """``EXPLICITLY_SET`` (XBlock's baseline of an assigned field, deep-copied by ``Field._mark_dirty``):
+    the copy is the sentinel itself, and an assigned field is still saved while an unchanged one is not."""
+    assert compat.sentinel_is_its_own_copy()
+    block, data, _ = _probe()
+    block.mapping = {"a": 1}
+    block.number = 3  # its default: an assignment of the same value is no change
+    block.save()
+    assert data.get(block, "mapping") == {"a": 1}
+    assert data.has(block, "number")  # XBlock saves a field assigned a value equal to its default
+    block.mapping["b"] = 2  # changed in place after the save: saved again
+    block.save()
+    assert data.get(block, "mapping") == {"a": 1, "b": 2}
 
 
 @pytest.mark.parametrize(

@@ -135,6 +135,9 @@ class LoadedCourse:
     summary_blocks: set[str] = field(default_factory=set)
     # (usage id, field name) -> frozen value of every content/settings/children field the course sets.
     static_fields: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # usage id -> {field name: value} a block's first read of each unchangeable course field would cache
+    # (``compat.prime_field_cache``): a request's block starts with them.
+    field_cache: dict[str, dict[str, Any]] = field(default_factory=dict)
     due: dict[str, str] = field(default_factory=dict)  # block id -> its subsection's due date (ISO)
 
     @property
@@ -143,6 +146,8 @@ class LoadedCourse:
 
     def __post_init__(self) -> None:
         self._unit_index = {u.id: u for u in self.units}
+        if not self.field_cache:
+            self.field_cache = decoded_fields(self.static_fields, self.classes, self.block_types)
 
     def static_file(self, rel: str) -> Path | None:
         """A file under the course's static/ folder, or None (no path escapes the folder; NUL or other
@@ -256,6 +261,37 @@ def static_index(tree: CourseTree, types: dict[str, str]) -> dict[tuple[str, str
             if fld.scope not in USER_SCOPES and data.has(block, name):
                 static[(uid, name)] = freeze(data.get(block, name))
     return static
+
+
+# What a field's ``from_json`` may return and the cache may hold for every request: values nothing can change.
+_UNCHANGEABLE = (str, int, float, bool, type(None), FrozenDict, FrozenList)
+
+
+def decoded_fields(
+    static: dict[tuple[str, str], Any], classes: dict[str, type[XBlock]], types: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """Per usage id, what the first read of each course (non-user) field caches: ``from_json`` of the
+    course's value, or the field's default when the course sets none. Only values that cannot change: a
+    ``Set``, a date, a list or dict default, a per-block unique id are computed per block, as XBlock does."""
+    out: dict[str, dict[str, Any]] = {}
+    for uid, kind in types.items():
+        cls = classes.get(kind)
+        if cls is None:
+            continue
+        primed: dict[str, Any] = {}
+        for name, fld in cls.fields.items():  # type: ignore[attr-defined]
+            if fld.scope in USER_SCOPES:
+                continue
+            if (uid, name) in static:
+                value = fld.from_json(static[(uid, name)])
+            elif compat.has_unique_id_default(fld):
+                continue
+            else:
+                value = fld.default
+            if type(value) in _UNCHANGEABLE:
+                primed[name] = value
+        out[uid] = primed
+    return out
 
 
 def load_courses(

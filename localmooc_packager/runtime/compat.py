@@ -7,10 +7,24 @@ from __future__ import annotations
 
 from ..xblock_compat import (
     JSON_WRAPPER_CODE,
+    JsonAnswer,
     block_field_data,
     field_data_kvs,
+    handle_json,
+    has_unique_id_default,
     is_handler,
     is_json_handler,
+    prime_field_cache,
 )
 
-__all__ = ["JSON_WRAPPER_CODE", "block_field_data", "field_data_kvs", "is_handler", "is_json_handler"]
+__all__ = [
+    "JSON_WRAPPER_CODE",
+    "JsonAnswer",
+    "block_field_data",
+    "field_data_kvs",
+    "handle_json",
+    "has_unique_id_default",
+    "is_handler",
+    "is_json_handler",
+    "prime_field_cache",
+]

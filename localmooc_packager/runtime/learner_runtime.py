@@ -20,7 +20,7 @@ from xblock.runtime import KeyValueStore, KvsFieldData, Runtime
 
 from ..tree import installed_aside_types
 from .blocks import RESOURCES, LoadedCourse
-from .compat import is_json_handler
+from .compat import JsonAnswer, handle_json, is_json_handler, prime_field_cache
 from .storage import HandlerCall, Published, SessionInfo, SqlKeyValueStore, Store
 from .storage.schema import USER_SCOPES, RowKey
 
@@ -118,11 +118,13 @@ class LearnerRuntime(Runtime):
         lang: str = "th",
     ) -> None:
         ids = course.tree.runtime.ids
+        fields = LearnerFieldData(course, learner_kvs)
         super().__init__(
             id_reader=ids,
             id_generator=ids,
-            services={"field-data": LearnerFieldData(course, learner_kvs)},
+            services={"field-data": fields},
         )
+        self._fields_service = fields
         self.course = course
         self.learner_id = learner_id
         self.published = published if published is not None else Published()
@@ -132,7 +134,16 @@ class LearnerRuntime(Runtime):
         uid = str(usage_id)
         kind = self.course.block_types[uid]
         keys = ScopeIds(self.learner_id, kind, f"def-{uid}", uid)
-        return self.construct_xblock_from_class(self.course.classes[kind], keys, for_parent=for_parent)
+        block = self.construct_xblock_from_class(self.course.classes[kind], keys, for_parent=for_parent)
+        prime_field_cache(block, self.course.field_cache.get(uid, {}))  # course values, decoded once
+        return block
+
+    def service(self, block: XBlock, service_name: str) -> Any:
+        # Every block needs "field-data" (XBlock declares it on all of them) and reads it on each field
+        # access: answered without XBlock's declaration lookup.
+        if service_name == "field-data":
+            return self._fields_service
+        return super().service(block, service_name)
 
     def applicable_aside_types(self, block: XBlock) -> list[str]:
         # XBlock's default scans every distribution's entry points on each render (~10 ms).
@@ -245,19 +256,20 @@ def _run_handler(
     handler: str,
     body: bytes,
     lang: str,
-) -> webob.Response:
-    """The handler through XBlock's own ``Runtime.handle`` (the block's code, its save())."""
+) -> webob.Response | JsonAnswer:
+    """The handler as XBlock's own ``Runtime.handle`` runs it (the block's code, its save()); a json
+    handler through ``compat.handle_json`` (the same steps, its answer without WebOb objects)."""
     runtime = LearnerRuntime(course, learner_id, kvs, published, lang)
     block = runtime.get_block(block_id)
-    request: Any
+    response: webob.Response | JsonAnswer
     if is_json_handler(type(block), handler):
-        request = JsonHandlerRequest(body)
+        response = handle_json(block, handler, body)
     else:
         request = webob.Request.blank(
             runtime.handler_url(block, handler), method="POST", body=body, content_type="application/json"
         )
-    response = runtime.handle(block, handler, request)
-    if response.status_code >= 400:
+        response = runtime.handle(block, handler, request)
+    if not isinstance(response, JsonAnswer) and response.status_code >= 400:
         raise HandlerRefused(response)
     if published.grades and handler == "submit" and course.block_types.get(block_id) == "lm-quiz":
         # The submission as xAPI "answered" statements need it (fields already read by the handler).
@@ -280,14 +292,16 @@ def call_handlers_for_sessions(
         for course, token, block_id, _h, _b, _l in requests
     ]
 
-    def run(i: int, session: SessionInfo, kvs: KeyValueStore, published: Published) -> webob.Response:
+    def run(
+        i: int, session: SessionInfo, kvs: KeyValueStore, published: Published
+    ) -> webob.Response | JsonAnswer:
         course, _t, block_id, handler, body, lang = requests[i]
         return _run_handler(course, session.learner_id, kvs, published, block_id, handler, body, lang)
 
     out: list[tuple[int, bytes, str] | Exception] = []
     for result in store.handler_batch(calls, run):
         response = result.response if isinstance(result, HandlerRefused) else result
-        if isinstance(response, Exception):
+        if isinstance(response, Exception | JsonAnswer):
             out.append(response)
         else:
             out.append((response.status_code, response.body, response.content_type or "application/json"))

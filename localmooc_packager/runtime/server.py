@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..errors import InvalidInputError, UsageError, display_path
+from .edge import BODY_RECEIVED
 from .security import Secrets
 from .settings import Limits, Settings
 from .storage import DuplicateError, Store
@@ -100,7 +101,10 @@ def promote_admin(url: str, username: str) -> str:
 class BoundedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a header timeout: a connection that has not sent complete
     request headers within ``header_timeout`` seconds of opening (or of starting a request) is closed.
-    uvicorn has no such limit, and a client dribbling headers would hold a connection for ever."""
+    uvicorn has no such limit, and a client dribbling headers would hold a connection for ever.
+
+    It also tells the edge when a request's whole body is in hand (``BODY_RECEIVED`` in the scope's
+    extensions): the edge then reads it without arming its body timer, which nothing could trip."""
 
     header_timeout = Limits.header_timeout
     _header_timer: asyncio.TimerHandle | None = None
@@ -117,6 +121,10 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self.scope.setdefault("extensions", {})[BODY_RECEIVED] = {}
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -10,6 +11,18 @@ from xblock.fields import BlockScope
 from xblock.runtime import KeyValueStore
 
 from .schema import USER_SCOPES, RowKey, now
+
+# json.dumps with options builds a JSONEncoder per call; one, made once, writes the same text.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _to_json(value: Any) -> str:
+    """The JSON text of a field value; an int or a finite float as the encoder writes it (its repr), without
+    the encoder's per-call setup (a quiz saves two of each)."""
+    kind = type(value)
+    if kind is int or (kind is float and math.isfinite(value)):
+        return repr(value)
+    return _encode(value)
 
 
 class SqlKeyValueStore(KeyValueStore):
@@ -116,7 +129,7 @@ class SqlKeyValueStore(KeyValueStore):
         at = self.store.db_time(now())
         rows = []
         for rk, value in update.items():
-            rows.append((*rk, json.dumps(value, ensure_ascii=False, separators=(",", ":")), at))
+            rows.append((*rk, _to_json(value), at))
             self._cache[rk] = value
         if self.ops is not None:
             self.ops.extend(("state_upsert", row) for row in rows)
