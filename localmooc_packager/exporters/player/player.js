@@ -216,6 +216,12 @@
     return String(Math.round(n * 1e6) / 1e6);
   }
 
+  // Scores as people read them: 1, 1.5, 0.67 (at most two decimals), the rule of the runtime's pages and
+  // quiz.js; fmt above keeps six decimals because it also writes the saved state.
+  function shown(n) {
+    return String(Math.round(Number(n) * 100) / 100);
+  }
+
   function encodeState(limit) {
     var bitmap = "";
     for (var i = 0; i < state.visited.length; i += 6) {
@@ -728,7 +734,7 @@
         });
       }
       var score = possible ? qs.best / possible : 0;
-      resultBox.textContent = UI.score + " " + fmt(qs.best) + "/" + fmt(possible) + " (" + Math.round(score * 100) + "%) " +
+      resultBox.textContent = UI.score + " " + shown(qs.best) + "/" + shown(possible) + " (" + Math.round(score * 100) + "%) " +
         (score >= quiz.pass_threshold - EPS ? UI.passed : UI.not_passed);
       if (left === 0) {
         button.disabled = true;
