@@ -221,7 +221,7 @@ def prepare(tree: CourseTree) -> LoadedCourse:
         classes,
         summary,
         static_index(tree, types),
-        due,
+        due=due,
     )
     # Register the fragments' CSS/JS now, so any worker can serve them before it renders a page.
     from .learner_runtime import render_unit
