@@ -165,6 +165,7 @@ def test_verification_states_and_nothing_more(db_url: str) -> None:
 
     j = public.get(f"/api/verify/{number}").json()
     assert j["status"] == "valid" and j["holder_name"] == NAME and j["credited_hours"] == 3.0
+    assert "3 ชั่วโมง" in r.text and "3.0" not in r.text  # the one number rule
     assert j["certified_on_be"] == "10 พฤศจิกายน พ.ศ. 2568"
     assert set(j) == {
         "status",
@@ -290,7 +291,7 @@ def test_my_courses_status_missing_rounds_and_links(db_url: str) -> None:
     assert f'href="/courses/{COURSE_ID}/certificate"' in page.text and f"/verify/{number}" in page.text
     assert "10 พฤศจิกายน พ.ศ. 2568" in page.text
     # Hours per round: 2569/1 (1 October 2568 - 31 March 2569), its dates in B.E.
-    assert 'data-lm-round="2569/1"' in page.text and "3.0 ชั่วโมง" in page.text
+    assert 'data-lm-round="2569/1"' in page.text and "3 ชั่วโมง" in page.text
     assert "รอบที่ 1 ปีงบประมาณ พ.ศ. 2569 (1 ตุลาคม พ.ศ. 2568 - 31 มีนาคม พ.ศ. 2569)" in page.text
     en = api.get("/me/courses?lang=en").text
     assert "10 Nov B.E. 2568" in en and "Certified" in en
