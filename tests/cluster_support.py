@@ -26,7 +26,18 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_BIN = Path(os.environ.get("LOCALMOOC_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def _pg_bin() -> Path:
+    """The newest installed PostgreSQL's server programs (Debian: /usr/lib/postgresql/N/bin), unless
+    LOCALMOOC_PG_BIN names them."""
+    if os.environ.get("LOCALMOOC_PG_BIN"):
+        return Path(os.environ["LOCALMOOC_PG_BIN"])
+    found = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if p.parent.name.isdigit()]
+    return max(found, key=lambda p: int(p.parent.name)) if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 COURSE = ROOT / "sample_courses" / "local-budget-basics"
 SECRET = "multinode-test-key-at-least-32-characters"  # one key for every node, as in production
 INITDB_FLAGS = ("-E", "UTF8", "--no-locale", "--no-sync")
@@ -48,7 +59,7 @@ def missing_tools(pgbouncer: bool = True) -> str | None:
             return f"{tool} is not installed (./run.sh setup_system installs it)"
     for tool in need:
         if not tool.exists():
-            return f"{tool} is missing (Debian's postgresql-15)"
+            return f"{tool} is missing (Debian's postgresql server package; or set LOCALMOOC_PG_BIN)"
     if os.geteuid() == 0:
         try:
             pwd.getpwnam("postgres")
