@@ -1,13 +1,14 @@
 """The benchmark suite: one command, a table on stdout and the figures as JSON.
 
-    .venv/bin/python benchmarks/run.py [--quick] [--only shapes,batch,memory,runtime]
+    .venv/bin/python benchmarks/run.py [--quick] [--only shapes,batch,memory,archives,runtime]
                                        [--sizes S,M,L] [--json benchmarks/results.json]
 
 `shapes` (the default first part) is benchmarks/bench_shapes.py: every course shape of benchmarks/shapes.py
 at 100, 1,000 and 5,000 units (`--quick`: 100 and 1,000, one run each), our time and a peer's in the same
 run with the CPU-time ratio, one table, written to benchmarks/results-shapes.json. The parts `validate`,
 `build` and `import` are the earlier single-shape figures (the `markdown` shape), kept for comparison with
-older runs. `runtime` runs benchmarks/bench_runtime.py (its own table and JSON, ~6 minutes) after the rest,
+older runs. `archives` validates SCORM and OLX packages of 2,000 and 20,000 members in place, beside
+`unzip -tq` / `tar tzf` of the same archive. `runtime` runs benchmarks/bench_runtime.py (its own table and JSON, ~6 minutes) after the rest,
 so this one command reproduces every figure in docs/performance.md.
 
 Sizes: S = 100, M = 1,000, L = 5,000 units (benchmarks/gen_course.py: Thai text, a practice quiz every
@@ -241,6 +242,30 @@ class Bench:
                 self.results[f"peak_rss_{fmt}_{mb}MB"] = rss
                 self.rows.append((f"peak RSS build {fmt}, {mb} MB of assets", f"{rss:.0f} MB", "", ""))
 
+    # ---- archives: validating a package in place, 2,000 and 20,000 members
+    def archives(self) -> None:
+        import big_archives
+
+        from localmooc_packager.validators import validate_path
+
+        valid_olx = ROOT / "tests" / "fixtures" / "olx" / "valid"
+        validate_path(ROOT / "tests" / "fixtures" / "scorm" / "valid-scorm12.zip")  # schemas compiled
+        makers = {
+            "SCORM 1.2 zip": (big_archives.scorm_zip, ["unzip", "-tq"]),
+            "OLX tar.gz": (lambda path, n: big_archives.olx_targz(path, valid_olx, n), ["tar", "tzf"]),
+        }
+        for kind, (make, peer_cmd) in makers.items():
+            for members in (2000, 20000):
+                archive = self.work / f"big-{members}{'.zip' if 'zip' in kind else '.tar.gz'}"
+                make(archive, members)
+                ours = best_of(lambda a=archive: validate_path(a), 1 if self.quick else 3)
+                peer = best_of(lambda a=archive, c=peer_cmd: run_cmd([*c, str(a)], self.work), 3)
+                self.results[f"validate_{kind.split()[0].lower()}_{members}_members"] = {
+                    "ours": ours,
+                    " ".join(peer_cmd): peer,
+                }
+                self.row(f"validate {kind} of {members:,} members", ours, " ".join(peer_cmd), peer)
+
     # ---- import
     def import_(self) -> None:
         from localmooc_packager.exporters.olx import OlxExporter
@@ -258,7 +283,7 @@ class Bench:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="S,M,L")
-    parser.add_argument("--only", default="shapes,batch,memory,runtime")
+    parser.add_argument("--only", default="shapes,batch,memory,archives,runtime")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results.json")
     parser.add_argument(
         "--quick", action="store_true", help="shapes at 100 and 1,000 units; one run each, smaller asset test"
@@ -294,6 +319,7 @@ def main() -> int:
             "batch": bench.batch,
             "memory": bench.memory,
             "import": bench.import_,
+            "archives": bench.archives,
         }
         for part in only:
             if part in parts:

@@ -9,7 +9,6 @@ import os
 import shutil
 import socket
 import stat
-import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -355,9 +354,8 @@ def test_headers_sent_slowly_are_cut_off(tmp_path: Path) -> None:
     server.thread = threading.Thread(target=server.server.run, daemon=True)
     with server, socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
-        started = time.monotonic()
-        assert sock.recv(100) == b""  # closed by the server
-        assert time.monotonic() - started < 3
+        # Closed by the server's header timeout; were it not, recv would raise after the socket's 5 s.
+        assert sock.recv(100) == b""
 
 
 def test_bodies_sent_slowly_time_out(tmp_path: Path) -> None:

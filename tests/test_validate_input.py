@@ -1,12 +1,10 @@
 """What `localmooc validate` does with files: misnamed archives exit 1 saying what they are, archives are
-read in place, and a 20,000-member archive is answered in under 2 s of CPU."""
+read in place, 20,000-member archives included."""
 
 from __future__ import annotations
 
-import io
-import tarfile
-import time
-import zipfile
+import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,10 @@ from test_cli import run
 
 from localmooc_packager.validators import validate_path
 
-from conftest import FIXTURES, pack_folder
+from conftest import FIXTURES, ROOT, pack_folder
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import big_archives
 
 VALID_OLX = FIXTURES / "olx" / "valid"
 SCORM12 = FIXTURES / "scorm" / "valid-scorm12.zip"
@@ -89,59 +90,18 @@ def test_offline_flag_turns_network_warnings_into_errors(tmp_path: Path) -> None
 # ---- 20,000 members
 
 
-def _scorm_20k(path: Path) -> None:
-    """A SCORM 1.2 zip of 20,000 members: manifest, 2,000 pages and 17,999 images, all listed."""
-    pages = [f"p/page{i:05d}.html" for i in range(2000)]
-    images = [f"img/a{i:05d}.png" for i in range(17999)]
-    files = "".join(f'<file href="{f}"/>' for f in pages + images)
-    manifest = (
-        '<?xml version="1.0"?><manifest identifier="big" version="1" '
-        'xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2" xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_rootv1p2">'
-        "<metadata><schema>ADL SCORM</schema><schemaversion>1.2</schemaversion></metadata>"
-        '<organizations default="o"><organization identifier="o"><title>t</title>'
-        '<item identifier="i" identifierref="r"><title>t</title></item></organization></organizations>'
-        '<resources><resource identifier="r" type="webcontent" adlcp:scormtype="sco" href="p/page00000.html">'
-        f"{files}</resource></resources></manifest>"
-    )
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("imsmanifest.xml", manifest)
-        for i, page in enumerate(pages):
-            zf.writestr(
-                page,
-                f'<!DOCTYPE html><html><head><title>{i}</title><link rel="stylesheet" href="../s.css"></head>'
-                f'<body><h1>บทที่ {i}</h1><img src="../img/a{i:05d}.png"><p>{"ข้อความ " * 40}</p>'
-                f'<script>var x = "http://example.com/" + {i};</script></body></html>',
-            )
-        for image in images:
-            zf.writestr(image, b"\x89PNG\r\n\x1a\n" + bytes(200))
-
-
-def _olx_20k(path: Path) -> None:
-    """An OLX .tar.gz of 20,000 members: the valid course plus static files."""
-    with tarfile.open(path, "w:gz") as tf:
-        count = 0
-        for f in sorted(VALID_OLX.rglob("*")):
-            if f.is_file():
-                tf.add(f, f"course/{f.relative_to(VALID_OLX).as_posix()}")
-                count += 1
-        data = b"\x89PNG\r\n\x1a\n" + bytes(200)
-        for i in range(20000 - count):
-            info = tarfile.TarInfo(f"course/static/img{i:05d}.png")
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-
-
 @pytest.mark.parametrize(
-    ("name", "make", "kind"), [("big.zip", _scorm_20k, "scorm"), ("big.tar.gz", _olx_20k, "olx")]
+    ("name", "make", "kind"),
+    [
+        ("big.zip", big_archives.scorm_zip, "scorm"),
+        ("big.tar.gz", partial(big_archives.olx_targz, valid_olx=VALID_OLX), "olx"),
+    ],
 )
-def test_20000_member_archive_in_under_2_s(tmp_path: Path, name: str, make, kind: str) -> None:
+def test_20000_member_archive_is_read_in_place(tmp_path: Path, name: str, make, kind: str) -> None:
+    # Its time is measured by `benchmarks/run.py --only archives`, not asserted here.
     archive = tmp_path / name
     make(archive)
-    validate_path(FIXTURES / "scorm" / "valid-scorm12.zip")  # schemas compiled, modules imported
-    # CPU time, not wall time: the suite shares its machine; on an idle one the two are about equal.
-    started = time.process_time()
     detected, report = validate_path(archive)
-    seconds = time.process_time() - started
     assert detected == kind
     assert report.errors == [], "\n".join(map(str, report.errors[:5]))
-    assert seconds < 2.0, f"{seconds:.2f} s"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # nothing extracted next to it
