@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from gen_course import generate  # noqa: E402
 
-KILLS = 8  # kill points per scenario; with ~1-2 s runs the scenarios take about a minute together
+KILLS = 6  # kill points per scenario (twice that for builds); each costs a killed run and a full one
 ARCHIVES = {
     "olx": "BENCH-synthetic-150-2569_1.olx.tar.gz",
     "scorm12": "BENCH-synthetic-150-2569_1.scorm12.zip",
