@@ -154,8 +154,8 @@ class _Block:
         self.files: list[str] = []  # [pointer file, definition file] or [definition file]
         self.lines: list[int] = []
         self.attrs: dict[str, object] = {}
-        # Where an attribute came from when not the definition element (policy.json overrides).
-        self.attr_loc: dict[str, Location] = {}
+        # Attributes policy.json set: name -> the policy entry, located only when a message needs it.
+        self.attr_loc: dict[str, _PolicyEntry] = {}
         self.children: list[_Block] = []
         self.content: etree._Element | None = None
         self.broken = False
@@ -171,7 +171,8 @@ class _Block:
         return Location(self.files[0], self.lines[0]) if self.files else Location("")
 
     def where(self, attr: str) -> Location:
-        return self.attr_loc.get(attr) or self.loc
+        entry = self.attr_loc.get(attr)
+        return entry.setting_loc(attr) if entry is not None else self.loc
 
     def __repr__(self) -> str:
         url = self.attrs.get("url_name")
@@ -179,25 +180,46 @@ class _Block:
 
 
 class _JsonText:
-    """Line numbers for keys in a JSON document, found by scanning its text once (json has no positions)."""
+    """Line numbers for keys in a JSON document, found by scanning its text (json has no positions).
+
+    The scan runs on the first question only: a clean course asks none, and on a large policy.json (every
+    problem of a quiz-heavy course has an entry) the scan costs more than parsing the JSON."""
 
     _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.newlines = [m.start() for m in re.finditer("\n", text)]
-        self.keys: dict[str, list[int]] = {}
-        n = len(text)
-        for m in self._STRING.finditer(text):
-            end = m.end()
-            while end < n and text[end] in " \t\r\n":
-                end += 1
-            if end < n and text[end] == ":":
-                try:
-                    key = json.loads(m.group())
-                except ValueError:
-                    continue
-                self.keys.setdefault(key, []).append(m.start())
+        self._newlines: list[int] | None = None
+        self._keys: dict[str, list[int]] | None = None
+
+    @property
+    def newlines(self) -> list[int]:
+        if self._newlines is None:
+            self._newlines = [m.start() for m in re.finditer("\n", self.text)]
+        return self._newlines
+
+    @property
+    def keys(self) -> dict[str, list[int]]:
+        if self._keys is None:
+            text = self.text
+            keys: dict[str, list[int]] = {}
+            n = len(text)
+            for m in self._STRING.finditer(text):
+                end = m.end()
+                while end < n and text[end] in " \t\r\n":
+                    end += 1
+                if end < n and text[end] == ":":
+                    literal = m.group()
+                    if "\\" in literal:
+                        try:
+                            key = json.loads(literal)
+                        except ValueError:
+                            continue
+                    else:  # the document parsed, so a literal without escapes is its own text
+                        key = literal[1:-1]
+                    keys.setdefault(key, []).append(m.start())
+            self._keys = keys
+        return self._keys
 
     def line(self, pos: int) -> int:
         return bisect.bisect_left(self.newlines, pos) + 1
@@ -253,6 +275,30 @@ class _JsonText:
                 expecting = False
             i += 1
         return lines
+
+
+class _PolicyEntry:
+    """One ``TYPE/URL_NAME`` entry of policy.json, located in its text only when a message names it."""
+
+    __slots__ = ("jt", "key", "rel")
+
+    def __init__(self, jt: _JsonText, rel: str, key: str) -> None:
+        self.jt = jt
+        self.rel = rel
+        self.key = key
+
+    def pos(self) -> int:
+        return self.jt.key_pos(self.key)
+
+    def loc(self) -> Location:
+        pos = self.pos()
+        return Location(self.rel, self.jt.line(pos) if pos >= 0 else 1)
+
+    def setting_loc(self, name: str) -> Location:
+        """Where setting ``name`` of this entry is (the entry's line when not found)."""
+        pos = self.pos()
+        vpos = self.jt.key_pos(name, pos + 1) if pos >= 0 else -1
+        return Location(self.rel, self.jt.line(vpos)) if vpos >= 0 else self.loc()
 
 
 _INVALID = object()
@@ -745,18 +791,19 @@ class _Validator:
             )
             return
         for key, settings in policy.items():
-            pos = jt.key_pos(key)
-            loc = Location(rel, jt.line(pos) if pos >= 0 else 1)
+            entry = _PolicyEntry(jt, rel, key)
             objtype, sep, url = key.partition("/")
             if not sep:
                 self.add(
-                    loc, f"policy key '{key}' is not of the form 'TYPE/URL_NAME'", "olx-policy-key-invalid"
+                    entry.loc(),
+                    f"policy key '{key}' is not of the form 'TYPE/URL_NAME'",
+                    "olx-policy-key-invalid",
                 )
                 continue
             block = url_names.get(url)
             if block is None:
                 self.add(
-                    loc,
+                    entry.loc(),
                     f"policy entry '{key}' refers to no block in the course",
                     "olx-policy-ref-missing",
                     WARNING,
@@ -764,40 +811,41 @@ class _Validator:
                 continue
             if block.tag != objtype:
                 self.add(
-                    loc,
+                    entry.loc(),
                     f"policy entry '{key}' names a <{objtype}>, but url_name '{url}' is a <{block.tag}>",
                     "olx-policy-wrong-type",
                 )
                 continue
             if not isinstance(settings, dict):
                 self.add(
-                    loc, f"policy entry '{key}' is not an object of settings", "olx-policy-entry-invalid"
+                    entry.loc(),
+                    f"policy entry '{key}' is not an object of settings",
+                    "olx-policy-entry-invalid",
                 )
                 continue
-            for name, value in settings.items():
-                vpos = jt.key_pos(name, pos + 1) if pos >= 0 else -1
-                vloc = Location(rel, jt.line(vpos)) if vpos >= 0 else loc
-                old = block.attrs.get(name)
-                if (
-                    old is not None
-                    and name in block.attrs
-                    and not isinstance(old, dict | list)
-                    and (
-                        str(old) != str(value)
-                        if not isinstance(value, bool)
-                        else str(old).lower() != str(value).lower()
-                    )
-                ):
-                    self.add(
-                        vloc,
-                        f"'{name}' in policy.json overrides the XML value '{old}' at {block.where(name)} "
-                        "(the platform uses the policy value)",
-                        "olx-policy-overrides-xml",
-                        WARNING,
-                    )
-                # The platform applies policy.json over the XML attributes: validate what it will use.
-                block.attrs[name] = value
-                block.attr_loc[name] = vloc
+            attrs = block.attrs
+            if settings.keys() & attrs.keys():  # only a setting the XML has too can override it
+                for name, value in settings.items():
+                    old = attrs.get(name)
+                    if (
+                        old is not None
+                        and not isinstance(old, dict | list)
+                        and (
+                            str(old) != str(value)
+                            if not isinstance(value, bool)
+                            else str(old).lower() != str(value).lower()
+                        )
+                    ):
+                        self.add(
+                            entry.setting_loc(name),
+                            f"'{name}' in policy.json overrides the XML value '{old}' at {block.where(name)} "
+                            "(the platform uses the policy value)",
+                            "olx-policy-overrides-xml",
+                            WARNING,
+                        )
+            # The platform applies policy.json over the XML attributes: validate what it will use.
+            attrs.update(settings)
+            block.attr_loc.update(dict.fromkeys(settings, entry))
 
     def grading_policy(self) -> None:
         rel = f"policies/{self.run}/grading_policy.json"
@@ -1198,12 +1246,15 @@ class _Validator:
             while pos > 0:
                 quote = data[pos - 1 : pos]
                 end = data.find(quote, pos) if quote in (b'"', b"'") else -1
-                if end > 0 and _LINK_ATTR_BEFORE.search(data, max(0, pos - 40), pos - 1):
-                    raw = data[pos:end]
-                    if raw not in good:  # a course links the same figures again and again
-                        line += data.count(b"\n", counted, pos)
-                        counted = pos
-                        self.found_link(block, raw, fname, line)
+                # A link known good needs no look at its attribute: whatever that is, nothing is reported.
+                if (
+                    end > 0
+                    and (raw := data[pos:end]) not in good
+                    and _LINK_ATTR_BEFORE.search(data, max(0, pos - 40), pos - 1)
+                ):
+                    line += data.count(b"\n", counted, pos)
+                    counted = pos
+                    self.found_link(block, raw, fname, line)
                 pos = data.find(marker, pos + 1)
 
     def found_link(self, block: _Block, raw: bytes, fname: str, line: int) -> None:
@@ -1226,6 +1277,25 @@ class _Validator:
             target = link[12:].split("?", 1)[0].split("#", 1)[0]
             self.jump_links.append((target, fname, line, block))
 
+    def index_static(self) -> None:
+        """The asset names of static/, and every plain ``/static/FILE`` link as known good.
+
+        Such a link (no ``&``, ``?`` or ``#`` to decode or cut) reaches exactly the asset of static/FILE, so
+        found_link would accept it: marking them all here spares that for each link of an asset-heavy course.
+        """
+        assets = self.assets
+        good = self.good_static
+        for rel in self.files:
+            if rel.startswith("static/"):
+                name = rel[7:]
+                assets.add(asset_name(name))
+                if "&" not in name and "?" not in name and "#" not in name:
+                    try:
+                        link = f"/{rel}".encode()
+                    except UnicodeEncodeError:  # an undecodable name (surrogate escapes): checked per link
+                        continue
+                    good.add(link)
+
     def check_jump_links(self, url_names: dict[str, _Block]) -> None:
         for target, fname, line, block in self.jump_links:
             if target not in url_names and not block.broken:
@@ -1238,7 +1308,7 @@ class _Validator:
 
     def run_all(self) -> None:
         self.scan()
-        self.assets = {asset_name(rel[7:]) for rel in self.files if rel.startswith("static/")}
+        self.index_static()
         course = self.load()
         if course is None:
             return
