@@ -343,3 +343,18 @@ def test_policy_values_of_any_json_type_are_reported_not_crashed_on(tmp_path: Pa
     assert any("course_image ['x'] is not a file name" in m for m in invalid)
     assert any("'advanced_modules' {'not': 'a list'} is not a list" in m for m in invalid)
     assert any("'lti_passports' 5 is not a list" in m for m in invalid)
+
+
+def test_policy_json_nesting_is_bounded_outside_strings_only(tmp_path: Path) -> None:
+    # Only brackets outside string literals nest, and an escaped quote does not end a string: the bound
+    # is neither dodged by an escaped quote (json.loads would then recurse 2,000 levels deep) nor set off
+    # by brackets inside a string.
+    course = tmp_path / "course"
+    shutil.copytree(FIXTURES / "valid", course)
+    deep = '{"course/2026_T1": {"display_name": "5\\" screen", "x": ' + "[" * 2000 + "]" * 2000 + "}}"
+    (course / POLICY).write_text(deep, encoding="utf-8")
+    problems = [p for p in validate_olx(course).errors if p.code == "olx-policy-invalid-json"]
+    assert [p.message for p in problems] == ["JSON nested deeper than 64 levels; refused"]
+    shallow = {"course/2026_T1": {"advanced_modules": ["lm-quiz"], "display_name": '"' + "[{" * 70}}
+    (course / POLICY).write_text(json.dumps(shallow), encoding="utf-8")
+    assert validate_olx(course).errors == []
