@@ -72,9 +72,12 @@ def parse_xml_bytes(data: bytes, where: str) -> etree._ElementTree:
     return etree.ElementTree(parse_xml_root(data, where))
 
 
-def parse_xml_root(data: bytes, where: str) -> etree._Element:
-    """Like :func:`parse_xml_bytes` but returns the root element (for readers that parse thousands of files)."""
-    root = etree.fromstring(data, _shared_parser(), base_url=where)
+def parse_xml_root(data: bytes, where: str, named: bool = True) -> etree._Element:
+    """Like :func:`parse_xml_bytes` but returns the root element (for readers that parse thousands of files).
+
+    ``named=False`` does not give the document ``where`` as its URL (a little cheaper per file): the
+    same tree and the same errors (message, line), but ``str()`` of an error names no file."""
+    root = etree.fromstring(data, _shared_parser(), base_url=where if named else None)
     # Fast path for ASCII-compatible input without a DOCTYPE (nearly every file); anything else
     # (UTF-16, EBCDIC, or a DOCTYPE) gets the full entity check.
     if b"<!DOCTYPE" in data or not data[:1] or data[:1] not in b"<\xef \t\r\n":

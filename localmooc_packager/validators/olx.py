@@ -472,7 +472,10 @@ class _Validator:
             self.add(Location(rel), f"cannot read file: {exc.strerror}", "olx-file-unreadable")
             return None
         try:
-            root = parse_xml_root(data, rel)
+            try:
+                root = parse_xml_root(data, rel, named=False)
+            except (etree.XMLSyntaxError, ValueError):
+                root = parse_xml_root(data, rel)  # again with its name: the error exactly as ever
             if b"/static/" in data or b"/jump_to_id/" in data:
                 self.link_files[rel] = data
             return root
@@ -678,13 +681,14 @@ class _Validator:
         tag = block.tag
         allowed = self.vertical_children if tag == "vertical" else block.kind.children
         children = block.children
+        aliases = STOCK.aliases
         for child in node:  # one pass: lxml builds a Python proxy for every child on every iteration
             tail = child.tail
             if tail and not stray and not tail.isspace():
                 stray = tail.strip()
             ctag = child.tag
-            if ctag in allowed or STOCK.aliases.get(ctag) in allowed:
-                new = _Block(ctag, _KINDS.get(STOCK.aliases.get(ctag, ctag), _OPAQUE))
+            if ctag in allowed or aliases.get(ctag) in allowed:
+                new = _Block(ctag, _KINDS.get(aliases.get(ctag, ctag), _OPAQUE))
                 children.append(new)
                 self.read(new, child, fname, via_pointer=False)
             elif not isinstance(ctag, str):  # comments and processing instructions
@@ -1249,6 +1253,7 @@ class _Validator:
         back for ``ATTR="`` with one of the attributes olxcleaner scans. Far cheaper than walking the tree.
         """
         good = self.good_static
+        attr_before = _LINK_ATTR_BEFORE.search
         for marker in (b"/static/", b"/jump_to_id/"):
             pos = data.find(marker)
             counted, line = 0, first_line  # lines counted up to ``counted``: each byte once per marker
@@ -1259,7 +1264,7 @@ class _Validator:
                 if (
                     end > 0
                     and (raw := data[pos:end]) not in good
-                    and _LINK_ATTR_BEFORE.search(data, max(0, pos - 40), pos - 1)
+                    and attr_before(data, max(0, pos - 40), pos - 1)
                 ):
                     line += data.count(b"\n", counted, pos)
                     counted = pos
@@ -1379,7 +1384,8 @@ def _course_xml_files(base: Path) -> list[str]:
     return sorted(found, key=lambda r: (r.count("/"), r))
 
 
-def _validate_tree(base: Path, report: Report, shown: str, view: ArchiveView | None = None) -> None:
+def _validate_tree(base: Path, report: Report, shown: Path, view: ArchiveView | None = None) -> None:
+    """``shown``: the path as given, displayed (display_path resolves it) only in a message."""
     if view is not None:
         found = [f for f in view.files if f == "course.xml" or f.endswith("/course.xml")]
         candidates = sorted(found, key=lambda r: (r.count("/"), r))
@@ -1390,14 +1396,14 @@ def _validate_tree(base: Path, report: Report, shown: str, view: ArchiveView | N
     if len(candidates) > 1:
         report.add(
             Location(candidates[1]),
-            f"{shown} holds {len(candidates)} course.xml files "
+            f"{display_path(shown)} holds {len(candidates)} course.xml files "
             f"({', '.join(candidates)}); Studio would import whichever it meets first",
             "olx-course-xml-ambiguous",
         )
     if not candidates:
         report.add(
             Location("course.xml"),
-            f"{shown}: no course.xml found (neither at the root nor in one top-level folder)",
+            f"{display_path(shown)}: no course.xml found (neither at the root nor in one top-level folder)",
             "olx-course-xml-missing",
         )
         return
@@ -1422,15 +1428,14 @@ def validate_olx(path: Path) -> Report:
     """
     path = Path(path)
     report = Report()
-    shown = display_path(path)
     if path.is_dir():
-        _validate_tree(path, report, shown)
+        _validate_tree(path, report, path)
     elif path.is_file() and is_archive(path):
         # Read in place (no extraction): the same safety checks as import, nothing written to disk.
         with open_archive(path) as view:
-            _validate_tree(path, report, shown, view)
+            _validate_tree(path, report, path, view)
     elif path.exists():
-        raise UsageError(f"{shown}: not a folder or a .tar.gz/.zip archive")
+        raise UsageError(f"{display_path(path)}: not a folder or a .tar.gz/.zip archive")
     else:
-        raise UsageError(f"{shown}: no such file or folder")
+        raise UsageError(f"{display_path(path)}: no such file or folder")
     return report
