@@ -389,3 +389,17 @@ def test_static_link_verdicts_do_not_depend_on_how_the_file_is_named(tmp_path: P
     assert missing == {link.replace("&amp;", "&") for link, good in links.items() if not good}
     lines = sorted(p.location.line for p in report.warnings if p.code == "olx-static-missing")
     assert lines == [i for i, good in enumerate(links.values(), 1) if not good]
+
+
+def test_blocks_never_fill_the_shared_empty_attribute_dicts(tmp_path: Path) -> None:
+    # Blocks start with shared empty dicts and replace them (a speed-up): one filled by mistake would
+    # leak attributes into every later block of every later run.
+    from localmooc_packager.validators import olx
+
+    for fixture in ("policy_entries", "policy_start_invalid", "tag_mismatch", "pointer_chained", "valid"):
+        validate_olx(FIXTURES / fixture)
+    course = tmp_path / "course"
+    shutil.copytree(FIXTURES / "valid", course)
+    (course / POLICY).write_text(json.dumps({"course/2026_T1": {"start": "x"}, "html/h1": {"a": 1}}))
+    assert validate_olx(course).errors
+    assert olx._NO_ATTRS == {} and olx._NO_LOCS == {}

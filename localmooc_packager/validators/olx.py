@@ -144,20 +144,25 @@ def xblock_names() -> frozenset[str]:
     return installed_xblocks()
 
 
+# Shared by every block until it has attributes (locations) of its own; never filled, always replaced.
+_NO_ATTRS: dict[str, object] = {}
+_NO_LOCS: dict[str, _PolicyEntry] = {}
+
+
 class _Block:
     """One loaded block. A plain slotted class: thousands are made, and dataclass factories cost more."""
 
-    __slots__ = ("attr_loc", "attrs", "broken", "children", "content", "files", "kind", "lines", "tag")
+    __slots__ = ("attr_loc", "attrs", "broken", "content", "files", "kind", "lines", "tag")
 
     def __init__(self, tag: str, kind: _Kind) -> None:
         self.tag = tag
         self.kind = kind
         self.files: list[str] = []  # [pointer file, definition file] or [definition file]
         self.lines: list[int] = []
-        self.attrs: dict[str, object] = {}
+        # Replaced, not filled: by the first element read (its attribute dict), by the policy entry.
+        self.attrs: dict[str, object] = _NO_ATTRS
         # Attributes policy.json set: name -> the policy entry, located only when a message needs it.
-        self.attr_loc: dict[str, _PolicyEntry] = {}
-        self.children: list[_Block] = []
+        self.attr_loc: dict[str, _PolicyEntry] = _NO_LOCS
         self.content: etree._Element | None = None
         self.broken = False
 
@@ -556,18 +561,19 @@ class _Validator:
             return
         kind = block.kind
         attrib = dict(node.items())
-        if attrib:
+        if not block.attrs:  # a new block: its attributes are this element's (no copy)
+            block.attrs = attrib
+        elif attrib:
             block.attrs.update(attrib)
         block.files.append(fname)
         block.lines.append(line)
-        # Empty: no child elements (comments aside) and no text; olxcleaner's and the platform's notion.
-        text = node.text
         n_children = len(node)
-        empty = (not text or text.isspace()) and (not n_children or _only_comments(node))
-
         if kind.can_be_pointer and not n_children and is_pointer(node):
             self.follow(block, attrib["url_name"], fname, line, via_pointer)
             return
+        # Empty: no child elements (comments aside) and no text; olxcleaner's and the platform's notion.
+        text = node.text
+        empty = (not text or text.isspace()) and (not n_children or _only_comments(node))
         if tag == "html" and "filename" in block.attrs and self.read_html(block, fname, line, empty):
             if not block.broken:
                 self.register(block)
@@ -673,14 +679,13 @@ class _Validator:
         if root is None:
             block.broken = True
             return
-        self.read(block, root, target, via_pointer=True)
+        self.read(block, root, target, True)  # via a pointer
 
     def read_children(self, block: _Block, node: etree._Element, fname: str) -> None:
         text = node.text
         stray = text.strip() if text and not text.isspace() else ""
         tag = block.tag
         allowed = self.vertical_children if tag == "vertical" else block.kind.children
-        children = block.children
         aliases = STOCK.aliases
         for child in node:  # one pass: lxml builds a Python proxy for every child on every iteration
             tail = child.tail
@@ -688,16 +693,13 @@ class _Validator:
                 stray = tail.strip()
             ctag = child.tag
             if ctag in allowed or aliases.get(ctag) in allowed:
-                new = _Block(ctag, _KINDS.get(aliases.get(ctag, ctag), _OPAQUE))
-                children.append(new)
-                self.read(new, child, fname, via_pointer=False)
+                self.read(_Block(ctag, _KINDS.get(aliases.get(ctag, ctag), _OPAQUE)), child, fname, False)
             elif not isinstance(ctag, str):  # comments and processing instructions
                 continue
             elif tag == "vertical" and ctag not in _KINDS and ctag not in STOCK.aliases:
                 # Stock Open edX or the course's advanced_modules may provide it: judged after the policy.
                 new = _Block(ctag, _OPAQUE)
-                children.append(new)
-                self.read(new, child, fname, via_pointer=False)
+                self.read(new, child, fname, False)
                 self.undeclared.append(new)
             elif ctag in _KINDS or ctag in _CORE_OPAQUE or ctag in self.xblocks or ctag in STOCK:
                 self.add(
@@ -858,7 +860,10 @@ class _Validator:
                         )
             # The platform applies policy.json over the XML attributes: validate what it will use.
             attrs.update(settings)
-            block.attr_loc.update(dict.fromkeys(settings, entry))
+            if block.attr_loc:
+                block.attr_loc.update(dict.fromkeys(settings, entry))
+            else:
+                block.attr_loc = dict.fromkeys(settings, entry)
 
     def grading_policy(self) -> None:
         rel = f"policies/{self.run}/grading_policy.json"
