@@ -343,3 +343,63 @@ def test_policy_values_of_any_json_type_are_reported_not_crashed_on(tmp_path: Pa
     assert any("course_image ['x'] is not a file name" in m for m in invalid)
     assert any("'advanced_modules' {'not': 'a list'} is not a list" in m for m in invalid)
     assert any("'lti_passports' 5 is not a list" in m for m in invalid)
+
+
+def test_policy_json_nesting_is_bounded_outside_strings_only(tmp_path: Path) -> None:
+    # Only brackets outside string literals nest, and an escaped quote does not end a string: the bound
+    # is neither dodged by an escaped quote (json.loads would then recurse 2,000 levels deep) nor set off
+    # by brackets inside a string.
+    course = tmp_path / "course"
+    shutil.copytree(FIXTURES / "valid", course)
+    deep = '{"course/2026_T1": {"display_name": "5\\" screen", "x": ' + "[" * 2000 + "]" * 2000 + "}}"
+    (course / POLICY).write_text(deep, encoding="utf-8")
+    problems = [p for p in validate_olx(course).errors if p.code == "olx-policy-invalid-json"]
+    assert [p.message for p in problems] == ["JSON nested deeper than 64 levels; refused"]
+    shallow = {"course/2026_T1": {"advanced_modules": ["lm-quiz"], "display_name": '"' + "[{" * 70}}
+    (course / POLICY).write_text(json.dumps(shallow), encoding="utf-8")
+    assert validate_olx(course).errors == []
+
+
+def test_static_link_verdicts_do_not_depend_on_how_the_file_is_named(tmp_path: Path) -> None:
+    # Plain /static/FILE links are known good from the listing; the others (&-escapes, ? and #, names
+    # Studio cleans) go through the platform's asset-name rule. The verdicts are the platform's either way.
+    course = tmp_path / "course"
+    shutil.copytree(FIXTURES / "valid", course)
+    for name in ("a b.png", "a&amp;b.png", "ไทย.png", "q?x.png", "sub/dir/c.png"):
+        (course / "static" / name).parent.mkdir(parents=True, exist_ok=True)
+        (course / "static" / name).write_bytes(b"x")
+    links = {
+        "/static/a b.png": True,
+        "/static/a_b.png": True,  # Studio stores 'a b.png' as 'a_b.png'
+        "/static/a&amp;b.png": True,  # unescaped to a&b.png, stored as a_b.png
+        "/static/a&amp;amp;b.png": True,  # unescaped to a&amp;b.png: that very file
+        "/static/ไทย.png": True,
+        "/static/sub/dir/c.png": True,
+        "/static/sub_dir_c.png": True,
+        "/static/q?x.png": False,  # the query is cut off: /static/q
+        "/static/logo.png#top": True,
+        "/static/missing.png": False,
+        "/static/": False,
+    }
+    body = "".join(f'<p><img src="{link}"/></p>\n' for link in links)
+    (course / "html" / "h1.html").write_text(body, encoding="utf-8")
+    report = validate_olx(course)
+    missing = {p.message.split(" links to ", 1)[1].split(", which", 1)[0] for p in report.warnings
+               if p.code == "olx-static-missing"}  # fmt: skip
+    assert missing == {link.replace("&amp;", "&") for link, good in links.items() if not good}
+    lines = sorted(p.location.line for p in report.warnings if p.code == "olx-static-missing")
+    assert lines == [i for i, good in enumerate(links.values(), 1) if not good]
+
+
+def test_blocks_never_fill_the_shared_empty_attribute_dicts(tmp_path: Path) -> None:
+    # Blocks start with shared empty dicts and replace them (a speed-up): one filled by mistake would
+    # leak attributes into every later block of every later run.
+    from localmooc_packager.validators import olx
+
+    for fixture in ("policy_entries", "policy_start_invalid", "tag_mismatch", "pointer_chained", "valid"):
+        validate_olx(FIXTURES / fixture)
+    course = tmp_path / "course"
+    shutil.copytree(FIXTURES / "valid", course)
+    (course / POLICY).write_text(json.dumps({"course/2026_T1": {"start": "x"}, "html/h1": {"a": 1}}))
+    assert validate_olx(course).errors
+    assert olx._NO_ATTRS == {} and olx._NO_LOCS == {}

@@ -40,6 +40,7 @@ from ..olx_read import (
     PLATFORM_DEFAULTS,
     STOCK,
     asset_name,
+    asset_names,
     installed_xblocks,
     is_pointer,
     pointer_path,
@@ -143,20 +144,25 @@ def xblock_names() -> frozenset[str]:
     return installed_xblocks()
 
 
+# Shared by every block until it has attributes (locations) of its own; never filled, always replaced.
+_NO_ATTRS: dict[str, object] = {}
+_NO_LOCS: dict[str, _PolicyEntry] = {}
+
+
 class _Block:
     """One loaded block. A plain slotted class: thousands are made, and dataclass factories cost more."""
 
-    __slots__ = ("attr_loc", "attrs", "broken", "children", "content", "files", "kind", "lines", "tag")
+    __slots__ = ("attr_loc", "attrs", "broken", "content", "files", "kind", "lines", "tag")
 
     def __init__(self, tag: str, kind: _Kind) -> None:
         self.tag = tag
         self.kind = kind
         self.files: list[str] = []  # [pointer file, definition file] or [definition file]
         self.lines: list[int] = []
-        self.attrs: dict[str, object] = {}
-        # Where an attribute came from when not the definition element (policy.json overrides).
-        self.attr_loc: dict[str, Location] = {}
-        self.children: list[_Block] = []
+        # Replaced, not filled: by the first element read (its attribute dict), by the policy entry.
+        self.attrs: dict[str, object] = _NO_ATTRS
+        # Attributes policy.json set: name -> the policy entry, located only when a message needs it.
+        self.attr_loc: dict[str, _PolicyEntry] = _NO_LOCS
         self.content: etree._Element | None = None
         self.broken = False
 
@@ -171,7 +177,8 @@ class _Block:
         return Location(self.files[0], self.lines[0]) if self.files else Location("")
 
     def where(self, attr: str) -> Location:
-        return self.attr_loc.get(attr) or self.loc
+        entry = self.attr_loc.get(attr)
+        return entry.setting_loc(attr) if entry is not None else self.loc
 
     def __repr__(self) -> str:
         url = self.attrs.get("url_name")
@@ -179,25 +186,46 @@ class _Block:
 
 
 class _JsonText:
-    """Line numbers for keys in a JSON document, found by scanning its text once (json has no positions)."""
+    """Line numbers for keys in a JSON document, found by scanning its text (json has no positions).
+
+    The scan runs on the first question only: a clean course asks none, and on a large policy.json (every
+    problem of a quiz-heavy course has an entry) the scan costs more than parsing the JSON."""
 
     _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.newlines = [m.start() for m in re.finditer("\n", text)]
-        self.keys: dict[str, list[int]] = {}
-        n = len(text)
-        for m in self._STRING.finditer(text):
-            end = m.end()
-            while end < n and text[end] in " \t\r\n":
-                end += 1
-            if end < n and text[end] == ":":
-                try:
-                    key = json.loads(m.group())
-                except ValueError:
-                    continue
-                self.keys.setdefault(key, []).append(m.start())
+        self._newlines: list[int] | None = None
+        self._keys: dict[str, list[int]] | None = None
+
+    @property
+    def newlines(self) -> list[int]:
+        if self._newlines is None:
+            self._newlines = [m.start() for m in re.finditer("\n", self.text)]
+        return self._newlines
+
+    @property
+    def keys(self) -> dict[str, list[int]]:
+        if self._keys is None:
+            text = self.text
+            keys: dict[str, list[int]] = {}
+            n = len(text)
+            for m in self._STRING.finditer(text):
+                end = m.end()
+                while end < n and text[end] in " \t\r\n":
+                    end += 1
+                if end < n and text[end] == ":":
+                    literal = m.group()
+                    if "\\" in literal:
+                        try:
+                            key = json.loads(literal)
+                        except ValueError:
+                            continue
+                    else:  # the document parsed, so a literal without escapes is its own text
+                        key = literal[1:-1]
+                    keys.setdefault(key, []).append(m.start())
+            self._keys = keys
+        return self._keys
 
     def line(self, pos: int) -> int:
         return bisect.bisect_left(self.newlines, pos) + 1
@@ -253,6 +281,30 @@ class _JsonText:
                 expecting = False
             i += 1
         return lines
+
+
+class _PolicyEntry:
+    """One ``TYPE/URL_NAME`` entry of policy.json, located in its text only when a message names it."""
+
+    __slots__ = ("jt", "key", "rel")
+
+    def __init__(self, jt: _JsonText, rel: str, key: str) -> None:
+        self.jt = jt
+        self.rel = rel
+        self.key = key
+
+    def pos(self) -> int:
+        return self.jt.key_pos(self.key)
+
+    def loc(self) -> Location:
+        pos = self.pos()
+        return Location(self.rel, self.jt.line(pos) if pos >= 0 else 1)
+
+    def setting_loc(self, name: str) -> Location:
+        """Where setting ``name`` of this entry is (the entry's line when not found)."""
+        pos = self.pos()
+        vpos = self.jt.key_pos(name, pos + 1) if pos >= 0 else -1
+        return Location(self.rel, self.jt.line(vpos)) if vpos >= 0 else self.loc()
 
 
 _INVALID = object()
@@ -324,6 +376,7 @@ class _Validator:
     def __init__(self, root: Path, report: Report, view: ArchiveView | None = None, prefix: str = "") -> None:
         self.root = root
         self.root_s = os.fspath(root)
+        self.root_fd: int | None = None  # the course folder, open while run_all reads it
         # An archive is read in place: its files come from ``view`` (names below ``prefix``), not the disk.
         self.view = view
         self.prefix = prefix
@@ -399,7 +452,13 @@ class _Validator:
         if self.view is not None:
             return self.view.read(self.prefix + rel) or b""
         # Plain os calls: pathlib and buffered files cost more than the read itself on small OLX files.
-        fd = os.open(f"{self.root_s}/{rel}", os.O_RDONLY)
+        # Opened relative to the course folder: the kernel walks two path components, not the whole path.
+        root_fd = self.root_fd
+        fd = (
+            os.open(rel, os.O_RDONLY, dir_fd=root_fd)
+            if root_fd is not None
+            else os.open(f"{self.root_s}/{rel}", os.O_RDONLY)
+        )
         try:
             data = os.read(fd, _READ_SIZE)
             if len(data) == _READ_SIZE:  # a large file: read on to the end
@@ -418,7 +477,10 @@ class _Validator:
             self.add(Location(rel), f"cannot read file: {exc.strerror}", "olx-file-unreadable")
             return None
         try:
-            root = parse_xml_root(data, rel)
+            try:
+                root = parse_xml_root(data, rel, named=False)
+            except (etree.XMLSyntaxError, ValueError):
+                root = parse_xml_root(data, rel)  # again with its name: the error exactly as ever
             if b"/static/" in data or b"/jump_to_id/" in data:
                 self.link_files[rel] = data
             return root
@@ -488,34 +550,35 @@ class _Validator:
         """Load ``block`` from ``node`` (in ``fname``), following pointers and recursing into children."""
         line = node.sourceline or 1
         tag = block.tag
-        if node.tag != tag and node.tag != STOCK.aliases.get(
-            tag
-        ):  # videosequence/X.xml may hold <sequential>
+        ntag = node.tag
+        if ntag != tag and ntag != STOCK.aliases.get(tag):  # videosequence/X.xml may hold <sequential>
             self.add(
                 Location(fname, line),
-                f"file should hold a <{tag}> but opens with <{node.tag}>",
+                f"file should hold a <{tag}> but opens with <{ntag}>",
                 "olx-tag-mismatch",
             )
             block.broken = True
             return
         kind = block.kind
         attrib = dict(node.items())
-        if attrib:
+        if not block.attrs:  # a new block: its attributes are this element's (no copy)
+            block.attrs = attrib
+        elif attrib:
             block.attrs.update(attrib)
         block.files.append(fname)
         block.lines.append(line)
-        # Empty: no child elements (comments aside) and no text; olxcleaner's and the platform's notion.
-        text = node.text
-        empty = (not text or text.isspace()) and (not len(node) or _only_comments(node))
-
-        if kind.can_be_pointer and is_pointer(node):
+        n_children = len(node)
+        if kind.can_be_pointer and not n_children and is_pointer(node):
             self.follow(block, attrib["url_name"], fname, line, via_pointer)
             return
+        # Empty: no child elements (comments aside) and no text; olxcleaner's and the platform's notion.
+        text = node.text
+        empty = (not text or text.isspace()) and (not n_children or _only_comments(node))
         if tag == "html" and "filename" in block.attrs and self.read_html(block, fname, line, empty):
             if not block.broken:
                 self.register(block)
             return
-        if empty and attrib.keys() == kind.pointer_attrs and len(node):
+        if empty and n_children and attrib.keys() == kind.pointer_attrs:
             # Only comments inside: olxcleaner calls it a pointer, the platform does not (is_pointer_tag
             # wants no child node at all) and loads an empty block of that url_name instead.
             self.add(
@@ -616,30 +679,27 @@ class _Validator:
         if root is None:
             block.broken = True
             return
-        self.read(block, root, target, via_pointer=True)
+        self.read(block, root, target, True)  # via a pointer
 
     def read_children(self, block: _Block, node: etree._Element, fname: str) -> None:
         text = node.text
         stray = text.strip() if text and not text.isspace() else ""
         tag = block.tag
         allowed = self.vertical_children if tag == "vertical" else block.kind.children
-        children = block.children
+        aliases = STOCK.aliases
         for child in node:  # one pass: lxml builds a Python proxy for every child on every iteration
             tail = child.tail
             if tail and not stray and not tail.isspace():
                 stray = tail.strip()
             ctag = child.tag
-            if ctag in allowed or STOCK.aliases.get(ctag) in allowed:
-                new = _Block(ctag, _KINDS.get(STOCK.aliases.get(ctag, ctag), _OPAQUE))
-                children.append(new)
-                self.read(new, child, fname, via_pointer=False)
+            if ctag in allowed or aliases.get(ctag) in allowed:
+                self.read(_Block(ctag, _KINDS.get(aliases.get(ctag, ctag), _OPAQUE)), child, fname, False)
             elif not isinstance(ctag, str):  # comments and processing instructions
                 continue
             elif tag == "vertical" and ctag not in _KINDS and ctag not in STOCK.aliases:
                 # Stock Open edX or the course's advanced_modules may provide it: judged after the policy.
                 new = _Block(ctag, _OPAQUE)
-                children.append(new)
-                self.read(new, child, fname, via_pointer=False)
+                self.read(new, child, fname, False)
                 self.undeclared.append(new)
             elif ctag in _KINDS or ctag in _CORE_OPAQUE or ctag in self.xblocks or ctag in STOCK:
                 self.add(
@@ -684,7 +744,8 @@ class _Validator:
             return True
         data = self.read_bytes(target)
         try:
-            text = data.decode("utf-8-sig")
+            # utf-8-sig by hand: that codec is a Python function around this C one (positions alike).
+            text = (data[3:] if data.startswith(b"\xef\xbb\xbf") else data).decode("utf-8")
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
             self.add(
@@ -745,18 +806,19 @@ class _Validator:
             )
             return
         for key, settings in policy.items():
-            pos = jt.key_pos(key)
-            loc = Location(rel, jt.line(pos) if pos >= 0 else 1)
+            entry = _PolicyEntry(jt, rel, key)
             objtype, sep, url = key.partition("/")
             if not sep:
                 self.add(
-                    loc, f"policy key '{key}' is not of the form 'TYPE/URL_NAME'", "olx-policy-key-invalid"
+                    entry.loc(),
+                    f"policy key '{key}' is not of the form 'TYPE/URL_NAME'",
+                    "olx-policy-key-invalid",
                 )
                 continue
             block = url_names.get(url)
             if block is None:
                 self.add(
-                    loc,
+                    entry.loc(),
                     f"policy entry '{key}' refers to no block in the course",
                     "olx-policy-ref-missing",
                     WARNING,
@@ -764,40 +826,44 @@ class _Validator:
                 continue
             if block.tag != objtype:
                 self.add(
-                    loc,
+                    entry.loc(),
                     f"policy entry '{key}' names a <{objtype}>, but url_name '{url}' is a <{block.tag}>",
                     "olx-policy-wrong-type",
                 )
                 continue
             if not isinstance(settings, dict):
                 self.add(
-                    loc, f"policy entry '{key}' is not an object of settings", "olx-policy-entry-invalid"
+                    entry.loc(),
+                    f"policy entry '{key}' is not an object of settings",
+                    "olx-policy-entry-invalid",
                 )
                 continue
-            for name, value in settings.items():
-                vpos = jt.key_pos(name, pos + 1) if pos >= 0 else -1
-                vloc = Location(rel, jt.line(vpos)) if vpos >= 0 else loc
-                old = block.attrs.get(name)
-                if (
-                    old is not None
-                    and name in block.attrs
-                    and not isinstance(old, dict | list)
-                    and (
-                        str(old) != str(value)
-                        if not isinstance(value, bool)
-                        else str(old).lower() != str(value).lower()
-                    )
-                ):
-                    self.add(
-                        vloc,
-                        f"'{name}' in policy.json overrides the XML value '{old}' at {block.where(name)} "
-                        "(the platform uses the policy value)",
-                        "olx-policy-overrides-xml",
-                        WARNING,
-                    )
-                # The platform applies policy.json over the XML attributes: validate what it will use.
-                block.attrs[name] = value
-                block.attr_loc[name] = vloc
+            attrs = block.attrs
+            if settings.keys() & attrs.keys():  # only a setting the XML has too can override it
+                for name, value in settings.items():
+                    old = attrs.get(name)
+                    if (
+                        old is not None
+                        and not isinstance(old, dict | list)
+                        and (
+                            str(old) != str(value)
+                            if not isinstance(value, bool)
+                            else str(old).lower() != str(value).lower()
+                        )
+                    ):
+                        self.add(
+                            entry.setting_loc(name),
+                            f"'{name}' in policy.json overrides the XML value '{old}' at {block.where(name)} "
+                            "(the platform uses the policy value)",
+                            "olx-policy-overrides-xml",
+                            WARNING,
+                        )
+            # The platform applies policy.json over the XML attributes: validate what it will use.
+            attrs.update(settings)
+            if block.attr_loc:
+                block.attr_loc.update(dict.fromkeys(settings, entry))
+            else:
+                block.attr_loc = dict.fromkeys(settings, entry)
 
     def grading_policy(self) -> None:
         rel = f"policies/{self.run}/grading_policy.json"
@@ -1192,18 +1258,22 @@ class _Validator:
         back for ``ATTR="`` with one of the attributes olxcleaner scans. Far cheaper than walking the tree.
         """
         good = self.good_static
+        attr_before = _LINK_ATTR_BEFORE.search
         for marker in (b"/static/", b"/jump_to_id/"):
             pos = data.find(marker)
             counted, line = 0, first_line  # lines counted up to ``counted``: each byte once per marker
             while pos > 0:
                 quote = data[pos - 1 : pos]
                 end = data.find(quote, pos) if quote in (b'"', b"'") else -1
-                if end > 0 and _LINK_ATTR_BEFORE.search(data, max(0, pos - 40), pos - 1):
-                    raw = data[pos:end]
-                    if raw not in good:  # a course links the same figures again and again
-                        line += data.count(b"\n", counted, pos)
-                        counted = pos
-                        self.found_link(block, raw, fname, line)
+                # A link known good needs no look at its attribute: whatever that is, nothing is reported.
+                if (
+                    end > 0
+                    and (raw := data[pos:end]) not in good
+                    and attr_before(data, max(0, pos - 40), pos - 1)
+                ):
+                    line += data.count(b"\n", counted, pos)
+                    counted = pos
+                    self.found_link(block, raw, fname, line)
                 pos = data.find(marker, pos + 1)
 
     def found_link(self, block: _Block, raw: bytes, fname: str, line: int) -> None:
@@ -1226,6 +1296,40 @@ class _Validator:
             target = link[12:].split("?", 1)[0].split("#", 1)[0]
             self.jump_links.append((target, fname, line, block))
 
+    def index_static(self) -> None:
+        """The asset names of static/, and every plain ``/static/FILE`` link as known good.
+
+        Such a link (no ``&``, ``?`` or ``#`` to decode or cut) reaches exactly the asset of static/FILE, so
+        found_link would accept it: marking them all here spares that for each link of an asset-heavy course.
+        Both in one pass over the names joined by NULs (no file name holds one).
+        """
+        names = [rel[7:] for rel in self.files if rel.startswith("static/")]
+        if not names:
+            return
+        self.assets.update(asset_names(names))
+        joined = "\x00".join(names)
+        if (
+            "&" not in joined
+            and "?" not in joined
+            and "#" not in joined
+            and joined.count("\x00") == len(names) - 1
+        ):
+            try:
+                self.good_static.update(
+                    ("/static/" + joined.replace("\x00", "\x00/static/")).encode().split(b"\x00")
+                )
+                return
+            except UnicodeEncodeError:  # an undecodable name (surrogate escapes): checked per link
+                pass
+        good = self.good_static
+        for name in names:
+            if "&" not in name and "?" not in name and "#" not in name:
+                try:
+                    link = f"/static/{name}".encode()
+                except UnicodeEncodeError:
+                    continue
+                good.add(link)
+
     def check_jump_links(self, url_names: dict[str, _Block]) -> None:
         for target, fname, line, block in self.jump_links:
             if target not in url_names and not block.broken:
@@ -1238,7 +1342,20 @@ class _Validator:
 
     def run_all(self) -> None:
         self.scan()
-        self.assets = {asset_name(rel[7:]) for rel in self.files if rel.startswith("static/")}
+        if self.view is None and os.open in os.supports_dir_fd:
+            try:
+                self.root_fd = os.open(self.root_s, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            except OSError:  # listed a moment ago: then files are opened by their full path
+                self.root_fd = None
+        try:
+            self.check_all()
+        finally:
+            if self.root_fd is not None:
+                os.close(self.root_fd)
+                self.root_fd = None
+
+    def check_all(self) -> None:
+        self.index_static()
         course = self.load()
         if course is None:
             return
@@ -1272,7 +1389,8 @@ def _course_xml_files(base: Path) -> list[str]:
     return sorted(found, key=lambda r: (r.count("/"), r))
 
 
-def _validate_tree(base: Path, report: Report, shown: str, view: ArchiveView | None = None) -> None:
+def _validate_tree(base: Path, report: Report, shown: Path, view: ArchiveView | None = None) -> None:
+    """``shown``: the path as given, displayed (display_path resolves it) only in a message."""
     if view is not None:
         found = [f for f in view.files if f == "course.xml" or f.endswith("/course.xml")]
         candidates = sorted(found, key=lambda r: (r.count("/"), r))
@@ -1283,14 +1401,14 @@ def _validate_tree(base: Path, report: Report, shown: str, view: ArchiveView | N
     if len(candidates) > 1:
         report.add(
             Location(candidates[1]),
-            f"{shown} holds {len(candidates)} course.xml files "
+            f"{display_path(shown)} holds {len(candidates)} course.xml files "
             f"({', '.join(candidates)}); Studio would import whichever it meets first",
             "olx-course-xml-ambiguous",
         )
     if not candidates:
         report.add(
             Location("course.xml"),
-            f"{shown}: no course.xml found (neither at the root nor in one top-level folder)",
+            f"{display_path(shown)}: no course.xml found (neither at the root nor in one top-level folder)",
             "olx-course-xml-missing",
         )
         return
@@ -1315,15 +1433,14 @@ def validate_olx(path: Path) -> Report:
     """
     path = Path(path)
     report = Report()
-    shown = display_path(path)
     if path.is_dir():
-        _validate_tree(path, report, shown)
+        _validate_tree(path, report, path)
     elif path.is_file() and is_archive(path):
         # Read in place (no extraction): the same safety checks as import, nothing written to disk.
         with open_archive(path) as view:
-            _validate_tree(path, report, shown, view)
+            _validate_tree(path, report, path, view)
     elif path.exists():
-        raise UsageError(f"{shown}: not a folder or a .tar.gz/.zip archive")
+        raise UsageError(f"{display_path(path)}: not a folder or a .tar.gz/.zip archive")
     else:
-        raise UsageError(f"{shown}: no such file or folder")
+        raise UsageError(f"{display_path(path)}: no such file or folder")
     return report
