@@ -13,7 +13,8 @@ For each database (SQLite, then PostgreSQL when it answers; otherwise the reason
      ``--seconds``; every submission is one transaction with session check, state, grade, completion and
      an attempts row. After each run the attempts rows written are counted and compared with the 2xx
      answers: a "lost write" is a 2xx without its row (must be 0).
-PostgreSQL also gets the raw SQLAlchemy commit rate: 32 threads looping over a minimal INSERT + COMMIT.
+PostgreSQL also gets the raw SQLAlchemy commit rate: as many threads as learners looping over a minimal INSERT +
+COMMIT, once first and again right after each PostgreSQL run at the largest concurrency (the ratio uses that one).
 The workbench (DEBUG off, ``django-admin migrate`` then ``runserver`` as its docs say) serves the lm-quiz
 scenario; the same load generator posts to its submit handler with the CSRF cookie and header, after
 20,000 rows were put in its state table.
@@ -375,8 +376,18 @@ def health_makers(port: int, n: int) -> list[Callable[[int], bytes]]:
 
 
 def bench_runtime(
-    db_url: str, label: str, workers: int, sizes: list[int], clients: list[int], seconds: float, tmp: Path
+    db_url: str,
+    label: str,
+    workers: int,
+    sizes: list[int],
+    clients: list[int],
+    seconds: float,
+    tmp: Path,
+    raw_url: str | None = None,
 ) -> list[RunResult]:
+    """The matrix on one database. ``raw_url`` (PostgreSQL): the raw commit loop runs right after each run
+    at the largest concurrency, with as many threads, so that both see the same machine (other jobs on a
+    shared machine move either rate by a third from one minute to the next)."""
     store = Store(db_url)
     store.upgrade()
     auth = seed_learners(store, max(clients))
@@ -398,16 +409,28 @@ def bench_runtime(
                 r.state_rows, r.workers, r.db = rows, workers, label
                 results.append(r)
                 print(_row(r), flush=True)
+                if raw_url is not None and n == max(clients):
+                    raw = raw_commit_rate(raw_url, n, seconds)
+                    raw.name, raw.state_rows, raw.workers = RAW_BESIDE, rows, workers
+                    results.append(raw)
+                    print(_row(raw), flush=True)
     store.dispose()
     return results
 
 
 # ---------------------------------------------------------------- PostgreSQL
+RAW = "raw SQLAlchemy INSERT+COMMIT"
+RAW_BESIDE = RAW + " (beside)"  # the same loop, right after a quiz run at the largest concurrency
+
+
 def raw_commit_rate(url: str, threads: int, seconds: float) -> RunResult:
     """Minimal INSERT + COMMIT transactions through SQLAlchemy from ``threads`` threads."""
     engine = create_engine(url, pool_size=threads, max_overflow=0)
     with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE bench_raw (id bigserial PRIMARY KEY, v integer NOT NULL)"))
+        conn.execute(
+            text("CREATE TABLE IF NOT EXISTS bench_raw (id bigserial PRIMARY KEY, v integer NOT NULL)")
+        )
+        before = conn.execute(text("SELECT count(*) FROM bench_raw")).scalar_one()
     counts = [0] * threads
     latencies: list[list[int]] = [[] for _ in range(threads)]
     deadline = time.perf_counter() + seconds
@@ -431,11 +454,11 @@ def raw_commit_rate(url: str, threads: int, seconds: float) -> RunResult:
     elapsed = time.perf_counter() - started
     cpu1, db1 = time.process_time(), _cpu_seconds(_postgres_pids())
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT count(*) FROM bench_raw")).scalar_one()
+        rows = conn.execute(text("SELECT count(*) FROM bench_raw")).scalar_one() - before
     engine.dispose()
     lat = sorted(x for ls in latencies for x in ls)
     return RunResult(
-        name="raw SQLAlchemy INSERT+COMMIT",
+        name=RAW,
         clients=threads,
         requests=sum(counts),
         ok=sum(counts),
@@ -559,7 +582,8 @@ def targets(results: list[RunResult]) -> list[str]:
     for r in results:
         if r.name in ("bare GET /api/health", "quiz submit"):
             groups.setdefault((r.db, r.workers), []).append(r)
-    raw = next((r for r in results if r.name.startswith("raw")), None)
+    raw = next((r for r in results if r.name == RAW), None)
+    beside = {(r.workers, r.state_rows): r for r in results if r.name == RAW_BESIDE}
     for (db, workers), runs in groups.items():
         get = next((r for r in runs if r.name.startswith("bare")), None)
         subs = [r for r in runs if r.name == "quiz submit" and r.clients == max(x.clients for x in runs)]
@@ -571,7 +595,13 @@ def targets(results: list[RunResult]) -> list[str]:
                 f"{r.server_ms_per_ok / get.server_ms_per_ok:.1f} bare GETs of server CPU "
                 f"({r.server_ms_per_ok:.3f} / {get.server_ms_per_ok:.3f} ms)"
             )
-            if db == "postgresql" and raw is not None and raw.clients == r.clients:
+            peer = beside.get((workers, r.state_rows))
+            if db == "postgresql" and peer is not None and peer.clients == r.clients:
+                line += (
+                    f"; {r.per_second / peer.per_second * 100:.0f} % of the raw commit rate measured beside it "
+                    f"({peer.per_second:,.0f}/s)"
+                )
+            elif db == "postgresql" and raw is not None and raw.clients == r.clients:
                 line += f"; {r.per_second / raw.per_second * 100:.0f} % of the raw commit rate"
             out.append(line + f"; load {r.load_average:.1f}")
         if len(subs) > 1:
@@ -616,13 +646,13 @@ def main() -> None:
             notes.append(f"PostgreSQL skipped: {why}")
             print(notes[-1], flush=True)
         else:
-            with throwaway_database(args.pg, "lm_bench") as url:
-                raw = raw_commit_rate(url, max(clients), seconds)
+            with throwaway_database(args.pg, "lm_bench") as raw_url:
+                raw = raw_commit_rate(raw_url, max(clients), seconds)
                 print(_row(raw), flush=True)
                 results.append(raw)
-            for w in (int(x) for x in args.pg_workers.split(",") if x):
-                with throwaway_database(args.pg, "lm_bench") as url:
-                    results += bench_runtime(url, "postgresql", w, sizes, clients, seconds, tmp)
+                for w in (int(x) for x in args.pg_workers.split(",") if x):
+                    with throwaway_database(args.pg, "lm_bench") as url:
+                        results += bench_runtime(url, "postgresql", w, sizes, clients, seconds, tmp, raw_url)
         if args.no_workbench:
             notes.append("workbench skipped: --no-workbench given")
         else:
