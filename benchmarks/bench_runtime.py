@@ -597,9 +597,15 @@ def targets(results: list[RunResult]) -> list[str]:
             )
             peer = beside.get((workers, r.state_rows))
             if db == "postgresql" and peer is not None and peer.clients == r.clients:
+                # The rate ratio depends on the CPU share each side wins on a shared machine (the raw loop
+                # runs 32 threads and 32 backends, the server two workers): also the ratio of the CPU
+                # each spends per transaction (its process and PostgreSQL's), the rate on idle cores.
+                ours = r.server_ms_per_ok + r.db_cpu * 1000 / r.per_second
+                theirs = peer.server_ms_per_ok + peer.db_cpu * 1000 / peer.per_second
                 line += (
                     f"; {r.per_second / peer.per_second * 100:.0f} % of the raw commit rate measured beside it "
-                    f"({peer.per_second:,.0f}/s)"
+                    f"({peer.per_second:,.0f}/s); CPU per transaction with PostgreSQL's {ours:.3f} vs "
+                    f"{theirs:.3f} ms ({theirs / ours * 100:.0f} %)"
                 )
             elif db == "postgresql" and raw is not None and raw.clients == r.clients:
                 line += f"; {r.per_second / raw.per_second * 100:.0f} % of the raw commit rate"
