@@ -37,6 +37,7 @@ import secrets
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,7 +45,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar
@@ -341,7 +342,7 @@ def seed_state(store: Store, target: int) -> int:
                CASE i % 5 WHEN 0 THEN 'attempts_used' WHEN 1 THEN 'earned' WHEN 2 THEN 'best_earned'
                           WHEN 3 THEN 'responses' ELSE 'results' END,
                CASE i % 5 WHEN 3 THEN :responses WHEN 4 THEN :results ELSE '1' END,
-               :at FROM generate_series(:start, :stop) AS i"""
+               :at FROM generate_series(CAST(:start AS bigint), CAST(:stop AS bigint)) AS i"""
     with store.write() as conn:
         values = {"responses": '{"q1":"a","q2":"b"}', "results": '{"q1":true,"q2":false}'}
         conn.execute(text(sql), {"start": have, "stop": target - 1, "course": COURSE, "at": at, **values})
@@ -416,6 +417,82 @@ def bench_runtime(
                     print(_row(raw), flush=True)
     store.dispose()
     return results
+
+
+def bench_interleaved(
+    db_urls: list[str],
+    label: str,
+    workers: int,
+    sizes: list[int],
+    clients: int,
+    seconds: float,
+    tmp: Path,
+    rounds: int,
+) -> list[RunResult]:
+    """``--interleave``: one database and one server per table size, all up at once, and the sizes measured
+    in turn, ``rounds`` times (A B, B A, A B ...), at one concurrency. The sizes then share the machine's
+    moments: in one pass over growing sizes, the load of other jobs and the run order move CPU per
+    submission by more than the table size does."""
+    results: list[RunResult] = []
+    with ExitStack() as stack:
+        servers = []
+        for url, size in zip(db_urls, sizes, strict=True):
+            store = Store(url)
+            store.upgrade()
+            auth = seed_learners(store, clients)
+            rows = seed_state(store, size)
+            port, proc = stack.enter_context(serve(url, workers, tmp))
+            load("warm-up", port, submit_makers(port, auth, clients), 1.0, [proc.pid])
+            servers.append((store, auth, rows, port, proc))
+        for _round in range(rounds):
+            port, proc = servers[0][3], servers[0][4]
+            r = load("bare GET /api/health", port, health_makers(port, clients), seconds, [proc.pid])
+            r.workers, r.db = workers, label
+            results.append(r)
+            print(_row(r), flush=True)
+            # A B, then B A: neither size always runs first (right after the GET or the other size).
+            for store, auth, rows, port, proc in servers if _round % 2 == 0 else servers[::-1]:
+                before = count_attempts(store)
+                r = load("quiz submit", port, submit_makers(port, auth, clients), seconds, [proc.pid])
+                r.rows_written = count_attempts(store) - before
+                r.lost_writes = max(r.ok - r.rows_written, 0)
+                r.state_rows, r.workers, r.db = rows, workers, label
+                results.append(r)
+                print(_row(r), flush=True)
+        for store, *_rest in servers:
+            store.dispose()
+    return results
+
+
+def interleaved_targets(results: list[RunResult]) -> list[str]:
+    """``--interleave``: per database, the median CPU per submission of each table size over the rounds
+    (in bare GETs: the median GET of the rounds), and the change from the smallest to the largest size,
+    as the median of the rounds' own changes and their range."""
+    out = []
+    for db, workers in dict.fromkeys((r.db, r.workers) for r in results if r.name == "quiz submit"):
+        gets = [r for r in results if r.name.startswith("bare") and (r.db, r.workers) == (db, workers)]
+        subs = [r for r in results if r.name == "quiz submit" and (r.db, r.workers) == (db, workers)]
+        sizes = sorted({r.state_rows or 0 for r in subs})
+        by_size = {n: [r for r in subs if (r.state_rows or 0) == n] for n in sizes}
+        get = statistics.median(r.server_ms_per_ok for r in gets)
+        for n in sizes:
+            ms = statistics.median(r.server_ms_per_ok for r in by_size[n])
+            rate = statistics.median(r.per_second for r in by_size[n])
+            out.append(
+                f"{db} {workers}w, {subs[0].clients} learners, {n:,} rows, median of {len(by_size[n])}: "
+                f"{ms:.3f} ms of server CPU per submission ({ms / get:.1f} bare GETs of {get:.3f} ms), {rate:,.0f}/s"
+            )
+        if len(sizes) > 1:
+            small, large = by_size[sizes[0]], by_size[sizes[-1]]
+            cpu = [b.server_ms_per_ok / a.server_ms_per_ok - 1 for a, b in zip(small, large, strict=False)]
+            rate_ = [b.per_second / a.per_second - 1 for a, b in zip(small, large, strict=False)]
+            out.append(
+                f"{db} {workers}w: {sizes[0]:,} -> {sizes[-1]:,} rows, each round's own change: CPU per "
+                f"submission {statistics.median(cpu) * 100:+.0f} % (median; {min(cpu) * 100:+.0f} to "
+                f"{max(cpu) * 100:+.0f} %), rate {statistics.median(rate_) * 100:+.0f} % "
+                f"({min(rate_) * 100:+.0f} to {max(rate_) * 100:+.0f} %)"
+            )
+    return out
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -631,6 +708,14 @@ def main() -> None:
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--no-workbench", action="store_true")
     ap.add_argument("--json", type=Path, default=RESULTS)
+    ap.add_argument(
+        "--interleave",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="a server per table size, sizes measured in turn ROUNDS times at the largest --clients "
+        "(separates the table size from the machine's noise); no raw loop or workbench",
+    )
     args = ap.parse_args()
     seconds = min(args.seconds, MAX_SECONDS)
     clients = [int(c) for c in args.clients.split(",")]
@@ -644,6 +729,9 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="lm-bench-") as name:
         tmp = Path(name)
+        if args.interleave:
+            _interleave(args, sizes, max(clients), seconds, tmp, started)
+            return
         for i, w in enumerate(int(x) for x in args.sqlite_workers.split(",") if x):
             db = f"sqlite:///{tmp / f'bench{i}.db'}"
             results += bench_runtime(db, "sqlite", w, sizes, clients, seconds, tmp)
@@ -673,6 +761,38 @@ def main() -> None:
         "results": [asdict(r) for r in results],
     }
     report["targets"] = targets(results)
+    for line in report["targets"]:
+        print(line)
+    args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    lost = sum(r.lost_writes or 0 for r in results)
+    print(f"lost writes: {lost}; results in {args.json}")
+    if lost:
+        raise SystemExit(1)
+
+
+def _interleave(
+    args: argparse.Namespace, sizes: list[int], clients: int, seconds: float, tmp: Path, started: datetime
+) -> None:
+    results: list[RunResult] = []
+    for i, w in enumerate(int(x) for x in args.sqlite_workers.split(",") if x):
+        urls = [f"sqlite:///{tmp / f'il{i}-{n}.db'}" for n in sizes]
+        results += bench_interleaved(urls, "sqlite", w, sizes, clients, seconds, tmp, args.interleave)
+    why = "--no-pg given" if args.no_pg else unreachable(args.pg)
+    for w in (int(x) for x in args.pg_workers.split(",") if x and not why):
+        with ExitStack() as stack:
+            urls = [stack.enter_context(throwaway_database(args.pg, "lm_bench")) for _ in sizes]
+            results += bench_interleaved(urls, "postgresql", w, sizes, clients, seconds, tmp, args.interleave)
+    report = {
+        "date": started.isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "load_average_end": os.getloadavg()[0],
+        "python": platform.python_version(),
+        "seconds_per_run": seconds,
+        "interleave_rounds": args.interleave,
+        "notes": [f"PostgreSQL skipped: {why}"] if why else [],
+        "results": [asdict(r) for r in results],
+        "targets": interleaved_targets(results),
+    }
     for line in report["targets"]:
         print(line)
     args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
