@@ -13,7 +13,8 @@ For each database (SQLite, then PostgreSQL when it answers; otherwise the reason
      ``--seconds``; every submission is one transaction with session check, state, grade, completion and
      an attempts row. After each run the attempts rows written are counted and compared with the 2xx
      answers: a "lost write" is a 2xx without its row (must be 0).
-PostgreSQL also gets the raw SQLAlchemy commit rate: 32 threads looping over a minimal INSERT + COMMIT.
+PostgreSQL also gets the raw SQLAlchemy commit rate: as many threads as learners looping over a minimal INSERT +
+COMMIT, once first and again right after each PostgreSQL run at the largest concurrency (the ratio uses that one).
 The workbench (DEBUG off, ``django-admin migrate`` then ``runserver`` as its docs say) serves the lm-quiz
 scenario; the same load generator posts to its submit handler with the CSRF cookie and header, after
 20,000 rows were put in its state table.
@@ -36,6 +37,7 @@ import secrets
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,7 +45,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar
@@ -340,7 +342,7 @@ def seed_state(store: Store, target: int) -> int:
                CASE i % 5 WHEN 0 THEN 'attempts_used' WHEN 1 THEN 'earned' WHEN 2 THEN 'best_earned'
                           WHEN 3 THEN 'responses' ELSE 'results' END,
                CASE i % 5 WHEN 3 THEN :responses WHEN 4 THEN :results ELSE '1' END,
-               :at FROM generate_series(:start, :stop) AS i"""
+               :at FROM generate_series(CAST(:start AS bigint), CAST(:stop AS bigint)) AS i"""
     with store.write() as conn:
         values = {"responses": '{"q1":"a","q2":"b"}', "results": '{"q1":true,"q2":false}'}
         conn.execute(text(sql), {"start": have, "stop": target - 1, "course": COURSE, "at": at, **values})
@@ -375,8 +377,18 @@ def health_makers(port: int, n: int) -> list[Callable[[int], bytes]]:
 
 
 def bench_runtime(
-    db_url: str, label: str, workers: int, sizes: list[int], clients: list[int], seconds: float, tmp: Path
+    db_url: str,
+    label: str,
+    workers: int,
+    sizes: list[int],
+    clients: list[int],
+    seconds: float,
+    tmp: Path,
+    raw_url: str | None = None,
 ) -> list[RunResult]:
+    """The matrix on one database. ``raw_url`` (PostgreSQL): the raw commit loop runs right after each run
+    at the largest concurrency, with as many threads, so that both see the same machine (other jobs on a
+    shared machine move either rate by a third from one minute to the next)."""
     store = Store(db_url)
     store.upgrade()
     auth = seed_learners(store, max(clients))
@@ -398,16 +410,104 @@ def bench_runtime(
                 r.state_rows, r.workers, r.db = rows, workers, label
                 results.append(r)
                 print(_row(r), flush=True)
+                if raw_url is not None and n == max(clients):
+                    raw = raw_commit_rate(raw_url, n, seconds)
+                    raw.name, raw.state_rows, raw.workers = RAW_BESIDE, rows, workers
+                    results.append(raw)
+                    print(_row(raw), flush=True)
     store.dispose()
     return results
 
 
+def bench_interleaved(
+    db_urls: list[str],
+    label: str,
+    workers: int,
+    sizes: list[int],
+    clients: int,
+    seconds: float,
+    tmp: Path,
+    rounds: int,
+) -> list[RunResult]:
+    """``--interleave``: one database and one server per table size, all up at once, and the sizes measured
+    in turn, ``rounds`` times (A B, B A, A B ...), at one concurrency. The sizes then share the machine's
+    moments: in one pass over growing sizes, the load of other jobs and the run order move CPU per
+    submission by more than the table size does."""
+    results: list[RunResult] = []
+    with ExitStack() as stack:
+        servers = []
+        for url, size in zip(db_urls, sizes, strict=True):
+            store = Store(url)
+            store.upgrade()
+            auth = seed_learners(store, clients)
+            rows = seed_state(store, size)
+            port, proc = stack.enter_context(serve(url, workers, tmp))
+            load("warm-up", port, submit_makers(port, auth, clients), 1.0, [proc.pid])
+            servers.append((store, auth, rows, port, proc))
+        for _round in range(rounds):
+            port, proc = servers[0][3], servers[0][4]
+            r = load("bare GET /api/health", port, health_makers(port, clients), seconds, [proc.pid])
+            r.workers, r.db = workers, label
+            results.append(r)
+            print(_row(r), flush=True)
+            # A B, then B A: neither size always runs first (right after the GET or the other size).
+            for store, auth, rows, port, proc in servers if _round % 2 == 0 else servers[::-1]:
+                before = count_attempts(store)
+                r = load("quiz submit", port, submit_makers(port, auth, clients), seconds, [proc.pid])
+                r.rows_written = count_attempts(store) - before
+                r.lost_writes = max(r.ok - r.rows_written, 0)
+                r.state_rows, r.workers, r.db = rows, workers, label
+                results.append(r)
+                print(_row(r), flush=True)
+        for store, *_rest in servers:
+            store.dispose()
+    return results
+
+
+def interleaved_targets(results: list[RunResult]) -> list[str]:
+    """``--interleave``: per database, the median CPU per submission of each table size over the rounds
+    (in bare GETs: the median GET of the rounds), and the change from the smallest to the largest size,
+    as the median of the rounds' own changes and their range."""
+    out = []
+    for db, workers in dict.fromkeys((r.db, r.workers) for r in results if r.name == "quiz submit"):
+        gets = [r for r in results if r.name.startswith("bare") and (r.db, r.workers) == (db, workers)]
+        subs = [r for r in results if r.name == "quiz submit" and (r.db, r.workers) == (db, workers)]
+        sizes = sorted({r.state_rows or 0 for r in subs})
+        by_size = {n: [r for r in subs if (r.state_rows or 0) == n] for n in sizes}
+        get = statistics.median(r.server_ms_per_ok for r in gets)
+        for n in sizes:
+            ms = statistics.median(r.server_ms_per_ok for r in by_size[n])
+            rate = statistics.median(r.per_second for r in by_size[n])
+            out.append(
+                f"{db} {workers}w, {subs[0].clients} learners, {n:,} rows, median of {len(by_size[n])}: "
+                f"{ms:.3f} ms of server CPU per submission ({ms / get:.1f} bare GETs of {get:.3f} ms), {rate:,.0f}/s"
+            )
+        if len(sizes) > 1:
+            small, large = by_size[sizes[0]], by_size[sizes[-1]]
+            cpu = [b.server_ms_per_ok / a.server_ms_per_ok - 1 for a, b in zip(small, large, strict=False)]
+            rate_ = [b.per_second / a.per_second - 1 for a, b in zip(small, large, strict=False)]
+            out.append(
+                f"{db} {workers}w: {sizes[0]:,} -> {sizes[-1]:,} rows, each round's own change: CPU per "
+                f"submission {statistics.median(cpu) * 100:+.0f} % (median; {min(cpu) * 100:+.0f} to "
+                f"{max(cpu) * 100:+.0f} %), rate {statistics.median(rate_) * 100:+.0f} % "
+                f"({min(rate_) * 100:+.0f} to {max(rate_) * 100:+.0f} %)"
+            )
+    return out
+
+
 # ---------------------------------------------------------------- PostgreSQL
+RAW = "raw SQLAlchemy INSERT+COMMIT"
+RAW_BESIDE = RAW + " (beside)"  # the same loop, right after a quiz run at the largest concurrency
+
+
 def raw_commit_rate(url: str, threads: int, seconds: float) -> RunResult:
     """Minimal INSERT + COMMIT transactions through SQLAlchemy from ``threads`` threads."""
     engine = create_engine(url, pool_size=threads, max_overflow=0)
     with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE bench_raw (id bigserial PRIMARY KEY, v integer NOT NULL)"))
+        conn.execute(
+            text("CREATE TABLE IF NOT EXISTS bench_raw (id bigserial PRIMARY KEY, v integer NOT NULL)")
+        )
+        before = conn.execute(text("SELECT count(*) FROM bench_raw")).scalar_one()
     counts = [0] * threads
     latencies: list[list[int]] = [[] for _ in range(threads)]
     deadline = time.perf_counter() + seconds
@@ -431,11 +531,11 @@ def raw_commit_rate(url: str, threads: int, seconds: float) -> RunResult:
     elapsed = time.perf_counter() - started
     cpu1, db1 = time.process_time(), _cpu_seconds(_postgres_pids())
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT count(*) FROM bench_raw")).scalar_one()
+        rows = conn.execute(text("SELECT count(*) FROM bench_raw")).scalar_one() - before
     engine.dispose()
     lat = sorted(x for ls in latencies for x in ls)
     return RunResult(
-        name="raw SQLAlchemy INSERT+COMMIT",
+        name=RAW,
         clients=threads,
         requests=sum(counts),
         ok=sum(counts),
@@ -559,7 +659,8 @@ def targets(results: list[RunResult]) -> list[str]:
     for r in results:
         if r.name in ("bare GET /api/health", "quiz submit"):
             groups.setdefault((r.db, r.workers), []).append(r)
-    raw = next((r for r in results if r.name.startswith("raw")), None)
+    raw = next((r for r in results if r.name == RAW), None)
+    beside = {(r.workers, r.state_rows): r for r in results if r.name == RAW_BESIDE}
     for (db, workers), runs in groups.items():
         get = next((r for r in runs if r.name.startswith("bare")), None)
         subs = [r for r in runs if r.name == "quiz submit" and r.clients == max(x.clients for x in runs)]
@@ -571,7 +672,19 @@ def targets(results: list[RunResult]) -> list[str]:
                 f"{r.server_ms_per_ok / get.server_ms_per_ok:.1f} bare GETs of server CPU "
                 f"({r.server_ms_per_ok:.3f} / {get.server_ms_per_ok:.3f} ms)"
             )
-            if db == "postgresql" and raw is not None and raw.clients == r.clients:
+            peer = beside.get((workers, r.state_rows))
+            if db == "postgresql" and peer is not None and peer.clients == r.clients:
+                # The rate ratio depends on the CPU share each side wins on a shared machine (the raw loop
+                # runs 32 threads and 32 backends, the server two workers): also the ratio of the CPU
+                # each spends per transaction (its process and PostgreSQL's), the rate on idle cores.
+                ours = r.server_ms_per_ok + r.db_cpu * 1000 / r.per_second
+                theirs = peer.server_ms_per_ok + peer.db_cpu * 1000 / peer.per_second
+                line += (
+                    f"; {r.per_second / peer.per_second * 100:.0f} % of the raw commit rate measured beside it "
+                    f"({peer.per_second:,.0f}/s); CPU per transaction with PostgreSQL's {ours:.3f} vs "
+                    f"{theirs:.3f} ms ({theirs / ours * 100:.0f} %)"
+                )
+            elif db == "postgresql" and raw is not None and raw.clients == r.clients:
                 line += f"; {r.per_second / raw.per_second * 100:.0f} % of the raw commit rate"
             out.append(line + f"; load {r.load_average:.1f}")
         if len(subs) > 1:
@@ -595,6 +708,14 @@ def main() -> None:
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--no-workbench", action="store_true")
     ap.add_argument("--json", type=Path, default=RESULTS)
+    ap.add_argument(
+        "--interleave",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="a server per table size, sizes measured in turn ROUNDS times at the largest --clients "
+        "(separates the table size from the machine's noise); no raw loop or workbench",
+    )
     args = ap.parse_args()
     seconds = min(args.seconds, MAX_SECONDS)
     clients = [int(c) for c in args.clients.split(",")]
@@ -608,6 +729,9 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="lm-bench-") as name:
         tmp = Path(name)
+        if args.interleave:
+            _interleave(args, sizes, max(clients), seconds, tmp, started)
+            return
         for i, w in enumerate(int(x) for x in args.sqlite_workers.split(",") if x):
             db = f"sqlite:///{tmp / f'bench{i}.db'}"
             results += bench_runtime(db, "sqlite", w, sizes, clients, seconds, tmp)
@@ -616,13 +740,13 @@ def main() -> None:
             notes.append(f"PostgreSQL skipped: {why}")
             print(notes[-1], flush=True)
         else:
-            with throwaway_database(args.pg, "lm_bench") as url:
-                raw = raw_commit_rate(url, max(clients), seconds)
+            with throwaway_database(args.pg, "lm_bench") as raw_url:
+                raw = raw_commit_rate(raw_url, max(clients), seconds)
                 print(_row(raw), flush=True)
                 results.append(raw)
-            for w in (int(x) for x in args.pg_workers.split(",") if x):
-                with throwaway_database(args.pg, "lm_bench") as url:
-                    results += bench_runtime(url, "postgresql", w, sizes, clients, seconds, tmp)
+                for w in (int(x) for x in args.pg_workers.split(",") if x):
+                    with throwaway_database(args.pg, "lm_bench") as url:
+                        results += bench_runtime(url, "postgresql", w, sizes, clients, seconds, tmp, raw_url)
         if args.no_workbench:
             notes.append("workbench skipped: --no-workbench given")
         else:
@@ -637,6 +761,38 @@ def main() -> None:
         "results": [asdict(r) for r in results],
     }
     report["targets"] = targets(results)
+    for line in report["targets"]:
+        print(line)
+    args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    lost = sum(r.lost_writes or 0 for r in results)
+    print(f"lost writes: {lost}; results in {args.json}")
+    if lost:
+        raise SystemExit(1)
+
+
+def _interleave(
+    args: argparse.Namespace, sizes: list[int], clients: int, seconds: float, tmp: Path, started: datetime
+) -> None:
+    results: list[RunResult] = []
+    for i, w in enumerate(int(x) for x in args.sqlite_workers.split(",") if x):
+        urls = [f"sqlite:///{tmp / f'il{i}-{n}.db'}" for n in sizes]
+        results += bench_interleaved(urls, "sqlite", w, sizes, clients, seconds, tmp, args.interleave)
+    why = "--no-pg given" if args.no_pg else unreachable(args.pg)
+    for w in (int(x) for x in args.pg_workers.split(",") if x and not why):
+        with ExitStack() as stack:
+            urls = [stack.enter_context(throwaway_database(args.pg, "lm_bench")) for _ in sizes]
+            results += bench_interleaved(urls, "postgresql", w, sizes, clients, seconds, tmp, args.interleave)
+    report = {
+        "date": started.isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "load_average_end": os.getloadavg()[0],
+        "python": platform.python_version(),
+        "seconds_per_run": seconds,
+        "interleave_rounds": args.interleave,
+        "notes": [f"PostgreSQL skipped: {why}"] if why else [],
+        "results": [asdict(r) for r in results],
+        "targets": interleaved_targets(results),
+    }
     for line in report["targets"]:
         print(line)
     args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")

@@ -55,8 +55,8 @@ RESULTS_SQL = {
     "VALUES (?, ?, ?, 0, ?) ON CONFLICT (statement_id) DO NOTHING",
 }
 
-# PostgreSQL, a whole batch: pairs (learner, course) as arrays.
-_PAIRS = "unnest(%s::text[], %s::text[]) AS p(learner_id, course_id)"
+# PostgreSQL, a whole batch: pairs (learner, course) as arrays (binary, ``%b``: see ``sql.PG_BATCH_SQL``).
+_PAIRS = "unnest(%b::text[], %b::text[]) AS p(learner_id, course_id)"
 # Both arrays of a table in block order, so that they pair up.
 _MINE = "WHERE x.learner_id = p.learner_id AND x.course_id = p.course_id ORDER BY x.block_id"
 PG_RESULTS_SQL = {
@@ -66,10 +66,10 @@ PG_RESULTS_SQL = {
     f"ARRAY(SELECT x.completion FROM completions x {_MINE}) "
     f"FROM {_PAIRS} LEFT JOIN course_results r ON r.learner_id = p.learner_id AND r.course_id = p.course_id",
     "result_upsert": f"INSERT INTO course_results ({_COLS}) SELECT * FROM unnest("
-    + ", ".join(f"%s::{_PG_TYPES.get(c, 'timestamptz')}[]" for c in WRITE_COLUMNS)
+    + ", ".join(f"%b::{_PG_TYPES.get(c, 'timestamptz')}[]" for c in WRITE_COLUMNS)
     + f") ON CONFLICT (learner_id, course_id) DO UPDATE SET {_UPDATE}",
     "outbox_insert": "INSERT INTO xapi_outbox (statement_id, statement, created_at, attempts, next_attempt_at) "
-    "SELECT s, t, c, 0, n FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[]) "
+    "SELECT s, t, c, 0, n FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[]) "
     "AS x(s, t, c, n) ON CONFLICT (statement_id) DO NOTHING",
 }
 

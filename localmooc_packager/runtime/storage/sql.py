@@ -48,33 +48,36 @@ HOT_SQL = {
 # PostgreSQL, a batch of handler calls: one statement for all rows of a kind, rows passed as arrays
 # (``unnest``); same tables and upsert rules as HOT_SQL. Each statement in pipeline mode is a send()
 # and a wake-up of the backend: per-row statements were half of the worker's CPU in a batch.
+# The arrays travel in binary (``%b``): psycopg writes a text array literal in Python, escaping every
+# element with a regex (3/4 of a batch's write statement in the worker, ~120 us per submission); binary
+# elements are copied as they are (15x less CPU for a batch's columns).
 PG_BATCH_SQL = {
     "sessions": "SELECT s.token_hash, s.learner_id, s.expires_at, l.role, ARRAY(SELECT e.course_id "
-    "FROM enrolments e WHERE e.learner_id = s.learner_id AND e.course_id = ANY(%s::text[])), s.idle_until "
-    "FROM sessions s JOIN learners l ON l.id = s.learner_id WHERE s.token_hash = ANY(%s::text[])",
+    "FROM enrolments e WHERE e.learner_id = s.learner_id AND e.course_id = ANY(%b::text[])), s.idle_until "
+    "FROM sessions s JOIN learners l ON l.id = s.learner_id WHERE s.token_hash = ANY(%b::text[])",
     # unnest yields the keys in array order and each row's lock is taken as the row is produced.
-    "locks": "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k",
+    "locks": "SELECT pg_advisory_xact_lock(k) FROM unnest(%b::bigint[]) AS k",
     "state": "SELECT st.course_id, st.scope, st.learner_id, st.block_id, st.field, st.value "
-    "FROM unnest(%s::text[], %s::text[], %s::text[]) AS w(learner_id, course_id, block_id) "
+    "FROM unnest(%b::text[], %b::text[], %b::text[]) AS w(learner_id, course_id, block_id) "
     "JOIN learner_state st ON st.learner_id = w.learner_id AND st.course_id = w.course_id "
     "AND st.block_id = w.block_id",
     "state_upsert": "INSERT INTO learner_state (course_id, scope, learner_id, block_id, field, value, "
-    "updated_at) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
-    "%s::text[], %s::timestamptz[]) ON CONFLICT (course_id, scope, learner_id, block_id, field) "
+    "updated_at) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
+    "%b::text[], %b::timestamptz[]) ON CONFLICT (course_id, scope, learner_id, block_id, field) "
     "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
     "state_delete": "DELETE FROM learner_state WHERE (course_id, scope, learner_id, block_id, field) IN "
-    "(SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[]))",
+    "(SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[]))",
     "grade_upsert": "INSERT INTO grades (course_id, learner_id, block_id, earned, possible, score, updated_at) "
-    "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[], %s::float8[], "
-    "%s::timestamptz[]) ON CONFLICT (course_id, learner_id, block_id) DO UPDATE SET "
+    "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::float8[], %b::float8[], %b::float8[], "
+    "%b::timestamptz[]) ON CONFLICT (course_id, learner_id, block_id) DO UPDATE SET "
     "earned = CASE WHEN excluded.score > grades.score THEN excluded.earned ELSE grades.earned END, "
     "possible = CASE WHEN excluded.score > grades.score THEN excluded.possible ELSE grades.possible END, "
     "score = greatest(grades.score, excluded.score), updated_at = excluded.updated_at",
     "attempt": "INSERT INTO attempts (course_id, learner_id, block_id, earned, possible, created_at) "
-    "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[], "
-    "%s::timestamptz[])",
+    "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::float8[], %b::float8[], "
+    "%b::timestamptz[])",
     "completion_upsert": "INSERT INTO completions (course_id, learner_id, block_id, completion, updated_at) "
-    "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[], %s::timestamptz[]) "
+    "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::float8[], %b::timestamptz[]) "
     "ON CONFLICT (course_id, learner_id, block_id) DO UPDATE SET "
     "completion = excluded.completion, updated_at = excluded.updated_at",
 }
