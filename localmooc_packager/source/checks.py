@@ -66,7 +66,9 @@ class Checker:
         self.root = tree.root_dir
         self.paths = tree.paths
         self.root_resolved = self.paths.real_folder(tree.root_dir)
-        self.files = tree.files = links.CourseFiles(tree.root_dir)
+        if tree.files is None:
+            tree.files = links.CourseFiles(tree.root_dir)
+        self.files = tree.files
         self.folders: dict[str, str] = {}  # resolved folder -> relative to the course root
         # (url, folder) -> what it names: a course links the same files from many pages
         self.resolved: dict[tuple[str, str], links.Resolved | None] = {}
