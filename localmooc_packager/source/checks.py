@@ -21,6 +21,7 @@ from xblock.core import XBlock
 from xblock.fields import Scope
 
 from ..errors import InvalidInputError, Location, Report, Severity, display_path
+from ..safe import decode_text
 from . import links, markup, thai
 from .encoding import read_course_text
 from .outline import Node, outline
@@ -636,22 +637,25 @@ class Checker:
         # Keyed by the resolved path (a file read twice is scanned once), resolved once per folder: YAML
         # files other than course.yaml were resolved when included, bodies are files of the listing.
         real = self.paths.real
-        texts: dict[str, tuple[str, YamlDoc | None]] = {}
+        # resolved path -> (its text, the YAML document it is) or, for a file of static/ not read yet,
+        # (None, None): read as bytes, decoded only when it may hold a problem (most hold no Thai at all)
+        texts: dict[str, tuple[str | None, YamlDoc | None]] = {}
         for doc in self.tree.docs:
             texts[real(doc.path, doc is not self.tree.docs[0])] = (doc.text, doc)
             if "\\" in doc.text and _THAI_ESCAPE.search(doc.text):
                 self.escaped_thai(doc)
         for path, text in self.tree.texts.items():
             texts.setdefault(real(path, True), (text, None))
+        root = os.fspath(self.root)
+        symlinks = self.files.symlinks
         for rel in sorted(self.files.paths):
             if rel.startswith("static/") and rel.rsplit(".", 1)[-1].lower() in _TEXT_SUFFIXES:
-                key = real(self.root / rel, rel not in self.files.symlinks)
-                if key not in texts:
-                    try:
-                        texts[key] = (read_course_text(self.root / rel), None)
-                    except InvalidInputError:
-                        continue  # not a text file after all; not ours to judge
+                texts.setdefault(real(os.path.join(root, rel), rel not in symlinks), (None, None))
         for key, (text, doc) in texts.items():
+            if text is None:
+                text = self.static_text(key)
+                if text is None:
+                    continue
             problems = list(thai.thai_problems(text))
             if not problems:
                 continue
@@ -661,6 +665,22 @@ class Checker:
                 self.report.add(
                     Location(shown, problem.line, problem.column), problem.message, problem.code, where, W
                 )
+
+    @staticmethod
+    def static_text(path: str) -> str | None:
+        """The text of a file in static/ when it may hold a Thai typing problem; None when it cannot, or
+        when it is no UTF-8 text after all (not ours to judge: it is copied as it is)."""
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        if not thai.utf8_suspect(data):
+            return None
+        try:
+            return decode_text(data, path)
+        except InvalidInputError:
+            return None
 
     def escaped_thai(self, doc: YamlDoc) -> None:
         """A problem written with escapes (`"\\u0E4D\\u0E32"`) is only in the parsed value: report it there."""

@@ -67,6 +67,25 @@ def _suspect(text: str) -> bool:
     return bases[:1] == b"m" or b"xm" in bases
 
 
+def utf8_suspect(data: bytes) -> bool:
+    """``_suspect`` for UTF-8 bytes not yet decoded: False guarantees that the decoded text has no problem.
+
+    Every problem involves Thai letters (U+0E00-U+0E7F, UTF-8 E0 B8 xx / E0 B9 xx), so a file without
+    them (most SVG, CSS, XML) is not decoded at all, and one with a Thai title among kilobytes of markup
+    is tested only from its first Thai letter to its last: what lies outside is neither a mark nor a
+    letter a mark could stack on, and a mark at the start of that window counts as one after a non-letter.
+    """
+    first = [i for i in (data.find(b"\xe0\xb8"), data.find(b"\xe0\xb9")) if i >= 0]
+    if not first:
+        return False
+    end = max(data.rfind(b"\xe0\xb8"), data.rfind(b"\xe0\xb9")) + 3
+    try:
+        window = data[min(first) : end].decode("utf-8")
+    except UnicodeDecodeError:
+        return True  # the full decode decides (and refuses it)
+    return _suspect(window)
+
+
 # Every code this module reports (docs/validation.md documents each; tests/test_docs_codes.py checks it).
 CODES = ("thai-sara-am", "thai-mark-order", "thai-mark-repeated", "thai-sara-e-twice", "thai-mark-alone")
 
