@@ -89,10 +89,11 @@ class Checker:
     # ---- entry
     def run(self) -> Node:
         course = outline(self.tree)
+        self.nodes = course.walk()  # the outline does not change while it is checked
         self.course_settings(course)
         self.unique_ids(course)
         post_tests = []
-        for node in course.walk():
+        for node in self.nodes:
             if node.kind in ("section", "subsection") and not node.derived:
                 for key in ("start", "due") if node.kind == "subsection" else ("start",):
                     self.date(node.data, key)
@@ -197,7 +198,7 @@ class Checker:
             )
         survey = cert.get("survey") if isinstance(cert, dict) else None
         if isinstance(survey, str):
-            blocks = {n.id for n in course.walk() if n.kind == "block"}
+            blocks = {n.id for n in self.nodes if n.kind == "block"}
             if survey not in blocks:
                 self.add(
                     cert,
@@ -209,7 +210,7 @@ class Checker:
 
         graded = [
             n
-            for n in course.walk()
+            for n in self.nodes
             if n.kind == "block"
             and n.data.get("type") == "quiz"
             and n.data.get("role") in ("graded", "post-test")
@@ -229,7 +230,7 @@ class Checker:
         when the id it was made from collided already: one message per mistake."""
         seen: dict[str, Node] = {}
         collided: set[int] = set()  # nodes whose id was reported (or follows from one that was)
-        nodes = course.walk()
+        nodes = self.nodes
         for node in [n for n in nodes if n.basis is None] + [n for n in nodes if n.basis is not None]:
             other = seen.setdefault(node.id, node)
             if other is node:
@@ -644,24 +645,23 @@ class Checker:
             texts[real(doc.path, doc is not self.tree.docs[0])] = (doc.text, doc)
             if "\\" in doc.text and _THAI_ESCAPE.search(doc.text):
                 self.escaped_thai(doc)
-        for path, text in self.tree.texts.items():
-            texts.setdefault(real(path, True), (text, None))
+        for path, body in self.tree.texts.items():
+            texts.setdefault(real(path, True), (body, None))
         root = os.fspath(self.root)
         symlinks = self.files.symlinks
         for rel in sorted(self.files.paths):
             if rel.startswith("static/") and rel.rsplit(".", 1)[-1].lower() in _TEXT_SUFFIXES:
                 texts.setdefault(real(os.path.join(root, rel), rel not in symlinks), (None, None))
-        for key, (text, doc) in texts.items():
+        for key, (stored, owner) in texts.items():
+            text = stored if stored is not None else self.static_text(key)
             if text is None:
-                text = self.static_text(key)
-                if text is None:
-                    continue
+                continue
             problems = list(thai.thai_problems(text))
             if not problems:
                 continue
-            shown = doc.file if doc is not None else self.paths.show(key, plain=True)
+            shown = owner.file if owner is not None else self.paths.show(key, plain=True)
             for problem in problems:
-                where = author_path(doc.path_at(problem.line, problem.column)) if doc is not None else ""
+                where = author_path(owner.path_at(problem.line, problem.column)) if owner is not None else ""
                 self.report.add(
                     Location(shown, problem.line, problem.column), problem.message, problem.code, where, W
                 )

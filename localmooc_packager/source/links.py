@@ -14,7 +14,6 @@ import os
 import posixpath
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
@@ -204,8 +203,7 @@ def links(text: str, markdown: bool) -> Iterator[Link]:
         yield Link(start, end, url, line, start - text.rfind("\n", 0, start), nav)
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(NamedTuple):
     """What a link names: ``canonical`` to write instead (None: keep it), or a problem."""
 
     canonical: str | None = None
@@ -218,9 +216,10 @@ def resolve(url: str, base: str, files: CourseFiles) -> Resolved | None:
 
     None for what is not a course file: network addresses, other schemes, anchors, site paths.
     """
-    if not url or url.startswith("#") or _SCHEME.match(url) or url.startswith("//"):
+    if not url or url.startswith(("#", "//")) or _SCHEME.match(url):
         return None
-    cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=len(url))
+    query, fragment = url.find("?"), url.find("#")
+    cut = len(url) if query < 0 and fragment < 0 else min(i for i in (query, fragment) if i >= 0)
     path, suffix = unquote(url[:cut]), url[cut:]
     name = markup.static_name(path)
     if name is not None:
