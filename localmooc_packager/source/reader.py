@@ -105,6 +105,12 @@ class SourceTree:
         line, col = doc.where(path, key=key)
         return Location(doc.file, line, col), author_path(path)
 
+    def location(self, obj: Any) -> Location:
+        """``where(obj)[0]``, without the data path's text (the loader asks it for every block)."""
+        doc, base = self.origin.get(id(obj), (self.docs[0], ()))
+        line, col = doc.where(base)
+        return Location(doc.file, line, col)
+
     def shown(self, rel: str) -> str:
         """A file inside the course as messages show it."""
         return self.paths.show(self.root_dir / rel)
