@@ -175,11 +175,11 @@ def links(text: str, markdown: bool) -> Iterator[Link]:
     spans: list[tuple[int, int, str, bool]] = []
     # Each scan is skipped when a substring every match holds is absent (a scan costs a few nanoseconds
     # per character of a body, most of which is Thai prose).
-    for m in _HTML_REF.finditer(text):
-        attr = m.group("attr")
-        spans.append(
-            (m.start("url"), m.end("url"), m.group("url"), attr is not None and attr.lower() == "href")
-        )
+    if "=" in text or "l(" in text or "L(" in text:  # an attribute, or url(
+        for m in _HTML_REF.finditer(text):
+            attr = m.group("attr")
+            nav = attr is not None and attr.lower() == "href"
+            spans.append((m.start("url"), m.end("url"), m.group("url"), nav))
     if markdown:
         if "](" in text:
             for m in _MD_LINK.finditer(text):
