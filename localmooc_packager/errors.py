@@ -157,14 +157,48 @@ class DisplayPaths:
         self._base = base
         self._base_real: str | None = None
         self._folders: dict[str, str] = {}
+        self._unsure: set[str] = set()
 
     def real_folder(self, folder: Path | str) -> str:
-        """``os.path.realpath(folder)``, once per folder."""
+        """``os.path.realpath(folder)``, once per folder: from its parent's (resolved once too) and one
+        ``lstat`` of its own name, where ``realpath`` would look at every component again."""
         text = os.fspath(folder) or "."
         real = self._folders.get(text)
-        if real is None:
-            real = self._folders[text] = os.path.realpath(text)
-        return real
+        if real is not None:
+            return real
+        pending = [text]  # this folder and its parents not resolved yet, innermost first (no recursion:
+        while True:  # a path may have thousands of components)
+            parent = self._plain_parent(pending[-1])
+            if parent is None or parent in self._folders:
+                break
+            pending.append(parent)
+        for text in reversed(pending):
+            self._folders[text] = self._resolve(text)
+        return self._folders[pending[0]]
+
+    @staticmethod
+    def _plain_parent(text: str) -> str | None:
+        """The parent of ``text`` when its last component is a name (not `.`, `..` or empty)."""
+        parent, name = os.path.split(text)
+        return parent if parent and name not in ("", ".", "..") and parent != text else None
+
+    def _resolve(self, text: str) -> str:
+        parent = self._plain_parent(text)
+        base = self._folders[parent] if parent is not None else None
+        joined = (
+            os.path.join(base, os.path.basename(text))
+            if base is not None and base not in self._unsure
+            else None
+        )
+        if joined is not None and not os.path.islink(joined):
+            return joined
+        target = joined if joined is not None else text
+        try:
+            return os.path.realpath(target, strict=True)
+        except OSError:  # a missing target or a loop of links: realpath's own answer, and no shortcut
+            real = os.path.realpath(target)  # below it (realpath stops resolving there)
+            self._unsure.add(real)
+            return real
 
     def real(self, path: Path | str, plain: bool = False) -> str:
         """``os.path.realpath(path)`` (what ``Path.resolve()`` returns)."""

@@ -118,6 +118,7 @@ def test_display_paths_match_display_path(tmp_path: Path, monkeypatch: pytest.Mo
     (tmp_path / "a" / "b" / "f.txt").write_text("x")
     (tmp_path / "link").symlink_to(tmp_path / "a")
     (tmp_path / "a" / "flink").symlink_to(tmp_path / "a" / "b" / "f.txt")
+    (tmp_path / "dangling").symlink_to("nowhere/x")
     outside = tmp_path.parent
     for cwd in (tmp_path, tmp_path / "a", outside):
         monkeypatch.chdir(cwd)
@@ -132,6 +133,8 @@ def test_display_paths_match_display_path(tmp_path: Path, monkeypatch: pytest.Mo
             "a/",
             "missing/x",
             "/",
+            "dangling/y/f.txt",
+            "a/b/../../link/b/f.txt",
         ):
             for given in (case, Path(case), tmp_path / case):
                 assert paths.show(given) == display_path(given), (cwd, given)

@@ -48,3 +48,13 @@ def test_the_fast_pre_test_never_hides_a_problem(text: str) -> None:
     scanned = [m.group() for m in thai._PROBLEM.finditer(text)]  # the full scan, without the pre-test
     if scanned:
         assert thai._suspect(text), (text, scanned)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(THAI_AND_MORE, st.text(alphabet="<svg/>\r\n \u25cc\u00e9\ufeff", max_size=8), st.booleans())
+def test_the_byte_pre_test_never_hides_a_problem(text: str, markup: str, bom: bool) -> None:
+    """The test on undecoded files of static/ (a window from the first Thai letter to the last)."""
+    data = ("\ufeff" if bom else "").encode() + (markup + text + markup).encode("utf-8")
+    decoded = data.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n")
+    if list(thai.thai_problems(decoded)):
+        assert thai.utf8_suspect(data), (data, decoded)

@@ -192,3 +192,25 @@ def test_a_key_in_the_column_of_list_dashes_is_meant_for_the_item(tmp_path: Path
         "list's `- ` items do, but it is not an item; to belong to the item opened at line 2 "
         "(`- type: true-false`), indent it by 4 spaces"
     )
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_check_course_restores_the_collector_state(enabled: bool) -> None:
+    """check_course pauses the cyclic collector while it works (as a build does) and restores it, also
+    when the course has errors or cannot be read."""
+    from localmooc_packager.errors import UsageError
+    from localmooc_packager.source import check_course
+
+    from conftest import FIXTURES
+
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        for name in ("valid-minimal", "bad-yaml", "missing-files"):
+            check_course(FIXTURES / "source" / name)
+            assert gc.isenabled() is enabled, name
+        with pytest.raises(UsageError):
+            check_course(FIXTURES / "source" / "no-such-course")
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from ..errors import InvalidInputError, Report
@@ -15,14 +16,25 @@ def check_course(course_dir: Path) -> tuple[CourseTree | None, Report]:
     """Read, schema-check and semantically check a course folder; build its block tree when it has no errors.
 
     Returns the tree (None when there are errors) and every problem found.
+
+    The cyclic garbage collector is paused meanwhile, as for a build (build.gc_paused): a validation
+    allocates long-lived objects by the hundred thousand (the data with its positions, the outline, the
+    block tree) and forms no cycles, and each of the collector's passes rescanned them all to find nothing
+    (a tenth to a quarter of a validation's CPU time). Reference counting still frees everything.
     """
-    source, report = read_source(course_dir)
-    if source is None:
-        return None, report
-    outline_root = check(source, report)
-    if report.errors:
-        return None, report
-    return build_tree(source, outline_root), report
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        source, report = read_source(course_dir)
+        if source is None:
+            return None, report
+        outline_root = check(source, report)
+        if report.errors:
+            return None, report
+        return build_tree(source, outline_root), report
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def load_course(course_dir: Path) -> CourseTree:

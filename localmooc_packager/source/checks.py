@@ -21,6 +21,7 @@ from xblock.core import XBlock
 from xblock.fields import Scope
 
 from ..errors import InvalidInputError, Location, Report, Severity, display_path
+from ..safe import decode_text
 from . import links, markup, thai
 from .encoding import read_course_text
 from .outline import Node, outline
@@ -43,6 +44,7 @@ def xblock_types() -> frozenset[str]:
 BUILTIN_BLOCKS = ("html", "video", "quiz", "olx")
 # Files in static/ read as text for the Thai check.
 _TEXT_SUFFIXES = frozenset({"vtt", "srt", "html", "htm", "md", "markdown", "txt", "xml", "svg", "css"})
+_BAD_NAME_CHAR = re.compile("[ #?%&]")  # in an asset's name
 _THAI_ESCAPE = re.compile(r"\\[uUx]0*[eE][0-9a-fA-F]{2}")
 
 
@@ -66,7 +68,9 @@ class Checker:
         self.root = tree.root_dir
         self.paths = tree.paths
         self.root_resolved = self.paths.real_folder(tree.root_dir)
-        self.files = tree.files = links.CourseFiles(tree.root_dir)
+        if tree.files is None:
+            tree.files = links.CourseFiles(tree.root_dir)
+        self.files = tree.files
         self.folders: dict[str, str] = {}  # resolved folder -> relative to the course root
         # (url, folder) -> what it names: a course links the same files from many pages
         self.resolved: dict[tuple[str, str], links.Resolved | None] = {}
@@ -86,10 +90,11 @@ class Checker:
     # ---- entry
     def run(self) -> Node:
         course = outline(self.tree)
+        self.nodes = course.walk()  # the outline does not change while it is checked
         self.course_settings(course)
         self.unique_ids(course)
         post_tests = []
-        for node in course.walk():
+        for node in self.nodes:
             if node.kind in ("section", "subsection") and not node.derived:
                 for key in ("start", "due") if node.kind == "subsection" else ("start",):
                     self.date(node.data, key)
@@ -194,7 +199,7 @@ class Checker:
             )
         survey = cert.get("survey") if isinstance(cert, dict) else None
         if isinstance(survey, str):
-            blocks = {n.id for n in course.walk() if n.kind == "block"}
+            blocks = {n.id for n in self.nodes if n.kind == "block"}
             if survey not in blocks:
                 self.add(
                     cert,
@@ -206,7 +211,7 @@ class Checker:
 
         graded = [
             n
-            for n in course.walk()
+            for n in self.nodes
             if n.kind == "block"
             and n.data.get("type") == "quiz"
             and n.data.get("role") in ("graded", "post-test")
@@ -226,7 +231,7 @@ class Checker:
         when the id it was made from collided already: one message per mistake."""
         seen: dict[str, Node] = {}
         collided: set[int] = set()  # nodes whose id was reported (or follows from one that was)
-        nodes = course.walk()
+        nodes = self.nodes
         for node in [n for n in nodes if n.basis is None] + [n for n in nodes if n.basis is not None]:
             other = seen.setdefault(node.id, node)
             if other is node:
@@ -634,31 +639,49 @@ class Checker:
         # Keyed by the resolved path (a file read twice is scanned once), resolved once per folder: YAML
         # files other than course.yaml were resolved when included, bodies are files of the listing.
         real = self.paths.real
-        texts: dict[str, tuple[str, YamlDoc | None]] = {}
+        # resolved path -> (its text, the YAML document it is) or, for a file of static/ not read yet,
+        # (None, None): read as bytes, decoded only when it may hold a problem (most hold no Thai at all)
+        texts: dict[str, tuple[str | None, YamlDoc | None]] = {}
         for doc in self.tree.docs:
             texts[real(doc.path, doc is not self.tree.docs[0])] = (doc.text, doc)
             if "\\" in doc.text and _THAI_ESCAPE.search(doc.text):
                 self.escaped_thai(doc)
-        for path, text in self.tree.texts.items():
-            texts.setdefault(real(path, True), (text, None))
+        for path, body in self.tree.texts.items():
+            texts.setdefault(real(path, True), (body, None))
+        root = os.fspath(self.root)
+        symlinks = self.files.symlinks
         for rel in sorted(self.files.paths):
             if rel.startswith("static/") and rel.rsplit(".", 1)[-1].lower() in _TEXT_SUFFIXES:
-                key = real(self.root / rel, rel not in self.files.symlinks)
-                if key not in texts:
-                    try:
-                        texts[key] = (read_course_text(self.root / rel), None)
-                    except InvalidInputError:
-                        continue  # not a text file after all; not ours to judge
-        for key, (text, doc) in texts.items():
+                texts.setdefault(real(os.path.join(root, rel), rel not in symlinks), (None, None))
+        for key, (stored, owner) in texts.items():
+            text = stored if stored is not None else self.static_text(key)
+            if text is None:
+                continue
             problems = list(thai.thai_problems(text))
             if not problems:
                 continue
-            shown = doc.file if doc is not None else self.paths.show(key, plain=True)
+            shown = owner.file if owner is not None else self.paths.show(key, plain=True)
             for problem in problems:
-                where = author_path(doc.path_at(problem.line, problem.column)) if doc is not None else ""
+                where = author_path(owner.path_at(problem.line, problem.column)) if owner is not None else ""
                 self.report.add(
                     Location(shown, problem.line, problem.column), problem.message, problem.code, where, W
                 )
+
+    @staticmethod
+    def static_text(path: str) -> str | None:
+        """The text of a file in static/ when it may hold a Thai typing problem; None when it cannot, or
+        when it is no UTF-8 text after all (not ours to judge: it is copied as it is)."""
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        if not thai.utf8_suspect(data):
+            return None
+        try:
+            return decode_text(data, path)
+        except InvalidInputError:
+            return None
 
     def escaped_thai(self, doc: YamlDoc) -> None:
         """A problem written with escapes (`"\\u0E4D\\u0E32"`) is only in the parsed value: report it there."""
@@ -694,23 +717,24 @@ class Checker:
         else:
             entries = [(rel, rel in self.files.symlinks) for rel in listed]
         for rel, is_link in entries:
-            path = self.root / rel
             if is_link:
                 self.report.add(
-                    Location(self.paths.show(path)),
+                    Location(self.paths.show(self.root / rel)),
                     f"{rel}: symbolic links are not packaged",
                     "asset-symlink",
                 )
-            elif not rel.isascii() or any(c in rel for c in " #?%&"):
+            elif not rel.isascii() or _BAD_NAME_CHAR.search(rel):
                 self.report.add(
-                    Location(self.paths.show(path, plain=True)),
+                    Location(self.paths.show(self.root / rel, plain=True)),
                     f"{rel}: asset file names must be ASCII without "
                     "spaces or #?%& (Open edX and LMSs break on them)",
                     "asset-name",
                 )
             elif unicodedata.normalize("NFC", rel) != rel:
                 self.report.add(
-                    Location(self.paths.show(path, plain=True)), f"{rel}: file name is not NFC", "asset-name"
+                    Location(self.paths.show(self.root / rel, plain=True)),
+                    f"{rel}: file name is not NFC",
+                    "asset-name",
                 )
 
 

@@ -70,7 +70,7 @@ class Loader:
                 values["display_name"] = data["title"]
         if isinstance(data.get("policy"), dict) and "policy" in fields and not node.derived:
             values["policy"] = data["policy"]
-        self.tree.locations[node.id] = self.source.where(data)[0]
+        self.tree.locations[node.id] = self.source.location(data)
         if parent is not None:
             values["parent"] = parent
         if node.children:

@@ -118,9 +118,28 @@ def render_inline(text: str) -> str:
 
 
 def canonical_static(html: str) -> str:
-    # Every match ends in `c/` (`c` has no other case variant than `C`): that substring test saves the
-    # case-insensitive scan, slow on Thai text, on most bodies, which name no asset.
-    return _STATIC.sub(r"\1/static/", html) if "c/" in html or "C/" in html else html
+    return _STATIC.sub(r"\1/static/", html) if _may_name_static(html) else html
+
+
+def _may_name_static(html: str) -> bool:
+    """Whether ``_STATIC`` may match: a cheap look at each `c/` (every match ends in `static/`, and `c` has
+    no other case variant than `C`) for what a match has just before `static/`: a quote, `(` or space, or
+    `./`. Bodies whose links were made canonical (`/static/NAME`) are then not scanned again, which on
+    long Thai bodies costs more than the rest of their checks."""
+    for needle in ("c/", "C/"):
+        at = html.find(needle)
+        while at >= 0:
+            start = at - 5  # where `static/` would start
+            if start >= 1:
+                before = html[start - 1]
+                if (
+                    before in "\"'("
+                    or before.isspace()
+                    or (before == "/" and html[start - 2 : start - 1] == ".")
+                ):
+                    return True
+            at = html.find(needle, at + 2)
+    return False
 
 
 def references(text: str) -> list[tuple[int, str]]:

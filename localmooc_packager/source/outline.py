@@ -9,8 +9,8 @@ and the loader both read this tree, so ids are decided in one place.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from .reader import SourceTree
@@ -53,6 +53,7 @@ def _written(data: dict[str, Any]) -> bool:
     return isinstance(value, str) and bool(value)
 
 
+@cache
 def _slug(kind: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", kind).strip("-") or "block"
 
@@ -95,10 +96,10 @@ def outline(tree: SourceTree) -> Node:
 
 def _unit(unit: dict[str, Any], fallback: str, parent: Node | None = None) -> Node:
     node = Node("unit", _id(unit, fallback), unit, basis=None if _written(unit) else parent)
-    counts: Counter[str] = Counter()
+    counts: dict[str, int] = {}
     for block in _dicts(unit.get("blocks")):
-        kind = block.get("type") if isinstance(block.get("type"), str) else "block"
-        counts[kind] += 1
-        block_id = _id(block, f"{node.id}-{_slug(kind)}{counts[kind]}")
+        kind: str = block["type"] if isinstance(block.get("type"), str) else "block"
+        count = counts[kind] = counts.get(kind, 0) + 1
+        block_id = _id(block, f"{node.id}-{_slug(kind)}{count}")
         node.children.append(Node("block", block_id, block, basis=None if _written(block) else node))
     return node

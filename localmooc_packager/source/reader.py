@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import posixpath
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -23,6 +24,7 @@ from referencing import Registry, Resource
 from localmooc_schemas import schema_dir
 
 from ..errors import DisplayPaths, InvalidInputError, Location, Report, UsageError, display_path
+from .links import CourseFiles
 from .yamlpos import DataPath, YamlDoc, load_yaml
 
 COURSE_FILE = "course.yaml"
@@ -93,8 +95,8 @@ class SourceTree:
     bodies: dict[tuple[int, str], str] = field(default_factory=dict)
     # Paths resolved and shown with one resolution per folder, for the whole run
     paths: DisplayPaths = field(default_factory=DisplayPaths)
-    # The course's file listing (links.CourseFiles), made by the checks and reused by the loader
-    files: Any = None
+    # The course's file listing, made on first use (by the includes or the checks) and reused by the loader
+    files: CourseFiles | None = None
 
     def where(self, obj: Any, *keys: str | int, key: bool = False) -> tuple[Location, str]:
         """Location and data path of ``obj[keys...]`` (or of ``obj`` itself)."""
@@ -102,6 +104,12 @@ class SourceTree:
         path = (*base, *keys)
         line, col = doc.where(path, key=key)
         return Location(doc.file, line, col), author_path(path)
+
+    def location(self, obj: Any) -> Location:
+        """``where(obj)[0]``, without the data path's text (the loader asks it for every block)."""
+        doc, base = self.origin.get(id(obj), (self.docs[0], ()))
+        line, col = doc.where(base)
+        return Location(doc.file, line, col)
 
     def shown(self, rel: str) -> str:
         """A file inside the course as messages show it."""
@@ -288,7 +296,13 @@ def read_source(course_dir: Path) -> tuple[SourceTree | None, Report]:
     except InvalidInputError as exc:
         add_unreadable(report, paths.show(course_file), exc)
         return None, report
-    tree = SourceTree(course_dir, doc.data if isinstance(doc.data, dict) else {}, [doc], paths=paths)
+    tree = SourceTree(
+        course_dir,
+        doc.data if isinstance(doc.data, dict) else {},
+        [doc],
+        paths=paths,
+        files=CourseFiles(course_dir),
+    )
     schema_problems(doc, "course", report)
     if not isinstance(doc.data, dict):
         if doc.data is not None:
@@ -350,30 +364,49 @@ class _Includer:
 
     def load(self, holder: dict[str, Any], key: str, kind: str) -> dict[str, Any] | None:
         rel = holder[key]
-        where, path = self.tree.where(holder, key)
-        target = resolve_inside(self.tree.root_dir, rel, self.tree.paths)
-        if target is None:
-            if ".." not in rel.split("/") and not rel.startswith("/"):  # else the schema said it already
-                self.report.add(where, f"{rel!r} points outside the course folder", "path-outside", path)
-            return None
-        if not target.is_file():
-            self.report.add(where, f"file {rel!r} not found{_near_files(target)}", "file-missing", path)
-            return None
+        tree = self.tree
+        target = self.listed(rel)
+        if target is None:  # not a plain path to a listed file: resolved and looked at on the disk
+            target = resolve_inside(tree.root_dir, rel, tree.paths)
+            if target is None:
+                if ".." not in rel.split("/") and not rel.startswith("/"):  # else the schema said it already
+                    self.problem(holder, key, f"{rel!r} points outside the course folder", "path-outside")
+                return None
+            if not target.is_file():
+                self.problem(holder, key, f"file {rel!r} not found{_near_files(target)}", "file-missing")
+                return None
         if target in self.loaded:
-            self.report.add(where, f"{rel!r} is included more than once", "include-repeated", path)
+            self.problem(holder, key, f"{rel!r} is included more than once", "include-repeated")
             return None
+        shown = tree.paths.show(target, plain=True)
         try:
-            doc = load_yaml(target, self.tree.paths.show(target, plain=True))
+            doc = load_yaml(target, shown)
         except InvalidInputError as exc:
-            add_unreadable(self.report, self.tree.paths.show(target, plain=True), exc)
+            add_unreadable(self.report, shown, exc)
             return None
         self.loaded[target] = doc
-        self.tree.docs.append(doc)
+        tree.docs.append(doc)
         schema_problems(doc, kind, self.report)
         if not isinstance(doc.data, dict):
             return None
-        _register(self.tree, doc)
+        _register(tree, doc)
         return doc.data
+
+    def listed(self, rel: str) -> Path | None:
+        """``resolve_inside(root, rel)`` without a system call, for a plain relative path (no `..`, `.` or
+        `//`) that the course's listing holds as a regular file: the listing descends into no symbolic
+        link, so only the course folder itself may be one, and folders are resolved once each. None for
+        anything else, which is then looked up on the disk."""
+        files = self.tree.files
+        if files is None or not rel or rel.startswith("/") or posixpath.normpath(rel) != rel:
+            return None
+        if rel.startswith("../") or rel == ".." or not files.is_regular(rel):
+            return None
+        return Path(self.tree.paths.real(self.tree.root_dir / rel, plain=True))
+
+    def problem(self, holder: dict[str, Any], key: str, message: str, code: str) -> None:
+        where, path = self.tree.where(holder, key)
+        self.report.add(where, message, code, path)
 
 
 def resolve_inside(root: Path, rel: str, paths: DisplayPaths | None = None) -> Path | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.nodes import ScalarNode
 
 from ..errors import InvalidInputError
 from .encoding import read_course_text
@@ -28,6 +29,8 @@ _STR = "tag:yaml.org,2002:str"
 _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_MERGE = "tag:yaml.org,2002:merge"
+_TEXT = (_STR, _TIMESTAMP)  # values kept as the text written
 # First characters for which an implicit tag (bool, int, float, null, timestamp, merge) may apply.
 _IMPLICIT_FIRST = frozenset(yaml.SafeLoader.yaml_implicit_resolvers)
 
@@ -171,12 +174,13 @@ class _Builder:
             raise self.fail(node, f"more than {MAX_NODES} values (an alias bomb?); refused")
         if depth > MAX_DEPTH:
             raise self.fail(node, f"nested deeper than {MAX_DEPTH} levels; refused")
-        mark = node.start_mark
-        if path not in self.pos:
-            self.pos[path] = (mark.line + 1, mark.column + 1)
+        pos = self.pos
+        if path not in pos:
+            mark = node.start_mark
+            pos[path] = (mark.line + 1, mark.column + 1)
         tag = node.tag
-        if isinstance(node, yaml.ScalarNode):
-            if tag in (_STR, _TIMESTAMP):
+        if isinstance(node, ScalarNode):
+            if tag in _TEXT:
                 # Text as written (what SafeConstructor makes of str); timestamps stay ISO date/time text,
                 # which the schema checks.
                 return node.value
@@ -188,23 +192,49 @@ class _Builder:
                 raise self.fail(node, f"bad value: {exc}") from None
         if tag not in _SAFE_TAGS:
             raise self.fail(node, f"YAML tag {tag!r} is not allowed (only plain data)")
+        # Text children (most values of a course) are taken here, as ``build`` would take them, without a
+        # call each; their depth, depth + 1, passes the depth test when it is at most MAX_DEPTH.
+        inline = depth < MAX_DEPTH
         if isinstance(node, yaml.SequenceNode):
             items: list[Any] = []
             self.containers.append((items, path))
-            items.extend(self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value))
+            for i, item in enumerate(node.value):
+                if inline and item.tag in _TEXT and isinstance(item, ScalarNode):
+                    self.count += 1
+                    if self.count > MAX_NODES:
+                        raise self.fail(item, f"more than {MAX_NODES} values (an alias bomb?); refused")
+                    child = (*path, i)
+                    if child not in pos:
+                        mark = item.start_mark
+                        pos[child] = (mark.line + 1, mark.column + 1)
+                    items.append(item.value)
+                else:
+                    items.append(self.build(item, (*path, i), depth + 1))
             return items
         result: dict[str, Any] = {}
         self.containers.append((result, path))
         key_pos = self.key_pos
         for key_node, value_node in self._pairs(node):
-            key = self.build_key(key_node)
+            if key_node.tag in _TEXT and isinstance(key_node, ScalarNode):
+                key = key_node.value
+            else:
+                key = self.build_key(key_node)
             child = (*path, key)
             key_mark = key_node.start_mark
             key_pos[child] = (key_mark.line + 1, key_mark.column + 1)
             if key in result:
                 self.doc.duplicate_keys.append(child)
                 continue
-            result[key] = self.build(value_node, child, depth + 1)
+            if inline and value_node.tag in _TEXT and isinstance(value_node, ScalarNode):
+                self.count += 1
+                if self.count > MAX_NODES:
+                    raise self.fail(value_node, f"more than {MAX_NODES} values (an alias bomb?); refused")
+                if child not in pos:
+                    mark = value_node.start_mark
+                    pos[child] = (mark.line + 1, mark.column + 1)
+                result[key] = value_node.value
+            else:
+                result[key] = self.build(value_node, child, depth + 1)
         return result
 
     def build_key(self, node: yaml.Node) -> str:
@@ -219,10 +249,15 @@ class _Builder:
 
     def _pairs(self, node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
         """Mapping pairs with `<<` merge keys expanded (the merged keys come first, own keys win)."""
+        for key_node, _value in node.value:
+            if key_node.tag == _MERGE:
+                break
+        else:
+            return node.value  # type: ignore[no-any-return]  # no merge key: the pairs as written
         merged: list[tuple[yaml.Node, yaml.Node]] = []
         own: list[tuple[yaml.Node, yaml.Node]] = []
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
+            if key_node.tag == _MERGE:
                 sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
                 for src in sources:
                     if not isinstance(src, yaml.MappingNode):
