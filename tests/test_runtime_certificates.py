@@ -373,3 +373,88 @@ def test_the_runtime_certifies_and_the_certificate_follows(db_url: str) -> None:
     assert number is not None
     v = Api(app).get(f"/api/verify/{number[1]}").json()
     assert v["status"] == "valid" and v["holder_name"] == NAME and v["credited_hours"] == 3.0
+
+
+# ---- the look-up limit of the public verification
+
+
+def _client(app: Any, host: str) -> Any:
+    import warnings
+
+    from fastapi.testclient import TestClient
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return TestClient(app, client=(host, 50000))
+
+
+def test_verification_is_limited_per_client_across_nodes(db_url: str) -> None:  # noqa: F811
+    """LOCALMOOC_VERIFY_LIMIT look-ups per client and minute, counted in the database: two apps on one
+    database (two nodes) share the count; then 429 with Retry-After in every form (page, JSON, API)."""
+    node_a, node_b = app_for(db_url, verify_limit=3), app_for(db_url, verify_limit=3)
+    try:
+        _api, lid = learner(node_a)
+        number = seed_result(node_a, lid)
+        a, b = _client(node_a, "203.0.113.7"), _client(node_b, "203.0.113.7")
+        assert a.get(f"/verify/{number}").status_code == 200
+        assert b.get(f"/api/verify/{number}").status_code == 200
+        assert a.get(f"/verify/{number}", params={"format": "json"}).status_code == 200
+
+        api = b.get(f"/api/verify/{number}")
+        assert api.status_code == 429
+        wait = int(api.headers["retry-after"])
+        assert 1 <= wait <= 60
+        assert api.json() == {
+            "detail": "verify_throttled",
+            "message": f"ตรวจสอบเกียรติบัตรถี่เกินไป กรุณารอ {wait} วินาทีแล้วลองใหม่",
+        }
+        page = a.get(f"/verify/{number}")
+        assert page.status_code == 429 and 1 <= int(page.headers["retry-after"]) <= 60
+        assert "ตรวจสอบเกียรติบัตรถี่เกินไป" in page.text and NAME not in page.text
+        j = a.get(f"/verify/{number}", headers={"accept": "application/json"})
+        assert j.status_code == 429 and j.json()["detail"] == "verify_throttled" and "retry-after" in j.headers
+        en = b.get(f"/api/verify/{number}", params={"lang": "en"})
+        assert en.json()["message"].startswith("Too many certificate checks; wait ")
+
+        # Another client address has its own count; the form page itself is not a look-up.
+        assert _client(node_b, "198.51.100.4").get(f"/api/verify/{number}").status_code == 200
+        assert a.get("/verify").status_code == 200
+
+        # The window ends (moved into the past here, rather than waiting a minute): look-ups go through.
+        from localmooc_packager.runtime.security import verify_key
+        from localmooc_packager.runtime.storage.schema import login_throttle
+
+        with node_a.state.store.write() as conn:
+            conn.execute(
+                update(login_throttle)
+                .where(login_throttle.c.key == verify_key("203.0.113.7"))
+                .values(wait_until=datetime(2020, 1, 1, tzinfo=UTC))
+            )
+        assert b.get(f"/api/verify/{number}").json()["status"] == "valid"
+    finally:
+        node_a.state.store.dispose()
+        node_b.state.store.dispose()
+
+
+def test_verify_limit_setting(db_url: str) -> None:  # noqa: F811
+    from localmooc_packager.errors import UsageError
+    from localmooc_packager.runtime.settings import verify_limit
+
+    assert verify_limit(None) == 30 and verify_limit("120") == 120 and verify_limit("0") == 0
+    for wrong in ("-1", "many", "1.5"):
+        with pytest.raises(UsageError, match="LOCALMOOC_VERIFY_LIMIT"):
+            verify_limit(wrong)
+    env = {"LOCALMOOC_COURSES": ".", "LOCALMOOC_VERIFY_LIMIT": "7"}
+    assert Settings.from_env(env).verify_limit == 7
+    assert Settings.from_env(Settings(courses=Path("."), verify_limit=0).to_env()).verify_limit == 0
+    # 0: no limit, and nothing counted.
+    app = app_for(db_url, verify_limit=0)
+    try:
+        c = _client(app, "203.0.113.9")
+        assert all(c.get("/api/verify/LM-2568-AAAA-BBBB-CCCC").status_code == 404 for _ in range(5))
+        from localmooc_packager.runtime.storage.schema import login_throttle
+
+        with app.state.store.read() as conn:
+            assert conn.execute(select(login_throttle)).all() == []
+    finally:
+        app.state.store.dispose()

@@ -204,9 +204,11 @@ def install_error_handlers(app: FastAPI, web: Web) -> None:
             return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
         if isinstance(exc, PasswordChangeRequired):
             return RedirectResponse("/me/password", status_code=303)
-        return web.page(
+        page = web.page(
             request, "error.html", exc.status, message=problem_message(exc, lang), code=exc.status
         )
+        page.headers.update(problem_headers(exc))  # a 429 page says when to come back, as the API does
+        return page
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:

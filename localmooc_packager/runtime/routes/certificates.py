@@ -9,7 +9,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 
 from ...results.verify import Status, Verification
+from ..errors import TooManyLookups
+from ..http import problem_body, problem_headers
+from ..models import ErrorOut
+from ..security import verify_key
 from ..services.certificates import Certificates, texts, verify_message
+from ..settings import VERIFY_WINDOW
 from ..web import Web, admin_dep, form_str, lang_of, learner_dep
 from . import BAD_BODY, ERR
 
@@ -95,15 +100,35 @@ def router(web: Web) -> APIRouter:
         lang = lang_of(request)
         return web.page(request, "verify.html", v=None, info=None, ct=texts(lang), typed="")
 
+    async def limit(request: Request) -> None:
+        """Look-ups per client address and minute (LOCALMOOC_VERIFY_LIMIT), counted in the database so that
+        every node shares them: numbers are sequential, and a crawler must not list who holds which."""
+        if web.settings.verify_limit:
+            client = request.client.host if request.client else ""
+            wait = await web.run(
+                web.store.rate_hit, verify_key(client), web.settings.verify_limit, VERIFY_WINDOW
+            )
+            if wait is not None:
+                raise TooManyLookups(wait)
+
     @r.get("/verify/{number}", response_class=HTMLResponse, include_in_schema=False)
     async def verify_page(number: str, request: Request) -> Response:
         lang = lang_of(request)
-        v = await certs.verify(number[:80])
-        status = 200 if v.status in FOUND else 404
-        if (
+        wants_json = (
             "application/json" in request.headers.get("accept", "")
             or request.query_params.get("format") == "json"
-        ):
+        )
+        try:
+            await limit(request)
+        except TooManyLookups as p:
+            if not wants_json:
+                raise  # the error page, with Retry-After
+            return Response(
+                problem_body(p, lang), p.status, problem_headers(p), media_type="application/json"
+            )
+        v = await certs.verify(number[:80])
+        status = 200 if v.status in FOUND else 404
+        if wants_json:
             body = verify_out(v, certs, lang).model_dump()
             return JSONResponse(body, status_code=status, headers=PUBLIC_HEADERS)
         await web.session_of(request)
@@ -116,10 +141,12 @@ def router(web: Web) -> APIRouter:
         "/api/verify/{number}",
         response_model=VerifyOut,
         tags=["certificates"],
-        responses={404: {"model": VerifyOut}},
+        responses={404: {"model": VerifyOut}, 429: {"model": ErrorOut}},
     )
     async def api_verify(number: str, request: Request) -> JSONResponse:
-        """Public (no login): the status of a certificate and only what is needed to verify it."""
+        """Public (no login): the status of a certificate and only what is needed to verify it. At most
+        LOCALMOOC_VERIFY_LIMIT look-ups (default 30) per client and minute: then 429 with Retry-After."""
+        await limit(request)
         v = await certs.verify(number[:80])
         body = verify_out(v, certs, lang_of(request)).model_dump()
         return JSONResponse(body, status_code=200 if v.status in FOUND else 404, headers=PUBLIC_HEADERS)
