@@ -388,7 +388,7 @@ def _client(app: Any, host: str) -> Any:
         return TestClient(app, client=(host, 50000))
 
 
-def test_verification_is_limited_per_client_across_nodes(db_url: str) -> None:  # noqa: F811
+def test_verification_is_limited_per_client_across_nodes(db_url: str) -> None:
     """LOCALMOOC_VERIFY_LIMIT look-ups per client and minute, counted in the database: two apps on one
     database (two nodes) share the count; then 429 with Retry-After in every form (page, JSON, API)."""
     node_a, node_b = app_for(db_url, verify_limit=3), app_for(db_url, verify_limit=3)
@@ -412,7 +412,9 @@ def test_verification_is_limited_per_client_across_nodes(db_url: str) -> None:  
         assert page.status_code == 429 and 1 <= int(page.headers["retry-after"]) <= 60
         assert "ตรวจสอบเกียรติบัตรถี่เกินไป" in page.text and NAME not in page.text
         j = a.get(f"/verify/{number}", headers={"accept": "application/json"})
-        assert j.status_code == 429 and j.json()["detail"] == "verify_throttled" and "retry-after" in j.headers
+        assert (
+            j.status_code == 429 and j.json()["detail"] == "verify_throttled" and "retry-after" in j.headers
+        )
         en = b.get(f"/api/verify/{number}", params={"lang": "en"})
         assert en.json()["message"].startswith("Too many certificate checks; wait ")
 
@@ -436,7 +438,7 @@ def test_verification_is_limited_per_client_across_nodes(db_url: str) -> None:  
         node_b.state.store.dispose()
 
 
-def test_verify_limit_setting(db_url: str) -> None:  # noqa: F811
+def test_verify_limit_setting(db_url: str) -> None:
     from localmooc_packager.errors import UsageError
     from localmooc_packager.runtime.settings import verify_limit
 
@@ -447,6 +449,7 @@ def test_verify_limit_setting(db_url: str) -> None:  # noqa: F811
     env = {"LOCALMOOC_COURSES": ".", "LOCALMOOC_VERIFY_LIMIT": "7"}
     assert Settings.from_env(env).verify_limit == 7
     assert Settings.from_env(Settings(courses=Path("."), verify_limit=0).to_env()).verify_limit == 0
+    assert "LOCALMOOC_VERIFY_LIMIT" not in Settings(courses=Path(".")).to_env()  # the environment's stands
     # 0: no limit, and nothing counted.
     app = app_for(db_url, verify_limit=0)
     try:

@@ -97,7 +97,6 @@ class Settings:
             "DB_PREPARE": self.db_prepare,
             "XAPI": "1" if self.xapi else "0",
             "XAPI_HOME_PAGE": self.xapi_home_page,
-            "VERIFY_LIMIT": str(self.verify_limit),
         }
         if self.db_pool_size is not None:
             env["DB_POOL_SIZE"] = str(self.db_pool_size)
@@ -105,6 +104,8 @@ class Settings:
             env["CERTIFICATE_TEMPLATE"] = str(self.certificate_template.resolve())
         if self.public_url:
             env["PUBLIC_URL"] = self.public_url
+        if self.verify_limit != Settings.verify_limit:  # else the operator's LOCALMOOC_VERIFY_LIMIT stands
+            env["VERIFY_LIMIT"] = str(self.verify_limit)
         return {ENV_PREFIX + k: v for k, v in env.items()}
 
     @classmethod
