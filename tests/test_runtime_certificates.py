@@ -94,7 +94,7 @@ def test_certificate_download_is_the_same_every_time(db_url: str, tmp_path: Path
     api, learner_id = learner(app)
     # Not yet certified: a clear Thai page, 403.
     r = api.get(f"/courses/{COURSE_ID}/certificate")
-    assert r.status_code == 403 and "ยังไม่ได้รับวุฒิบัตร" in r.text
+    assert r.status_code == 403 and "ยังไม่ได้รับเกียรติบัตร" in r.text  # the PDF's word
     assert api.get("/courses/no-such-course/certificate").status_code == 404
     anonymous = Api(app)
     r = anonymous.get(f"/courses/{COURSE_ID}/certificate", follow_redirects=False)
@@ -145,6 +145,19 @@ def test_the_course_certificate_title_wins(tmp_path: Path) -> None:
     assert "วุฒิบัตร" in text and "เกียรติบัตร" not in text
     # No --public-url and no template: the QR opens the address the learner used.
     assert "http://testserver/verify/" in text
+    # The runtime's pages call this course's certificate what its PDF calls it.
+    number = re.search(r"LM-\d{4}(-[0-9A-Z]{4}){3}", text)
+    assert number is not None
+    pages = {
+        "/me/courses": "ได้รับวุฒิบัตรแล้ว",
+        f"/courses/{COURSE_ID}/progress": "ได้รับวุฒิบัตรเมื่อ",
+        "/": "ได้รับวุฒิบัตรแล้ว",
+        f"/verify/{number.group(0)}": "วุฒิบัตรนี้ออกโดยระบบและยังมีผลใช้ได้",
+    }
+    for path, words in pages.items():
+        html = api.get(path).text
+        assert words in html and "เกียรติบัตร" not in html, path
+    assert api.get("/me/courses").text.count("ดาวน์โหลดวุฒิบัตร (PDF)") == 1
 
 
 def test_verification_states_and_nothing_more(db_url: str) -> None:
@@ -184,7 +197,7 @@ def test_verification_states_and_nothing_more(db_url: str) -> None:
 
     unknown = new_number(2568)
     r = public.get(f"/verify/{unknown}")
-    assert r.status_code == 404 and "ไม่พบวุฒิบัตรเลขที่นี้" in r.text
+    assert r.status_code == 404 and "ไม่พบเกียรติบัตรเลขที่นี้" in r.text
     assert public.get(f"/api/verify/{unknown}").json()["status"] == "not-found"
     r = public.get("/verify/LM-2568-AAAA-BBBB-CCCC")
     assert r.status_code == 404 and "กรุณาตรวจสอบการพิมพ์" in r.text
@@ -227,7 +240,7 @@ def test_admin_revokes_with_a_reason_audited(db_url: str) -> None:
     v = Api(app).get(f"/api/verify/{number}").json()
     assert v["status"] == "revoked" and v["holder_name"] is None and v["revoked_on_be"]
     page = Api(app).get(f"/verify/{number}")
-    assert "วุฒิบัตรนี้ถูกเพิกถอนแล้ว" in page.text and NAME not in page.text
+    assert "เกียรติบัตรนี้ถูกเพิกถอนแล้ว" in page.text and NAME not in page.text
     # The learner cannot download a revoked certificate.
     r = api.get(f"/courses/{COURSE_ID}/certificate")
     assert r.status_code == 403 and "ถูกเพิกถอน" in r.text
@@ -459,5 +472,52 @@ def test_verify_limit_setting(db_url: str) -> None:
 
         with app.state.store.read() as conn:
             assert conn.execute(select(login_throttle)).all() == []
+    finally:
+        app.state.store.dispose()
+
+
+# ---- the catalogue card says where the learner stands
+
+
+def test_catalogue_cards_show_the_learners_standing(db_url: str) -> None:
+    app = app_for(db_url)
+    try:
+        api, learner_id = learner(app)
+
+        def card() -> tuple[str, str]:
+            html = api.get("/").text
+            m = re.search(
+                rf'data-lm-course="{COURSE_ID}".*?data-lm-standing="([a-z]+)">([^<]+)</strong>', html, re.S
+            )
+            assert m is not None, html
+            api_card = [c for cat in api.get("/api/courses").json() for c in cat["courses"]]
+            assert [c["standing"] for c in api_card if c["id"] == COURSE_ID] == [m.group(1)]
+            return m.group(1), m.group(2)
+
+        assert 'data-lm-standing="' not in Api(app).get("/").text  # not signed in: no standing
+        assert card() == ("enrolled", "ลงทะเบียนแล้ว")
+        r = course_results.c
+        done = datetime(2025, 11, 5, tzinfo=UTC)
+        with app.state.store.write() as conn:
+            where = (r.learner_id == learner_id) & (r.course_id == COURSE_ID)
+            conn.execute(update(course_results).where(where).values(content_completed_at=done))
+        assert card() == ("completed", "เรียนครบทุกส่วนแล้ว")  # the post-test and the time are still due
+        with app.state.store.write() as conn:  # every rule met, the certificate not (yet) issued
+            conn.execute(
+                update(course_results)
+                .where(where)
+                .values(post_test_passed_at=done, post_test_score=100.0, study_seconds=95 * 60)
+            )
+        assert card() == ("finished", "เรียนจบแล้ว")
+        number = seed_result(app, learner_id)
+        assert card() == ("certified", "ได้รับเกียรติบัตรแล้ว")  # not the old "ลงทะเบียนแล้ว"
+        assert api.get("/?lang=en").text.count("Certificate earned") == 1
+        api.get("/?lang=th")  # back to Thai (the choice is kept in a cookie)
+        admin = admin_client(app)
+        assert (
+            admin.post(f"/api/admin/certificates/{number}/revoke", json={"reason": "ออกผิดคน"}).status_code
+            == 200
+        )
+        assert card() == ("revoked", "เกียรติบัตรถูกเพิกถอน")
     finally:
         app.state.store.dispose()

@@ -175,12 +175,20 @@ class Web:
                 session=getattr(request.state, "session", None),
                 categories=CATEGORIES,
                 preview=self.preview,
+                # The certificate's name, as its PDF says it (services/certificates.Certificates.word).
+                cert_word=self.certificates.word if self.certificates is not None else _default_word,
                 **ctx,
             )
             .encode()
         )
         response.headers["content-length"] = str(len(response.body))
         return response
+
+
+def _default_word(course_id: str | None = None) -> str:
+    from ..results.certificate import DEFAULT_TITLE
+
+    return DEFAULT_TITLE
 
 
 def learner_dep(web: Web) -> Any:

@@ -52,7 +52,7 @@ def verify_out(v: Verification, certs: Certificates, lang: str) -> VerifyOut:
 
     return VerifyOut(
         status=v.status.value,
-        message=verify_message(v, lang),
+        message=verify_message(v, lang, certs.word(v.course_id)),
         certificate_no=v.certificate_no,
         course_id=v.course_id,
         course_title=certs.course_title(v.course_id) if v.course_id else None,
@@ -89,7 +89,7 @@ def router(web: Web) -> APIRouter:
     async def my_courses(request: Request, s: Learner) -> HTMLResponse:
         lang = lang_of(request)
         mine = await certs.my_courses(s, lang)
-        return web.page(request, "my_courses.html", mine=mine, ct=texts(lang))
+        return web.page(request, "my_courses.html", mine=mine, ct=texts(lang, certs.word()))
 
     # ---- anyone: verification
     @r.get("/verify", response_class=HTMLResponse, include_in_schema=False)
@@ -98,7 +98,7 @@ def router(web: Web) -> APIRouter:
             return RedirectResponse(f"/verify/{quote(no.strip(), safe='')}", status_code=303)
         await web.session_of(request)
         lang = lang_of(request)
-        return web.page(request, "verify.html", v=None, info=None, ct=texts(lang), typed="")
+        return web.page(request, "verify.html", v=None, info=None, ct=texts(lang, certs.word()), typed="")
 
     async def limit(request: Request) -> None:
         """Look-ups per client address and minute (LOCALMOOC_VERIFY_LIMIT), counted in the database so that
@@ -133,7 +133,8 @@ def router(web: Web) -> APIRouter:
             return JSONResponse(body, status_code=status, headers=PUBLIC_HEADERS)
         await web.session_of(request)
         info = verify_out(v, certs, lang)
-        page = web.page(request, "verify.html", status, v=v, info=info, ct=texts(lang), typed=number[:80])
+        ct = texts(lang, certs.word(v.course_id))
+        page = web.page(request, "verify.html", status, v=v, info=info, ct=ct, typed=number[:80])
         page.headers.update(PUBLIC_HEADERS)
         return page
 
@@ -165,7 +166,7 @@ def router(web: Web) -> APIRouter:
         return web.page(
             request,
             "admin_certificates.html",
-            ct=texts(lang),
+            ct=texts(lang, certs.word()),
             rows=rows,
             courses=await web.courses.all_for_admin(lang),
             titles={c.id: c.meta["title"] for c in web.courses.courses.values()},
