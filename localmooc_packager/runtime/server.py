@@ -205,6 +205,9 @@ def course_set(folders: list[Path], work: Path) -> Path:
     return work
 
 
+GOODBYE = "server stopped (หยุดให้บริการแล้ว)"
+
+
 def _run(
     settings: Settings, host: str, port: int, workers: int, course_ids: list[str], loaded: dict[str, Any]
 ) -> None:
@@ -252,3 +255,5 @@ def _run(
             lrs.stop()
         if metrics_dir and own_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+    # uvicorn.run ends on SIGINT/SIGTERM after a graceful shutdown (it swallows the KeyboardInterrupt): exit 0.
+    print(GOODBYE, flush=True)
