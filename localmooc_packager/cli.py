@@ -656,7 +656,23 @@ def lrs() -> None:
 )
 @click.option("--loop", "mode", flag_value="loop", help="Keep sending until SIGTERM/SIGINT.")
 @click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 500))
-def lrs_push(db_url: str, lrs_url: str, user: str, password_file: Path, mode: str, batch_size: int) -> None:
+@click.option(
+    "--retention-days",
+    type=click.IntRange(1, 36500),
+    default=None,
+    envvar="LOCALMOOC_XAPI_RETENTION_DAYS",
+    help="Also delete statements delivered more than DAYS days ago (hourly under --loop). "
+    "[env: LOCALMOOC_XAPI_RETENTION_DAYS; default: keep them]",
+)
+def lrs_push(
+    db_url: str,
+    lrs_url: str,
+    user: str,
+    password_file: Path,
+    mode: str,
+    batch_size: int,
+    retention_days: int | None,
+) -> None:
     """Send the xAPI outbox to an LRS. With --once, exit 1 if some statements must wait for a retry."""
     from .xapi.delivery import read_password, run_push
 
@@ -668,6 +684,7 @@ def lrs_push(db_url: str, lrs_url: str, user: str, password_file: Path, mode: st
         loop=mode == "loop",
         batch_size=batch_size,
         echo=click.echo,
+        retention_days=retention_days,
     )
     if mode == "once" and stats.retried:
         click.echo(f"error: {stats.errors[-1] if stats.errors else 'delivery failed'}; will retry", err=True)
@@ -689,6 +706,38 @@ def lrs_status(db_url: str, requeue_dead: bool) -> None:
     )
     for statement_id, at, error in dead:
         click.echo(f"  dead {statement_id} at {at:%Y-%m-%d %H:%M:%S}: {error}")
+
+
+@lrs.command("prune")
+@_DB_OPTION
+@click.option(
+    "--older-than",
+    "days",
+    required=True,
+    type=click.IntRange(1, 36500),
+    metavar="DAYS",
+    help="Delete statements delivered more than DAYS days ago.",
+)
+@click.option(
+    "--undelivered",
+    is_flag=True,
+    help="Also delete never-sent statements created more than DAYS days ago: ONLY for a site without an "
+    "LRS (refused while one is configured or at work).",
+)
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+def lrs_prune(db_url: str, days: int, undelivered: bool, batch_size: int) -> None:
+    """Delete old statements from the xAPI outbox, BATCH-SIZE rows per transaction (docs/xapi.md).
+
+    Delivered statements are in the LRS already. Pending ones are kept unless --undelivered says this site
+    has no LRS; refused (dead) ones are kept for `lrs status`."""
+    from .xapi.delivery import prune_outbox
+
+    report = prune_outbox(db_url, days, undelivered=undelivered, batch=batch_size)
+    p, d = report.pruned, report.depth
+    gone = f"pruned {p.delivered} delivered statement(s) older than {days} days"
+    if undelivered:
+        gone += f" and {p.undelivered} never sent"
+    click.echo(f"{gone}; outbox: {d.pending} pending, {d.delivered} delivered, {d.dead} dead")
 
 
 @cli.command()

@@ -257,7 +257,7 @@ def test_verification(db: str) -> None:
         revoked = verify(conn, NUMBERS["LM-2564-0000-0000-0005"])
         assert (revoked.status, revoked.holder_name) == (Status.REVOKED, None)
         assert revoked.revoked_at == bkk(2021, 8, 1)
-        assert revoked.message_th == "วุฒิบัตรนี้ถูกเพิกถอนแล้ว"
+        assert revoked.message_th == "เกียรติบัตรนี้ถูกเพิกถอนแล้ว"
         gone = verify(conn, NUMBERS["LM-2564-0000-0000-0007"])
         assert (gone.status, gone.holder_name, gone.course_id) == (Status.HOLDER_ERASED, None, "budget")
         from localmooc_packager.results.certno import new_number

@@ -13,14 +13,28 @@ from urllib.parse import urlsplit
 
 import pytest
 from lxml import html
-from runtime_support import COURSE_ID, PASSWORD, Api, db_url, make_app, pg_database  # noqa: F401
+from runtime_support import (  # noqa: F401
+    COURSE_ID,
+    PASSWORD,
+    POST_RIGHT,
+    Api,
+    db_url,
+    make_app,
+    pg_database,
+)
 from sqlalchemy import select
 
 from localmooc_packager.results.poster import registration_url
 from localmooc_packager.results.schema import course_results
 from localmooc_packager.runtime.security import account_key, throttle_key
 from localmooc_packager.runtime.settings import Login
-from localmooc_packager.runtime.storage.schema import audit_log, enrolments, login_throttle, sessions
+from localmooc_packager.runtime.storage.schema import (
+    attempts,
+    audit_log,
+    enrolments,
+    login_throttle,
+    sessions,
+)
 
 NEW_PASSWORD = "another long phrase 2"
 
@@ -135,6 +149,100 @@ def test_temporary_password_must_be_changed_at_the_next_login(app: Any) -> None:
     with app.state.store.read() as conn:
         details = " ".join(conn.execute(select(audit_log.c.detail)).scalars())
     assert temp not in details and NEW_PASSWORD not in details
+
+
+def _forced_learner(app: Any, username: str) -> tuple[Api, str]:
+    """A learner enrolled in the sample course who then logs in with an admin's temporary password."""
+    admin, _admin_id = admin_client(app, f"boss-{username}")
+    learner = Api(app)
+    learner.learner(username)
+    assert learner.post(f"/api/courses/{COURSE_ID}/enrol").status_code == 200
+    lid = learner_id_of(app, username)
+    r = page_form_post(admin, f"/admin/learners/{lid}/temporary-password", password="Given-by-admin-77")
+    assert r.status_code == 200, r.text
+    assert learner.login(username, "Given-by-admin-77").status_code == 200
+    return learner, lid
+
+
+def test_a_temporary_password_session_can_do_nothing_but_change_it(app: Any) -> None:
+    learner, lid = _forced_learner(app, "malee")
+    # The quiz handler (answered by the edge, not FastAPI): a 403 in JSON with the code and a Thai message;
+    # nothing is written.
+    r = learner.submit("post", POST_RIGHT)
+    assert r.status_code == 403
+    assert r.json() == {
+        "detail": "password_change_required",
+        "message": "ท่านเข้าสู่ระบบด้วยรหัสผ่านชั่วคราว กรุณาตั้งรหัสผ่านใหม่ก่อนใช้งาน",
+    }
+    en = learner.post(
+        f"/api/courses/{COURSE_ID}/blocks/post/handler/submit?lang=en", json={"responses": POST_RIGHT}
+    )
+    assert en.json()["message"].startswith("You logged in with a temporary password")
+    with app.state.store.read() as conn:
+        assert conn.execute(select(attempts).where(attempts.c.learner_id == lid)).all() == []
+    # The other learner actions: the JSON API answers the same 403, pages go to /me/password.
+    for path in (f"/api/courses/{COURSE_ID}/progress", f"/api/courses/{COURSE_ID}/resume", "/api/me/export"):
+        r = learner.get(path)
+        assert (r.status_code, r.json()["detail"]) == (403, "password_change_required"), path
+    r = learner.post(f"/api/courses/{COURSE_ID}/enrol")
+    assert (r.status_code, r.json()["detail"]) == (403, "password_change_required")
+    for path in (f"/courses/{COURSE_ID}/learn", f"/courses/{COURSE_ID}/certificate", "/me/courses"):
+        r = learner.get(path, follow_redirects=False)
+        assert (r.status_code, r.headers.get("location")) == (303, "/me/password"), path
+    r = page_form_post(learner, "/me/erase")
+    assert (r.status_code, r.headers.get("location")) == (303, "/me/password")
+    assert learner.get("/me/password").status_code == 200
+
+    r = page_form_post(
+        learner, "/me/password", current_password="Given-by-admin-77", new_password=NEW_PASSWORD
+    )
+    assert r.status_code == 200 and 'data-lm="password-changed"' in r.text
+    r = learner.submit("post", POST_RIGHT)
+    assert r.status_code == 200, r.text
+
+
+def test_logout_stays_open_to_a_temporary_password_session(app: Any) -> None:
+    learner, _lid = _forced_learner(app, "somsri")
+    assert learner.post("/api/logout").status_code == 200
+    assert learner.submit("post", POST_RIGHT).status_code == 401  # logged out: no session at all
+
+
+def test_a_batch_refuses_only_the_call_whose_session_must_change_its_password(app: Any) -> None:
+    """Several calls in one transaction (PostgreSQL's batch statement reads every session at once): the
+    flag comes with each session's row and refuses that call alone."""
+    import secrets as _secrets
+    from datetime import timedelta
+
+    from localmooc_packager.runtime.errors import SessionRefused
+    from localmooc_packager.runtime.learner_runtime import call_handlers_for_sessions
+    from localmooc_packager.runtime.storage.schema import token_hash
+
+    _forced_learner(app, "nid")
+    Api(app).learner("dao")
+    store = app.state.store
+    course = app.state.courses[COURSE_ID]
+    tokens = {}
+    for username in ("nid", "dao"):
+        lid = learner_id_of(app, username)
+        store.enrol(lid, COURSE_ID)
+        tokens[username] = _secrets.token_urlsafe(16)
+        at = datetime.now(UTC)
+        with store.write() as conn:
+            conn.execute(
+                sessions.insert().values(
+                    token_hash=token_hash(tokens[username]),
+                    learner_id=lid,
+                    created_at=at,
+                    expires_at=at + timedelta(hours=1),
+                    idle_until=at + timedelta(hours=1),
+                )
+            )
+    body = json.dumps({"responses": POST_RIGHT}).encode()
+    requests = [(course, tokens[u], "post", "submit", body, "th") for u in ("nid", "dao", "nid")]
+    refused, done, again = call_handlers_for_sessions(store, requests)
+    assert isinstance(refused, SessionRefused) and refused.why == "password change required"
+    assert isinstance(again, SessionRefused) and again.why == "password change required"
+    assert not isinstance(done, Exception) and done[0] == 200
 
 
 def test_a_temporary_password_given_by_the_admin_follows_the_policy(app: Any) -> None:

@@ -94,7 +94,7 @@ def test_certificate_download_is_the_same_every_time(db_url: str, tmp_path: Path
     api, learner_id = learner(app)
     # Not yet certified: a clear Thai page, 403.
     r = api.get(f"/courses/{COURSE_ID}/certificate")
-    assert r.status_code == 403 and "ยังไม่ได้รับวุฒิบัตร" in r.text
+    assert r.status_code == 403 and "ยังไม่ได้รับเกียรติบัตร" in r.text  # the PDF's word
     assert api.get("/courses/no-such-course/certificate").status_code == 404
     anonymous = Api(app)
     r = anonymous.get(f"/courses/{COURSE_ID}/certificate", follow_redirects=False)
@@ -145,6 +145,19 @@ def test_the_course_certificate_title_wins(tmp_path: Path) -> None:
     assert "วุฒิบัตร" in text and "เกียรติบัตร" not in text
     # No --public-url and no template: the QR opens the address the learner used.
     assert "http://testserver/verify/" in text
+    # The runtime's pages call this course's certificate what its PDF calls it.
+    number = re.search(r"LM-\d{4}(-[0-9A-Z]{4}){3}", text)
+    assert number is not None
+    pages = {
+        "/me/courses": "ได้รับวุฒิบัตรแล้ว",
+        f"/courses/{COURSE_ID}/progress": "ได้รับวุฒิบัตรเมื่อ",
+        "/": "ได้รับวุฒิบัตรแล้ว",
+        f"/verify/{number.group(0)}": "วุฒิบัตรนี้ออกโดยระบบและยังมีผลใช้ได้",
+    }
+    for path, words in pages.items():
+        html = api.get(path).text
+        assert words in html and "เกียรติบัตร" not in html, path
+    assert api.get("/me/courses").text.count("ดาวน์โหลดวุฒิบัตร (PDF)") == 1
 
 
 def test_verification_states_and_nothing_more(db_url: str) -> None:
@@ -184,7 +197,7 @@ def test_verification_states_and_nothing_more(db_url: str) -> None:
 
     unknown = new_number(2568)
     r = public.get(f"/verify/{unknown}")
-    assert r.status_code == 404 and "ไม่พบวุฒิบัตรเลขที่นี้" in r.text
+    assert r.status_code == 404 and "ไม่พบเกียรติบัตรเลขที่นี้" in r.text
     assert public.get(f"/api/verify/{unknown}").json()["status"] == "not-found"
     r = public.get("/verify/LM-2568-AAAA-BBBB-CCCC")
     assert r.status_code == 404 and "กรุณาตรวจสอบการพิมพ์" in r.text
@@ -227,7 +240,7 @@ def test_admin_revokes_with_a_reason_audited(db_url: str) -> None:
     v = Api(app).get(f"/api/verify/{number}").json()
     assert v["status"] == "revoked" and v["holder_name"] is None and v["revoked_on_be"]
     page = Api(app).get(f"/verify/{number}")
-    assert "วุฒิบัตรนี้ถูกเพิกถอนแล้ว" in page.text and NAME not in page.text
+    assert "เกียรติบัตรนี้ถูกเพิกถอนแล้ว" in page.text and NAME not in page.text
     # The learner cannot download a revoked certificate.
     r = api.get(f"/courses/{COURSE_ID}/certificate")
     assert r.status_code == 403 and "ถูกเพิกถอน" in r.text
@@ -373,3 +386,138 @@ def test_the_runtime_certifies_and_the_certificate_follows(db_url: str) -> None:
     assert number is not None
     v = Api(app).get(f"/api/verify/{number[1]}").json()
     assert v["status"] == "valid" and v["holder_name"] == NAME and v["credited_hours"] == 3.0
+
+
+# ---- the look-up limit of the public verification
+
+
+def _client(app: Any, host: str) -> Any:
+    import warnings
+
+    from fastapi.testclient import TestClient
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return TestClient(app, client=(host, 50000))
+
+
+def test_verification_is_limited_per_client_across_nodes(db_url: str) -> None:
+    """LOCALMOOC_VERIFY_LIMIT look-ups per client and minute, counted in the database: two apps on one
+    database (two nodes) share the count; then 429 with Retry-After in every form (page, JSON, API)."""
+    node_a, node_b = app_for(db_url, verify_limit=3), app_for(db_url, verify_limit=3)
+    try:
+        _api, lid = learner(node_a)
+        number = seed_result(node_a, lid)
+        a, b = _client(node_a, "203.0.113.7"), _client(node_b, "203.0.113.7")
+        assert a.get(f"/verify/{number}").status_code == 200
+        assert b.get(f"/api/verify/{number}").status_code == 200
+        assert a.get(f"/verify/{number}", params={"format": "json"}).status_code == 200
+
+        api = b.get(f"/api/verify/{number}")
+        assert api.status_code == 429
+        wait = int(api.headers["retry-after"])
+        assert 1 <= wait <= 60
+        assert api.json() == {
+            "detail": "verify_throttled",
+            "message": f"ตรวจสอบเกียรติบัตรถี่เกินไป กรุณารอ {wait} วินาทีแล้วลองใหม่",
+        }
+        page = a.get(f"/verify/{number}")
+        assert page.status_code == 429 and 1 <= int(page.headers["retry-after"]) <= 60
+        assert "ตรวจสอบเกียรติบัตรถี่เกินไป" in page.text and NAME not in page.text
+        j = a.get(f"/verify/{number}", headers={"accept": "application/json"})
+        assert (
+            j.status_code == 429 and j.json()["detail"] == "verify_throttled" and "retry-after" in j.headers
+        )
+        en = b.get(f"/api/verify/{number}", params={"lang": "en"})
+        assert en.json()["message"].startswith("Too many certificate checks; wait ")
+
+        # Another client address has its own count; the form page itself is not a look-up.
+        assert _client(node_b, "198.51.100.4").get(f"/api/verify/{number}").status_code == 200
+        assert a.get("/verify").status_code == 200
+
+        # The window ends (moved into the past here, rather than waiting a minute): look-ups go through.
+        from localmooc_packager.runtime.security import verify_key
+        from localmooc_packager.runtime.storage.schema import login_throttle
+
+        with node_a.state.store.write() as conn:
+            conn.execute(
+                update(login_throttle)
+                .where(login_throttle.c.key == verify_key("203.0.113.7"))
+                .values(wait_until=datetime(2020, 1, 1, tzinfo=UTC))
+            )
+        assert b.get(f"/api/verify/{number}").json()["status"] == "valid"
+    finally:
+        node_a.state.store.dispose()
+        node_b.state.store.dispose()
+
+
+def test_verify_limit_setting(db_url: str) -> None:
+    from localmooc_packager.errors import UsageError
+    from localmooc_packager.runtime.settings import verify_limit
+
+    assert verify_limit(None) == 30 and verify_limit("120") == 120 and verify_limit("0") == 0
+    for wrong in ("-1", "many", "1.5"):
+        with pytest.raises(UsageError, match="LOCALMOOC_VERIFY_LIMIT"):
+            verify_limit(wrong)
+    env = {"LOCALMOOC_COURSES": ".", "LOCALMOOC_VERIFY_LIMIT": "7"}
+    assert Settings.from_env(env).verify_limit == 7
+    assert Settings.from_env(Settings(courses=Path("."), verify_limit=0).to_env()).verify_limit == 0
+    assert "LOCALMOOC_VERIFY_LIMIT" not in Settings(courses=Path(".")).to_env()  # the environment's stands
+    # 0: no limit, and nothing counted.
+    app = app_for(db_url, verify_limit=0)
+    try:
+        c = _client(app, "203.0.113.9")
+        assert all(c.get("/api/verify/LM-2568-AAAA-BBBB-CCCC").status_code == 404 for _ in range(5))
+        from localmooc_packager.runtime.storage.schema import login_throttle
+
+        with app.state.store.read() as conn:
+            assert conn.execute(select(login_throttle)).all() == []
+    finally:
+        app.state.store.dispose()
+
+
+# ---- the catalogue card says where the learner stands
+
+
+def test_catalogue_cards_show_the_learners_standing(db_url: str) -> None:
+    app = app_for(db_url)
+    try:
+        api, learner_id = learner(app)
+
+        def card() -> tuple[str, str]:
+            html = api.get("/").text
+            m = re.search(
+                rf'data-lm-course="{COURSE_ID}".*?data-lm-standing="([a-z]+)">([^<]+)</strong>', html, re.S
+            )
+            assert m is not None, html
+            api_card = [c for cat in api.get("/api/courses").json() for c in cat["courses"]]
+            assert [c["standing"] for c in api_card if c["id"] == COURSE_ID] == [m.group(1)]
+            return m.group(1), m.group(2)
+
+        assert 'data-lm-standing="' not in Api(app).get("/").text  # not signed in: no standing
+        assert card() == ("enrolled", "ลงทะเบียนแล้ว")
+        r = course_results.c
+        done = datetime(2025, 11, 5, tzinfo=UTC)
+        with app.state.store.write() as conn:
+            where = (r.learner_id == learner_id) & (r.course_id == COURSE_ID)
+            conn.execute(update(course_results).where(where).values(content_completed_at=done))
+        assert card() == ("completed", "เรียนครบทุกส่วนแล้ว")  # the post-test and the time are still due
+        with app.state.store.write() as conn:  # every rule met, the certificate not (yet) issued
+            conn.execute(
+                update(course_results)
+                .where(where)
+                .values(post_test_passed_at=done, post_test_score=100.0, study_seconds=95 * 60)
+            )
+        assert card() == ("finished", "เรียนจบแล้ว")
+        number = seed_result(app, learner_id)
+        assert card() == ("certified", "ได้รับเกียรติบัตรแล้ว")  # not the old "ลงทะเบียนแล้ว"
+        assert api.get("/?lang=en").text.count("Certificate earned") == 1
+        api.get("/?lang=th")  # back to Thai (the choice is kept in a cookie)
+        admin = admin_client(app)
+        assert (
+            admin.post(f"/api/admin/certificates/{number}/revoke", json={"reason": "ออกผิดคน"}).status_code
+            == 200
+        )
+        assert card() == ("revoked", "เกียรติบัตรถูกเพิกถอน")
+    finally:
+        app.state.store.dispose()

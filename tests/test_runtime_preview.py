@@ -277,3 +277,73 @@ def test_a_changed_course_id_moves_the_course_and_a_taken_id_is_a_problem(
     assert client.get(f"/courses/{OTHER}").status_code == 404
     # The preview learner is enrolled in a course that appears while preview runs.
     assert client.get("/api/courses/about-dla-new/resume").json()["enrolled"] is True
+
+
+# ---- start and stop as a person does it: the link works once printed, Ctrl-C is a normal stop
+
+
+def _start(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "localmooc_packager", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _stop_with_ctrl_c(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, out, err
+
+
+def test_preview_link_works_as_soon_as_it_is_printed_and_ctrl_c_exits_0(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = _start(["preview", str(ROOT / "sample_courses" / BUDGET), "--port", str(port)], tmp_path, env)
+    try:
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:  # read as printed: the link line comes only once the server listens
+            seen.append(line)
+            if "/preview/login?token=" in line:
+                break
+        link = seen[-1].strip()
+        assert link.startswith(f"http://127.0.0.1:{port}/preview/login?token="), seen
+        # Opened the instant it appears (no retry, no wait): the server answers.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=10) as r:
+            assert r.status == 200
+        assert proc.stdout.readline().strip() == "Ctrl-C to stop"
+    finally:
+        code, out, err = _stop_with_ctrl_c(proc)
+    assert code == 0, err
+    assert (
+        out.strip().splitlines()[-1] == "preview stopped, its throwaway database deleted (ปิดการแสดงตัวอย่างแล้ว)"
+    )
+    assert "Traceback" not in err and "interrupted" not in err
+    assert not any(p.name.startswith("localmooc-preview-") for p in tmp_path.iterdir())
+
+
+def test_serve_stops_on_ctrl_c_with_exit_0_and_says_so(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "LOCALMOOC_KEY_FILE": str(tmp_path / "key")}
+    args = ["serve", str(ROOT / "sample_courses" / BUDGET), "--port", str(port)]
+    proc = _start([*args, "--db", f"sqlite:///{tmp_path / 's.db'}"], tmp_path, env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+    finally:
+        code, out, err = _stop_with_ctrl_c(proc)
+    assert code == 0, err
+    assert out.strip().splitlines()[-1] == "server stopped (หยุดให้บริการแล้ว)"
+    assert "Traceback" not in err and "interrupted" not in err

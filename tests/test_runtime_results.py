@@ -409,7 +409,7 @@ def test_the_progress_page_shows_what_is_missing_and_passed_only_when_every_rule
     study(api, clock, 84)
     page = api.get(f"/courses/{COURSE_ID}/progress?lang=th").text
     assert 'data-lm-passed="true"' in page and "data-lm-missing" not in page
-    assert "data-lm-certified=" in page and "ได้รับวุฒิบัตรเมื่อ" in page
+    assert "data-lm-certified=" in page and "ได้รับเกียรติบัตรเมื่อ" in page
     assert f'href="/courses/{COURSE_ID}/certificate"' in page  # the download, next to the number
 
 

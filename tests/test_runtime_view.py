@@ -195,3 +195,20 @@ def test_org_type_choices_are_short_and_explained(api: Any) -> None:
     )
     assert len(options) == 4 and max(len(label) for _k, label in options) <= 40
     assert 'aria-describedby="org_type-help"' in page and "อบจ. เทศบาล อบต." in page
+
+
+def test_the_post_test_title_is_shown_once(api: Api) -> None:
+    """The unit "แบบทดสอบหลังเรียน" holds only the quiz of that name: one heading, the quiz's (at the unit's
+    level, and still naming the quiz's section); a unit with several blocks keeps its own heading."""
+    api.learner("title.learner")
+    api.post(f"/api/courses/{COURSE}/enrol")
+    html = api.get(f"/courses/{COURSE}/units/final").text
+    body = html[html.index('class="unit-body"') :]
+    body = body[: body.index("data-lm-end")]
+    headings = re.findall(r"<h(\d)([^>]*)>([^<]*)</h\d>", body)
+    assert [(level, text) for level, _attrs, text in headings] == [("2", "แบบทดสอบหลังเรียน")]
+    assert 'id="post-title"' in headings[0][1]
+    assert 'aria-labelledby="post-title"' in body
+    intro = api.get(f"/courses/{COURSE}/units/intro").text
+    assert '<h2 class="lm-title">ความรู้เบื้องต้นเกี่ยวกับงบประมาณ</h2>' in intro
+    assert '<h3 id="pre-title" class="lm-title">แบบทดสอบก่อนเรียน</h3>' in intro

@@ -167,11 +167,15 @@ class QuizBlock(DefinitionXmlMixin, DisplayNameMixin, XBlock):
             random.Random(hashlib.sha256(seed.encode()).digest()).shuffle(choices)  # noqa: S311 (not security)
         return choices
 
+    def heading_text(self, context: dict[str, Any] | None = None) -> str:
+        """The title this block shows as its heading (its unit shows it once when they are the same)."""
+        return self.display_name or ui(context).get(self.role, "")
+
     def student_view(self, context: dict[str, Any] | None = None) -> Fragment:
         t = ui(context)
         uid = str(self.scope_ids.usage_id)
         h = min(int((context or {}).get("lm_heading", 3)), 6)
-        title = self.display_name or t.get(self.role, "")
+        title = self.heading_text(context)
         out = [
             f'<section class="lm-quiz" data-lm-block="{escape(uid)}" data-lm-quiz="{escape(uid)}" '
             f'data-lm-role="{escape(self.role)}" aria-labelledby="{escape(uid)}-title">',

@@ -26,6 +26,10 @@ class VideoBlock(DefinitionXmlMixin, DisplayNameMixin, XBlock):
     minutes = Float(help="Length in minutes", scope=Scope.settings, default=0.0)
     watched = Boolean(help="The learner watched 90 %", scope=Scope.user_state, default=False)
 
+    def heading_text(self, context: dict[str, Any] | None = None) -> str:
+        """The title this block shows as its heading (its unit shows it once when they are the same)."""
+        return str(self.display_name)
+
     def student_view(self, context: dict[str, Any] | None = None) -> Fragment:
         t = ui(context)
         uid = escape(str(self.scope_ids.usage_id))

@@ -84,6 +84,12 @@ class Throttled(RuntimeProblem):
         self.retry_after = retry_after
 
 
+class TooManyLookups(Throttled):
+    """Too many certificate look-ups from this client this minute: try again after ``retry_after`` s."""
+
+    code = "verify_throttled"
+
+
 class RequestTimeout(RuntimeProblem):
     status, code = 408, "timeout"
 

@@ -27,7 +27,7 @@ ACCOUNT_STRINGS: dict[str, dict[str, str]] = {
         "course_results": "ผลการเรียนรายหลักสูตร",
         "certified_on": "ผ่านหลักสูตรเมื่อ",
         "post_test": "คะแนนหลังเรียน (%)",
-        "certificate_no": "เลขที่วุฒิบัตร",
+        "certificate_no": "เลขที่เกียรติบัตร",
         "revoked": "เพิกถอนแล้ว",
         "audit": "บันทึกการตรวจสอบ",
         "when": "เวลา",

@@ -6,7 +6,9 @@ file whose first line is the password: never the password itself in the environm
 per ``serve`` process (the supervisor, not each uvicorn worker). Several nodes may each run one: the outbox
 is claimed with leases and ``SKIP LOCKED`` (xapi/outbox.py), so no statement is sent twice at once, and the
 deterministic statement ids make a resend after a crash harmless. Backoff, poison statements and a
-database restart are handled by ``xapi.delivery.Pusher.loop`` exactly as under ``lrs push``.
+database restart are handled by ``xapi.delivery.Pusher.loop`` exactly as under ``lrs push``, and so is
+retention: with ``LOCALMOOC_XAPI_RETENTION_DAYS=N`` the worker deletes statements delivered more than N
+days ago (hourly, when idle; docs/xapi.md, "Retention").
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from ..errors import UsageError
@@ -48,12 +51,22 @@ class LrsTarget:
 class EmbeddedPusher:
     """The delivery loop in a daemon thread; ``stop`` ends it and waits for the batch in hand."""
 
-    def __init__(self, db_url: str, target: LrsTarget, batch_size: int = 100, idle_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        target: LrsTarget,
+        batch_size: int = 100,
+        idle_s: float = 1.0,
+        retention_days: int | None = None,
+    ) -> None:
         from ..xapi.delivery import Pusher, _engine, read_password
 
         password = read_password(target.password_file)  # a bad file stops serve before it starts
         self.engine = _engine(db_url)  # the outbox table must be there (db upgrade)
-        self.pusher = Pusher(self.engine, target.url, (target.user, password), batch_size=batch_size)
+        retention = timedelta(days=retention_days) if retention_days else None
+        self.pusher = Pusher(
+            self.engine, target.url, (target.user, password), batch_size=batch_size, retention=retention
+        )
         self.idle_s = idle_s
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="lm-xapi-push", daemon=True)
@@ -80,9 +93,13 @@ class EmbeddedPusher:
 
 
 def start_from_env(db_url: str) -> EmbeddedPusher | None:
+    from ..xapi.delivery import retention_from_env
+
     target = LrsTarget.from_env()
+    days = retention_from_env()  # a bad value stops serve at start, LRS or not
     if target is None:
         return None
-    pusher = EmbeddedPusher(db_url, target).start()
-    print(f"xAPI delivery: outbox -> {target.url} as {target.user} (in this process)")
+    pusher = EmbeddedPusher(db_url, target, retention_days=days).start()
+    kept = f"; delivered statements kept {days} days" if days else ""
+    print(f"xAPI delivery: outbox -> {target.url} as {target.user} (in this process){kept}")
     return pusher

@@ -74,6 +74,11 @@ class CourseSummary(BaseModel):
     image: str
     enrolled: bool
     published: bool
+    standing: str = Field(
+        default="",
+        description="The learner's standing: '' (not enrolled), enrolled, completed (all content), "
+        "finished (every rule met), certified, revoked",
+    )
 
 
 class CategoryOut(BaseModel):

@@ -14,6 +14,7 @@ Nothing here runs under ``serve``: ``create_app`` only wires it in when it is gi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import secrets
 import socket
@@ -272,13 +273,15 @@ def run_preview(paths: list[Path], port: int = DEFAULT_PORT, trusted_html: bool 
             print(f"course {slot.course_id}: {state}", flush=True)
             _print_problems(slot)
 
-        print(f"preview (throwaway database in {work}); open, once:", flush=True)
-        print(f"  http://127.0.0.1:{port}/preview/login?token={preview.login_token}", flush=True)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app, host="127.0.0.1", port=port, access_log=False, log_level="warning", server_header=False
-            )
+        def listening() -> None:  # the link only once it answers: opened at once, it must not fail
+            print(f"preview (throwaway database in {work}); open, once:", flush=True)
+            print(f"  http://127.0.0.1:{port}/preview/login?token={preview.login_token}", flush=True)
+            print("Ctrl-C to stop", flush=True)
+
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, access_log=False, log_level="warning", server_header=False
         )
+        server = _ready_server(config, listening)
 
         async def main() -> None:
             stop = asyncio.Event()
@@ -289,5 +292,23 @@ def run_preview(paths: list[Path], port: int = DEFAULT_PORT, trusted_html: bool 
                 stop.set()
                 await watcher
 
-        asyncio.run(main())
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a preview ends: exit 0, as serve does
+            asyncio.run(main())
         app.state.store.dispose()
+    print(GOODBYE_PREVIEW, flush=True)
+
+
+GOODBYE_PREVIEW = "preview stopped, its throwaway database deleted (ปิดการแสดงตัวอย่างแล้ว)"
+
+
+def _ready_server(config: Any, ready: Callable[[], None]) -> Any:
+    """uvicorn's Server, calling ``ready`` once its sockets listen and the app has started."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                ready()
+
+    return Server(config)

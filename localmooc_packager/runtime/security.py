@@ -157,6 +157,12 @@ def throttle_key(username: str, client: str) -> str:
     return hashlib.sha256(f"{username}\x00{client}".encode()).hexdigest()
 
 
+def verify_key(client: str) -> str:
+    """The certificate look-up limit's key: one client address, hashed (apart from every login key, whose
+    canonical username cannot hold a NUL)."""
+    return hashlib.sha256(f"verify\x00\x00{client}".encode()).hexdigest()
+
+
 def account_key(username: str) -> str:
     """The login throttle's account column: the canonical username, hashed (an admin's unlock clears by it)."""
     return hashlib.sha256(f"account\x00{username}".encode()).hexdigest()

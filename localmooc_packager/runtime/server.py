@@ -17,7 +17,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from ..errors import InvalidInputError, UsageError, display_path
 from .edge import BODY_RECEIVED
 from .security import Secrets
-from .settings import Limits, Settings
+from .settings import Limits, Settings, verify_limit
 from .storage import DuplicateError, Store
 
 
@@ -205,6 +205,9 @@ def course_set(folders: list[Path], work: Path) -> Path:
     return work
 
 
+GOODBYE = "server stopped (หยุดให้บริการแล้ว)"
+
+
 def _run(
     settings: Settings, host: str, port: int, workers: int, course_ids: list[str], loaded: dict[str, Any]
 ) -> None:
@@ -218,6 +221,7 @@ def _run(
         upgrade(settings.db_url)
     # Migrated above; workers must not race each other through Alembic.
     os.environ.update(replace(settings, migrate=False).to_env())
+    verify_limit(os.environ.get("LOCALMOOC_VERIFY_LIMIT"))  # a bad value stops serve, not each worker
     metrics_dir, own_dir = _metrics_dir(workers)
     print(f"courses: {', '.join(course_ids)}")
     # Once here, before the workers: a new course's version 1 is published by one process, and a course
@@ -251,3 +255,5 @@ def _run(
             lrs.stop()
         if metrics_dir and own_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+    # uvicorn.run ends on SIGINT/SIGTERM after a graceful shutdown (it swallows the KeyboardInterrupt): exit 0.
+    print(GOODBYE, flush=True)

@@ -39,6 +39,9 @@ class Login:
     idle_ttl: timedelta = timedelta(hours=2)  # a session unused this long ends
 
 
+VERIFY_WINDOW = timedelta(minutes=1)
+
+
 @dataclass(frozen=True)
 class Settings:
     courses: Path
@@ -50,6 +53,9 @@ class Settings:
     secret_key: str | None = None  # LOCALMOOC_SECRET_KEY, wins over the key file
     limits: Limits = Limits()
     login: Login = Login()
+    # LOCALMOOC_VERIFY_LIMIT: certificate look-ups (/verify/{no}, /api/verify/{no}) per client address and
+    # minute, shared by every node through the database; 0 turns the limit off (docs/certificates.md).
+    verify_limit: int = 30
     log_format: str = "text"  # "json": one JSON line per request on stderr (docs/operations.md)
     metrics_token: str | None = None  # LOCALMOOC_METRICS_TOKEN: /metrics from off the machine with it
     version_poll: float = 2.0  # LOCALMOOC_VERSION_POLL: seconds between looks for a newly published version
@@ -98,6 +104,8 @@ class Settings:
             env["CERTIFICATE_TEMPLATE"] = str(self.certificate_template.resolve())
         if self.public_url:
             env["PUBLIC_URL"] = self.public_url
+        if self.verify_limit != Settings.verify_limit:  # else the operator's LOCALMOOC_VERIFY_LIMIT stands
+            env["VERIFY_LIMIT"] = str(self.verify_limit)
         return {ENV_PREFIX + k: v for k, v in env.items()}
 
     @classmethod
@@ -121,6 +129,7 @@ class Settings:
             public_url=e.get(ENV_PREFIX + "PUBLIC_URL") or None,
             xapi=e.get(ENV_PREFIX + "XAPI", "1") == "1",
             xapi_home_page=e.get(ENV_PREFIX + "XAPI_HOME_PAGE") or "http://localhost",
+            verify_limit=verify_limit(e.get(ENV_PREFIX + "VERIFY_LIMIT")),
         )
 
 
@@ -137,6 +146,17 @@ def version_poll(value: str | None) -> float:
 
         raise UsageError(f"LOCALMOOC_VERSION_POLL={value!r}: give seconds between 0.2 and 3600")
     return seconds
+
+
+def verify_limit(value: str | None) -> int:
+    """LOCALMOOC_VERIFY_LIMIT: certificate look-ups per client and minute (0: no limit)."""
+    if not value:
+        return Settings.verify_limit
+    if not value.isdigit() or int(value) > 100_000:
+        from ..errors import UsageError
+
+        raise UsageError(f"LOCALMOOC_VERIFY_LIMIT={value!r}: give look-ups per minute, 0 (off) to 100000")
+    return int(value)
 
 
 def db_options(env: dict[str, str] | os._Environ[str]) -> dict[str, Any]:

@@ -8,11 +8,12 @@ arrive together share one transaction (``GroupCommit`` -> ``Store.handler_batch`
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .blocks import LoadedCourse, is_handler
-from .errors import Forbidden, LoginRequired, NotFound, SessionRefused
+from .errors import Forbidden, LoginRequired, NotFound, PasswordChangeRequired, RuntimeProblem, SessionRefused
 from .http import CookieNames
 from .learner_runtime import call_handlers_for_sessions
 from .observe import BATCH_SIZE
@@ -22,6 +23,11 @@ from .services.rules import past_due, video_seconds, watched_too_soon
 from .storage import Store
 
 Result = tuple[int, bytes, str]
+# Why the batch refused a call's session -> the answer (anything else: log in again).
+REFUSED: dict[str, Callable[[], RuntimeProblem]] = {
+    "not enrolled": lambda: Forbidden("not_enrolled"),
+    "password change required": PasswordChangeRequired,
+}
 
 
 class Submissions:
@@ -72,13 +78,15 @@ class Submissions:
         try:
             return await self.group.run((course, token, block_id, handler, body, lang))
         except SessionRefused as refused:
-            raise (Forbidden("not_enrolled") if refused.why == "not enrolled" else LoginRequired()) from None
+            raise REFUSED.get(refused.why, LoginRequired)() from None
 
     async def _too_soon(self, course: LoadedCourse, token: str, block_id: str) -> bool:
         """A video's "watched" before it could have played (see ``courses.watched_too_soon``)."""
         session = await self.run(self.store.session, token)
         if session is None:
             raise LoginRequired()
+        if session.must_change_password:
+            raise PasswordChangeRequired()
         enrolment = await self.run(self.store.enrolment, session.learner_id, course.id)
         return watched_too_soon(course, block_id, enrolment, self.store.clock())
 

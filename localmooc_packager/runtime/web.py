@@ -175,12 +175,20 @@ class Web:
                 session=getattr(request.state, "session", None),
                 categories=CATEGORIES,
                 preview=self.preview,
+                # The certificate's name, as its PDF says it (services/certificates.Certificates.word).
+                cert_word=self.certificates.word if self.certificates is not None else _default_word,
                 **ctx,
             )
             .encode()
         )
         response.headers["content-length"] = str(len(response.body))
         return response
+
+
+def _default_word(course_id: str | None = None) -> str:
+    from ..results.certificate import DEFAULT_TITLE
+
+    return DEFAULT_TITLE
 
 
 def learner_dep(web: Web) -> Any:
@@ -204,9 +212,11 @@ def install_error_handlers(app: FastAPI, web: Web) -> None:
             return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
         if isinstance(exc, PasswordChangeRequired):
             return RedirectResponse("/me/password", status_code=303)
-        return web.page(
+        page = web.page(
             request, "error.html", exc.status, message=problem_message(exc, lang), code=exc.status
         )
+        page.headers.update(problem_headers(exc))  # a 429 page says when to come back, as the API does
+        return page
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:

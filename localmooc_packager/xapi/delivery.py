@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,7 @@ class PushStats:
     retried: int = 0
     requests: int = 0
     db_errors: int = 0
+    pruned: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -68,6 +71,10 @@ class Pusher:
     backoff_cap_s: float = 60.0
     stats: PushStats = field(default_factory=PushStats)
     client: httpx.Client | None = None
+    # Automatic retention (LOCALMOOC_XAPI_RETENTION_DAYS, ``lrs push --retention-days``): ``loop`` deletes
+    # rows delivered longer ago than this, when idle and at most once per ``prune_every``. None: keep all.
+    retention: timedelta | None = None
+    prune_every: timedelta = timedelta(hours=1)
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= MAX_BATCH:
@@ -113,9 +120,13 @@ class Pusher:
         worker had claimed but not marked is resent after its lease, with the same ids.
         """
         db_failures = lrs_failures = 0
+        next_prune = time.monotonic()
         while not stop.is_set():
             try:
                 claimed, failed = self._round()
+                if not claimed and self.retention is not None and time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + self.prune_every.total_seconds()
+                    self._prune(self.retention)
                 db_failures = 0
             except sa.exc.DBAPIError as exc:
                 if not (exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError)):
@@ -136,6 +147,13 @@ class Pusher:
             if not claimed:
                 stop.wait(idle_s)
         return self.stats
+
+    def _prune(self, retention: timedelta) -> None:
+        with self.engine.connect() as conn:
+            pruned = outbox.prune(conn, retention)
+        self.stats.pruned += pruned.delivered
+        if pruned.delivered:
+            log.info("xAPI outbox: pruned %d statement(s) delivered over %s ago", pruned.delivered, retention)
 
     def _post(self, rows: list[outbox.Claimed]) -> httpx.Response:
         # The stored text is sent as is: a resend is byte-for-byte the statement the LRS may already have.
@@ -256,6 +274,57 @@ def status(db_url: str, requeue: bool = False) -> tuple[outbox.Depth, list[tuple
         engine.dispose()
 
 
+RETENTION_ENV = "LOCALMOOC_XAPI_RETENTION_DAYS"
+LRS_ENV = "LOCALMOOC_LRS_URL"
+
+
+def retention_from_env(env: Any = None) -> int | None:
+    """LOCALMOOC_XAPI_RETENTION_DAYS: days a delivered statement stays in the outbox (unset: for ever)."""
+    value = (os.environ if env is None else env).get(RETENTION_ENV, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= 36500:
+        raise UsageError(f"{RETENTION_ENV}={value!r}: give a number of days, 1 to 36500")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    pruned: outbox.Pruned
+    depth: outbox.Depth
+
+
+def prune_outbox(
+    db_url: str, days: int, *, undelivered: bool = False, batch: int = 1000, env: Any = None
+) -> PruneReport:
+    """What ``localmooc lrs prune`` does: delete delivered rows older than ``days`` days and, with
+    ``undelivered``, never-tried pending ones too (a site that has no LRS, said by its operator).
+
+    ``undelivered`` is refused while an LRS is configured or at work: LOCALMOOC_LRS_URL set in this
+    environment, a statement delivered in the last ``days`` days, or a pending one a worker has tried.
+    Those statements are on their way to the LRS, and the outbox holds their only copy."""
+    e = os.environ if env is None else env
+    if undelivered and e.get(LRS_ENV):
+        raise UsageError(
+            f"--undelivered: {LRS_ENV} is set, so an LRS is configured; its statements are never pruned"
+        )
+    engine = _engine(db_url)
+    try:
+        with engine.connect() as conn:
+            since = datetime.now(UTC) - timedelta(days=days)
+            if undelivered and outbox.activity_since(conn, since):
+                raise UsageError(
+                    f"--undelivered: a delivery worker has been at work here (a statement delivered in "
+                    f"the last {days} days, or one it is retrying); undelivered statements stay"
+                )
+            pruned = outbox.prune(conn, timedelta(days=days), undelivered=undelivered, batch=batch)
+            return PruneReport(pruned, outbox.depth(conn))
+    except sa.exc.OperationalError as exc:
+        raise LocalMoocError(f"cannot reach the database: {exc.orig}") from None
+    finally:
+        engine.dispose()
+
+
 def run_push(
     db_url: str,
     lrs_url: str,
@@ -266,13 +335,15 @@ def run_push(
     batch_size: int = 100,
     idle_s: float = 1.0,
     echo: Callable[[str], Any] = print,
+    retention_days: int | None = None,
 ) -> PushStats:
     """What ``localmooc lrs push`` does: drain once, or loop until SIGTERM/SIGINT."""
     if not lrs_url.startswith(("http://", "https://")):
         raise UsageError(f"--lrs must be the LRS's xAPI endpoint (http(s)://host/xAPI), not {lrs_url!r}")
     engine = _engine(db_url)
     try:
-        pusher = Pusher(engine, lrs_url, (user, password), batch_size=batch_size)
+        retention = timedelta(days=retention_days) if retention_days else None
+        pusher = Pusher(engine, lrs_url, (user, password), batch_size=batch_size, retention=retention)
         try:
             if loop:
                 stop = threading.Event()
@@ -286,6 +357,8 @@ def run_push(
                         signal.signal(s, handler)
             else:
                 pusher.drain()
+                if retention is not None:
+                    pusher._prune(retention)
         finally:
             pusher.close()
         with engine.connect() as conn:
@@ -294,6 +367,7 @@ def run_push(
         echo(
             f"delivered {s.delivered} statement(s) ({s.duplicates} already in the LRS), {s.dead} refused, "
             f"{s.retried} to retry; outbox: {d.pending} pending, {d.dead} dead"
+            + (f"; pruned {s.pruned} delivered over {retention_days} days ago" if s.pruned else "")
         )
         return s
     except sa.exc.OperationalError as exc:

@@ -9,7 +9,8 @@ statement id, which the LRS treats as a duplicate. Nothing is held locked while 
 
 Rows end in one of two states: delivered (``delivered_at``) or dead (``dead_at`` + ``last_error``: the LRS
 refused the statement itself, so retrying cannot help; an operator reads the error with
-``localmooc lrs status`` and may requeue it).
+``localmooc lrs status`` and may requeue it). ``prune`` deletes delivered rows once they are old (the LRS
+has them; the outbox is not an archive); pending rows only on an operator's word that no LRS will come.
 """
 
 from __future__ import annotations
@@ -206,6 +207,73 @@ def dead_rows(conn: Connection, limit: int = 20) -> list[tuple[str, datetime, st
 
 
 @dataclass(frozen=True)
+class Pruned:
+    """What ``prune`` deleted: delivered rows, and (``undelivered=True`` only) never-tried pending rows."""
+
+    delivered: int = 0
+    undelivered: int = 0
+
+
+def prune(
+    conn: Connection,
+    older_than: timedelta,
+    *,
+    undelivered: bool = False,
+    batch: int = 1000,
+    now: datetime | None = None,
+) -> Pruned:
+    """Delete rows older than ``older_than``, ``batch`` rows per transaction; run outside a transaction.
+
+    Delivered rows go when their delivery is that old. With ``undelivered``, pending rows that no worker
+    has ever claimed (``attempts = 0``) go when their creation is that old: for a site without an LRS,
+    where nothing will ever read them (the caller checks that, ``localmooc lrs prune``). Dead rows stay:
+    they wait for an operator (``lrs status --requeue-dead``). Rows are walked by id (the primary key),
+    so each batch is a short index range and the whole run reads the table once; the delete repeats the
+    condition, so a row a worker claims in between is left alone. No lock is held between batches, and the
+    runtime keeps writing meanwhile.
+    """
+    cutoff = (now or _now()) - older_than
+    old_delivered = sa.and_(outbox.c.delivered_at.is_not(None), outbox.c.delivered_at < cutoff)
+    old_pending = sa.and_(_PENDING, outbox.c.attempts == 0, outbox.c.created_at < cutoff)
+    counts = {"delivered": 0, "undelivered": 0}
+    kinds = [("delivered", old_delivered)] + ([("undelivered", old_pending)] if undelivered else [])
+    for kind, condition in kinds:
+        last = 0
+        while True:
+            with conn.begin():
+                ids = (
+                    conn.execute(
+                        sa.select(outbox.c.id)
+                        .where(outbox.c.id > last, condition)
+                        .order_by(outbox.c.id)
+                        .limit(batch)
+                    )
+                    .scalars()
+                    .all()
+                )
+                if not ids:
+                    break
+                gone = conn.execute(sa.delete(outbox).where(outbox.c.id.in_(ids), condition)).rowcount
+            counts[kind] += int(gone or 0)
+            last = ids[-1]
+    return Pruned(**counts)
+
+
+def activity_since(conn: Connection, since: datetime) -> bool:
+    """Whether a delivery worker has been at work: a row delivered after ``since``, or a pending row it has
+    claimed (and will try again). ``lrs prune --undelivered`` refuses to run then."""
+    row = conn.execute(
+        sa.select(
+            sa.exists().where(outbox.c.delivered_at >= since),
+            sa.exists().where(_PENDING, outbox.c.attempts > 0),
+        )
+    ).one()
+    if conn.in_transaction():
+        conn.rollback()
+    return bool(row[0] or row[1])
+
+
+@dataclass(frozen=True)
 class Depth:
     pending: int
     due: int
@@ -234,6 +302,8 @@ def depth(conn: Connection, now: datetime | None = None) -> Depth:
 __all__ = [
     "Claimed",
     "Depth",
+    "Pruned",
+    "activity_since",
     "back_off",
     "backoff_delay",
     "claim",
@@ -244,5 +314,6 @@ __all__ = [
     "mark_delivered",
     "metadata",
     "outbox",
+    "prune",
     "requeue_dead",
 ]

@@ -9,7 +9,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 
 from ...results.verify import Status, Verification
+from ..errors import TooManyLookups
+from ..http import problem_body, problem_headers
+from ..models import ErrorOut
+from ..security import verify_key
 from ..services.certificates import Certificates, texts, verify_message
+from ..settings import VERIFY_WINDOW
 from ..web import Web, admin_dep, form_str, lang_of, learner_dep
 from . import BAD_BODY, ERR
 
@@ -47,7 +52,7 @@ def verify_out(v: Verification, certs: Certificates, lang: str) -> VerifyOut:
 
     return VerifyOut(
         status=v.status.value,
-        message=verify_message(v, lang),
+        message=verify_message(v, lang, certs.word(v.course_id)),
         certificate_no=v.certificate_no,
         course_id=v.course_id,
         course_title=certs.course_title(v.course_id) if v.course_id else None,
@@ -84,7 +89,7 @@ def router(web: Web) -> APIRouter:
     async def my_courses(request: Request, s: Learner) -> HTMLResponse:
         lang = lang_of(request)
         mine = await certs.my_courses(s, lang)
-        return web.page(request, "my_courses.html", mine=mine, ct=texts(lang))
+        return web.page(request, "my_courses.html", mine=mine, ct=texts(lang, certs.word()))
 
     # ---- anyone: verification
     @r.get("/verify", response_class=HTMLResponse, include_in_schema=False)
@@ -93,22 +98,43 @@ def router(web: Web) -> APIRouter:
             return RedirectResponse(f"/verify/{quote(no.strip(), safe='')}", status_code=303)
         await web.session_of(request)
         lang = lang_of(request)
-        return web.page(request, "verify.html", v=None, info=None, ct=texts(lang), typed="")
+        return web.page(request, "verify.html", v=None, info=None, ct=texts(lang, certs.word()), typed="")
+
+    async def limit(request: Request) -> None:
+        """Look-ups per client address and minute (LOCALMOOC_VERIFY_LIMIT), counted in the database so that
+        every node shares them: numbers are sequential, and a crawler must not list who holds which."""
+        if web.settings.verify_limit:
+            client = request.client.host if request.client else ""
+            wait = await web.run(
+                web.store.rate_hit, verify_key(client), web.settings.verify_limit, VERIFY_WINDOW
+            )
+            if wait is not None:
+                raise TooManyLookups(wait)
 
     @r.get("/verify/{number}", response_class=HTMLResponse, include_in_schema=False)
     async def verify_page(number: str, request: Request) -> Response:
         lang = lang_of(request)
-        v = await certs.verify(number[:80])
-        status = 200 if v.status in FOUND else 404
-        if (
+        wants_json = (
             "application/json" in request.headers.get("accept", "")
             or request.query_params.get("format") == "json"
-        ):
+        )
+        try:
+            await limit(request)
+        except TooManyLookups as p:
+            if not wants_json:
+                raise  # the error page, with Retry-After
+            return Response(
+                problem_body(p, lang), p.status, problem_headers(p), media_type="application/json"
+            )
+        v = await certs.verify(number[:80])
+        status = 200 if v.status in FOUND else 404
+        if wants_json:
             body = verify_out(v, certs, lang).model_dump()
             return JSONResponse(body, status_code=status, headers=PUBLIC_HEADERS)
         await web.session_of(request)
         info = verify_out(v, certs, lang)
-        page = web.page(request, "verify.html", status, v=v, info=info, ct=texts(lang), typed=number[:80])
+        ct = texts(lang, certs.word(v.course_id))
+        page = web.page(request, "verify.html", status, v=v, info=info, ct=ct, typed=number[:80])
         page.headers.update(PUBLIC_HEADERS)
         return page
 
@@ -116,10 +142,12 @@ def router(web: Web) -> APIRouter:
         "/api/verify/{number}",
         response_model=VerifyOut,
         tags=["certificates"],
-        responses={404: {"model": VerifyOut}},
+        responses={404: {"model": VerifyOut}, 429: {"model": ErrorOut}},
     )
     async def api_verify(number: str, request: Request) -> JSONResponse:
-        """Public (no login): the status of a certificate and only what is needed to verify it."""
+        """Public (no login): the status of a certificate and only what is needed to verify it. At most
+        LOCALMOOC_VERIFY_LIMIT look-ups (default 30) per client and minute: then 429 with Retry-After."""
+        await limit(request)
         v = await certs.verify(number[:80])
         body = verify_out(v, certs, lang_of(request)).model_dump()
         return JSONResponse(body, status_code=200 if v.status in FOUND else 404, headers=PUBLIC_HEADERS)
@@ -138,7 +166,7 @@ def router(web: Web) -> APIRouter:
         return web.page(
             request,
             "admin_certificates.html",
-            ct=texts(lang),
+            ct=texts(lang, certs.word()),
             rows=rows,
             courses=await web.courses.all_for_admin(lang),
             titles={c.id: c.meta["title"] for c in web.courses.courses.values()},

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from ...results.certificate import Certificate, CertificateTemplate, load_template, render
+from ...results.certificate import DEFAULT_TITLE, Certificate, CertificateTemplate, load_template, render
 from ...results.certno import normalise
 from ...results.rounds import Round, round_of
 from ...results.verify import Status, Verification
@@ -35,36 +35,36 @@ TEXT: dict[str, dict[str, str]] = {
         "no_enrolments": "ยังไม่ได้ลงทะเบียนเรียนหลักสูตรใด",
         "status": "สถานะ",
         "in_progress": "กำลังเรียน",
-        "completed": "เรียนครบแล้ว ยังไม่ได้รับวุฒิบัตร",
-        "certified": "ได้รับวุฒิบัตรแล้ว",
-        "revoked": "วุฒิบัตรถูกเพิกถอน",
+        "completed": "เรียนครบแล้ว ยังไม่ได้รับเกียรติบัตร",
+        "certified": "ได้รับเกียรติบัตรแล้ว",
+        "revoked": "เกียรติบัตรถูกเพิกถอน",
         "missing": "สิ่งที่ยังขาด",
         "hours_by_round": "ชั่วโมงที่ได้รับการรับรองตามรอบการประเมิน",
         "round": "รอบการประเมิน",
         "credited_hours": "ชั่วโมงที่ได้รับ",
         "no_hours": "ยังไม่มีชั่วโมงที่ได้รับการรับรอง",
-        "certificate": "วุฒิบัตร",
-        "download": "ดาวน์โหลดวุฒิบัตร (PDF)",
+        "certificate": "เกียรติบัตร",
+        "download": "ดาวน์โหลดเกียรติบัตร (PDF)",
         "certified_on": "ได้รับเมื่อ",
         "number": "เลขที่",
         "verify_link": "หน้าตรวจสอบ",
-        "not_certified": "ท่านยังไม่ได้รับวุฒิบัตรของหลักสูตรนี้ ดูสิ่งที่ยังขาดได้ที่หน้า หลักสูตรของฉัน",
-        "certificate_revoked": "วุฒิบัตรนี้ถูกเพิกถอนแล้ว จึงดาวน์โหลดไม่ได้",
-        "verify_title": "ตรวจสอบวุฒิบัตร",
-        "verify_help": "พิมพ์เลขที่วุฒิบัตร (ตัวพิมพ์เล็กหรือใหญ่ มีหรือไม่มีขีดก็ได้)",
+        "not_certified": "ท่านยังไม่ได้รับเกียรติบัตรของหลักสูตรนี้ ดูสิ่งที่ยังขาดได้ที่หน้า หลักสูตรของฉัน",
+        "certificate_revoked": "เกียรติบัตรนี้ถูกเพิกถอนแล้ว จึงดาวน์โหลดไม่ได้",
+        "verify_title": "ตรวจสอบเกียรติบัตร",
+        "verify_help": "พิมพ์เลขที่เกียรติบัตร (ตัวพิมพ์เล็กหรือใหญ่ มีหรือไม่มีขีดก็ได้)",
         "verify_button": "ตรวจสอบ",
         "holder": "ผู้ได้รับ",
         "course": "หลักสูตร",
         "hours": "จำนวนชั่วโมง",
         "date": "วันที่ออก",
         "revoked_on": "เพิกถอนเมื่อ",
-        "certificates": "วุฒิบัตรที่ออกแล้ว",
+        "certificates": "เกียรติบัตรที่ออกแล้ว",
         "search": "ค้นหา",
         "all_courses": "ทุกหลักสูตร",
         "username": "ชื่อผู้ใช้ของผู้เรียน",
         "reason": "เหตุผลในการเพิกถอน",
         "revoke": "เพิกถอน",
-        "none_found": "ไม่พบวุฒิบัตร",
+        "none_found": "ไม่พบเกียรติบัตร",
         "erased": "ผู้ถือถูกลบข้อมูล",
         "valid": "ใช้ได้",
         "reason_required": "กรุณาระบุเหตุผลในการเพิกถอน",
@@ -120,8 +120,13 @@ VERIFY_EN = {
 }
 
 
-def texts(lang: str) -> dict[str, str]:
-    return TEXT.get(lang, TEXT["th"])
+def texts(lang: str, word: str = DEFAULT_TITLE) -> dict[str, str]:
+    """The texts in ``lang``; in Thai with ``word`` for "certificate", the word the PDF is titled with (the
+    course's ``certificate.title``, else the organisation template's title; default เกียรติบัตร)."""
+    tx = TEXT.get(lang, TEXT["th"])
+    if lang != "th" or word == DEFAULT_TITLE:
+        return tx
+    return {k: v.replace(DEFAULT_TITLE, word) for k, v in tx.items()}
 
 
 def template_for(settings: Settings) -> CertificateTemplate:
@@ -149,6 +154,7 @@ class CourseStatus:
     revoked_at: datetime | None = None
     certificate_no: str | None = None
     round: Round | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # the page's texts with this course's word
 
 
 @dataclass
@@ -174,13 +180,21 @@ class Certificates:
         # Without --public-url or a template naming the site, the QR opens the address the learner used.
         self.fixed_base = bool(settings.public_url or settings.certificate_template)
 
+    def word(self, course_id: str | None = None) -> str:
+        """What the certificate of ``course_id`` is called, as its PDF's title says it: the course's
+        ``certificate.title``, else the template's title (without a course: the template's)."""
+        c = self.courses.courses.get(course_id or "")
+        return (
+            (course_certificate_title(c) if c is not None else None) or self.template.title or DEFAULT_TITLE
+        )
+
     # ---- the learner's certificate
     async def pdf(self, c: LoadedCourse, s: SessionInfo, base_url: str, lang: str) -> tuple[str, bytes]:
         """(number, PDF bytes) of the learner's certificate for ``c``; Forbidden with a clear message
         while there is none (not certified yet, or revoked)."""
         await self.courses.visible_or_404(c, s)
         row = await self.run(self.storage.result, s.learner_id, c.id)
-        tx = texts(lang)
+        tx = texts(lang, self.word(c.id))
         if row is None or row["certified_at"] is None or not row["certificate_no"]:
             raise Forbidden("not_certified", tx["not_certified"])
         if row["revoked_at"] is not None:
@@ -258,6 +272,7 @@ class Certificates:
             status="in_progress",
             completion=p.completion,
             study_minutes=result.study_minutes if result else p.study_minutes,
+            labels=texts(lang, self.word(c.id)),
         )
         if result is not None and result.certified_at is not None:
             st.certified_at = result.certified_at
@@ -285,5 +300,6 @@ def course_certificate_title(c: LoadedCourse) -> str | None:
     return str(title) if title else None
 
 
-def verify_message(v: Verification, lang: str) -> str:
-    return v.message_th if lang == "th" else VERIFY_EN[v.status]
+def verify_message(v: Verification, lang: str, word: str = DEFAULT_TITLE) -> str:
+    """The verification's sentence; in Thai with the certificate's own word (``Certificates.word``)."""
+    return v.message_th.replace(DEFAULT_TITLE, word) if lang == "th" else VERIFY_EN[v.status]

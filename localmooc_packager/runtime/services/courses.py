@@ -10,6 +10,7 @@ from ..i18n import CATEGORIES, be_date
 from ..models import CategoryOut, CourseDetail, CourseSummary, EnrolmentOut, UnitOut
 from ..storage import SessionInfo, Store
 from . import Runner
+from .results import CourseResult, is_passed
 from .rules import check_can_enrol, enrolment_open, visible, when
 
 
@@ -26,7 +27,25 @@ def category_name(key: str, lang: str) -> str:
     return key
 
 
-def summary(c: LoadedCourse, lang: str, enrolled: set[str], published: dict[str, bool]) -> CourseSummary:
+def standing(c: LoadedCourse, row: dict[str, Any] | None) -> str:
+    """Where an enrolled learner stands in ``c`` by the course's result row (``course_results``)."""
+    if row is None:
+        return "enrolled"
+    if row["certified_at"] is not None:
+        return "revoked" if row["revoked_at"] is not None else "certified"
+    if is_passed(c, CourseResult.of(row)):
+        return "finished"
+    return "completed" if row["content_completed_at"] is not None else "enrolled"
+
+
+def summary(
+    c: LoadedCourse,
+    lang: str,
+    enrolled: set[str],
+    published: dict[str, bool],
+    results: dict[str, dict[str, Any]] | None = None,
+) -> CourseSummary:
+    """A catalogue card; with the learner's ``results`` (course id -> result row), their standing."""
     m = c.meta
     image = m["image"].replace("/static/", f"/courses/{c.id}/static/", 1) if m["image"] else ""
     return CourseSummary(
@@ -39,6 +58,7 @@ def summary(c: LoadedCourse, lang: str, enrolled: set[str], published: dict[str,
         image=image,
         enrolled=c.id in enrolled,
         published=published.get(c.id, True),
+        standing=standing(c, (results or {}).get(c.id)) if c.id in enrolled else "",
     )
 
 
@@ -92,13 +112,18 @@ class Courses:
         """Published courses by the seven Local MOOC categories (then any others)."""
         published = await self.run(self.store.published_map)
         enrolled = set(await self.run(self.store.enrolled_courses, s.learner_id)) if s else set()
+        results = await self._results(s, enrolled)
         shown = [c for c in self.courses.values() if published.get(c.id, True)]
         out = []
         for key, th, en in CATEGORIES:
-            items = [summary(c, lang, enrolled, published) for c in shown if c.meta["category"] == key]
+            items = [
+                summary(c, lang, enrolled, published, results) for c in shown if c.meta["category"] == key
+            ]
             out.append(CategoryOut(key=key, name=th if lang == "th" else en, courses=items))
         known = {k for k, _th, _en in CATEGORIES}
-        others = [summary(c, lang, enrolled, published) for c in shown if c.meta["category"] not in known]
+        others = [
+            summary(c, lang, enrolled, published, results) for c in shown if c.meta["category"] not in known
+        ]
         if others:
             out.append(CategoryOut(key="other", name="อื่น ๆ" if lang == "th" else "Other", courses=others))
         return out
@@ -107,9 +132,10 @@ class Courses:
         await self.visible_or_404(c, s)
         published = await self.run(self.store.published_map)
         enrolled = set(await self.run(self.store.enrolled_courses, s.learner_id)) if s else set()
+        results = await self._results(s, enrolled)
         m = c.meta
         return CourseDetail(
-            **summary(c, lang, enrolled, published).model_dump(),
+            **summary(c, lang, enrolled, published, results).model_dump(),
             description=m["description"],
             pass_threshold=m["pass_threshold"],
             start=str(m["start"]),
@@ -119,6 +145,12 @@ class Courses:
             enrolment_open=enrolment_open(c, self.store.clock()),
             units=[UnitOut(id=u.id, title=u.title, section=u.section) for u in c.units],
         )
+
+    async def _results(self, s: SessionInfo | None, enrolled: set[str]) -> dict[str, dict[str, Any]]:
+        """The learner's result rows by course (one query; none without enrolments)."""
+        if s is None or not enrolled:
+            return {}
+        return {r["course_id"]: r for r in await self.run(self.store.results_of, s.learner_id)}
 
     async def all_for_admin(self, lang: str) -> list[CourseSummary]:
         published = await self.run(self.store.published_map)

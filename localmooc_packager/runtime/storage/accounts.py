@@ -9,7 +9,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, case, delete, func, select, update
 
 from ...results.schema import anonymise_learner, course_results
 from ..observe import LOGIN_LOCKOUTS
@@ -112,6 +112,34 @@ class AccountStorage:
         if armed:  # counted once committed
             LOGIN_LOCKOUTS.inc()
         return None
+
+    def rate_hit(self, key: str, limit: int, window: timedelta) -> int | None:
+        """Count one request of ``key`` in its fixed window (``login_throttle`` rows with no account).
+
+        None: within ``limit``; otherwise the seconds until the window ends. Counted in one transaction on
+        the shared table, so every node and worker sees the same count. A key's row starts a new window
+        when the old one has ended; rows idle for a day go (as after a login)."""
+        at = now()
+        t = login_throttle.c
+        ended = t.wait_until.is_(None) | (t.wait_until <= at)
+        with self.write() as conn:
+            conn.execute(self.throttle_insert, {"key": key, "failures": 0, "updated_at": at, "account": None})
+            count, until = conn.execute(
+                update(login_throttle)
+                .where(t.key == key)
+                .values(
+                    failures=case((ended, 1), else_=t.failures + 1),
+                    wait_until=case((ended, at + window), else_=t.wait_until),
+                    updated_at=at,
+                )
+                .returning(t.failures, t.wait_until)
+            ).one()
+            if count == 1:  # a new window: the time to sweep idle rows (an index range on updated_at)
+                conn.execute(delete(login_throttle).where(t.updated_at < at - timedelta(days=1)))
+        if count <= limit:
+            return None
+        end = aware(until)
+        return max(1, math.ceil((end - at).total_seconds())) if end else 1
 
     def login_failed(self, learner_id: str | None) -> None:
         """Audit a failed login of an existing account (the throttle counted it already)."""

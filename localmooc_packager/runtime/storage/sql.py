@@ -12,9 +12,11 @@ from __future__ import annotations
 # Hot statements, written once for both databases ("?" placeholders; PostgreSQL gets "%s"). They are the
 # Core statements of the Store's slow paths, spelled out: same tables, same upsert rules.
 HOT_SQL = {
-    # Session and enrolment in one indexed lookup (sessions PK, learners PK, enrolments PK).
+    # Session and enrolment in one indexed lookup (sessions PK, learners PK, enrolments PK); with it the
+    # identity's must_change_password (identities PK), so the guard costs no statement of its own.
     "session": "SELECT s.learner_id, s.expires_at, l.role, (SELECT 1 FROM enrolments e "
-    "WHERE e.learner_id = s.learner_id AND e.course_id = ?), s.idle_until FROM sessions s "
+    "WHERE e.learner_id = s.learner_id AND e.course_id = ?), s.idle_until, (SELECT i.must_change_password "
+    "FROM identities i WHERE i.learner_id = s.learner_id) FROM sessions s "
     "JOIN learners l ON l.id = s.learner_id WHERE s.token_hash = ?",
     # ix_learner_state_learner (learner_id, course_id, block_id): an index range, never a scan.
     "state1": "SELECT course_id, scope, learner_id, block_id, field, value FROM learner_state "
@@ -53,7 +55,8 @@ HOT_SQL = {
 # elements are copied as they are (15x less CPU for a batch's columns).
 PG_BATCH_SQL = {
     "sessions": "SELECT s.token_hash, s.learner_id, s.expires_at, l.role, ARRAY(SELECT e.course_id "
-    "FROM enrolments e WHERE e.learner_id = s.learner_id AND e.course_id = ANY(%b::text[])), s.idle_until "
+    "FROM enrolments e WHERE e.learner_id = s.learner_id AND e.course_id = ANY(%b::text[])), s.idle_until, "
+    "(SELECT i.must_change_password FROM identities i WHERE i.learner_id = s.learner_id) "
     "FROM sessions s JOIN learners l ON l.id = s.learner_id WHERE s.token_hash = ANY(%b::text[])",
     # unnest yields the keys in array order and each row's lock is taken as the row is produced.
     "locks": "SELECT pg_advisory_xact_lock(k) FROM unnest(%b::bigint[]) AS k",

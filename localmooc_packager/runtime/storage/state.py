@@ -269,13 +269,15 @@ class StateStorage:
     def _session_of(self, row: tuple[Any, ...] | None, at: datetime) -> SessionInfo | SessionRefused:
         if row is None:
             return SessionRefused("no session")
-        if not row[3]:
-            return SessionRefused("not enrolled")
         expires = aware(self._read_time(row[1]))
         idle = aware(self._read_time(row[4])) if row[4] is not None else expires
         assert expires is not None and idle is not None
         if min(expires, idle) <= at:
             return SessionRefused("session expired")
+        if row[5]:  # a temporary password from an admin: nothing but the password change until it is done
+            return SessionRefused("password change required")
+        if not row[3]:
+            return SessionRefused("not enrolled")
         return SessionInfo(row[0], row[2], expires, idle)
 
     def _touches(
@@ -290,7 +292,8 @@ class StateStorage:
         return list(out.values())
 
     def _sessions(self, raw: Any, calls: Sequence[HandlerCall]) -> list[tuple[Any, ...] | None]:
-        """Per call: (learner id, expires_at, role, enrolled) of its session, or None."""
+        """Per call: (learner id, expires_at, role, enrolled, idle_until, must change password) of its
+        session, or None."""
         if self.is_sqlite or len(calls) == 1:  # one call: the row statement (arrays cost more to bind)
             return [
                 raw.execute(self.hot["session"], (c.course_id, token_hash(c.token))).fetchone() for c in calls
@@ -302,7 +305,7 @@ class StateStorage:
         out: list[tuple[Any, ...] | None] = []
         for c, h in zip(calls, hashes, strict=True):
             r = rows.get(h)
-            out.append(None if r is None else (r[0], r[1], r[2], c.course_id in r[3], r[4]))
+            out.append(None if r is None else (r[0], r[1], r[2], c.course_id in r[3], r[4], r[5]))
         return out
 
     def _lock_and_read(
