@@ -23,12 +23,14 @@ from urllib.parse import quote
 from lxml import etree
 from web_fragments.fragment import Fragment
 from xblock.core import XBlock
+from xblock.runtime import DictKeyValueStore
 
 from localmooc_xblocks.base import ui as block_ui
 
+from .. import xblock_compat as compat
 from ..errors import BuildError
 from ..grading import course_grading
-from ..tree import CourseTree
+from ..tree import OTHER, CourseTree, TreeFieldData
 from . import package_stem
 from .archive import ArchiveWriter, build_time
 
@@ -104,7 +106,7 @@ class _ScormExporter:
         statics = static_renderings(tree, units, lang)  # third-party blocks; fails before any work
         data = course_data(tree, units, self.version.schemaversion, lang)
         data["quizzes"].extend(q for s in statics.values() if (q := s.quiz) is not None)
-        with _static_children(tree, statics):
+        with _static_children(tree, statics), _course_blocks(tree):
             rendered = _render_units(tree, units, lang)
         writer = ArchiveWriter(build_time(_source_files(tree)))
         writer.add_bytes("index.html", _index_html(tree, units, rendered, data, lang))
@@ -362,6 +364,113 @@ def _static_children(tree: CourseTree, statics: dict[str, _Static]) -> Iterator[
         yield
     finally:
         del runtime.render_child
+
+
+@contextmanager
+def _course_blocks(tree: CourseTree) -> Iterator[None]:
+    """While the units render, a container's children are the tree's own blocks (made once), each holding
+    its course values already decoded, the way its first read of each field would cache them.
+
+    Each ``runtime.get_block`` made a new XBlock whose every field read went through the field data and
+    deep-copied each list and dict (a quiz's questions) as XBlock's baseline for noticing changes: most of
+    a SCORM export. The values are shared course content that no view changes: they are handed over as
+    read-only containers, which are their own copies. Views, wrappers and markup are XBlock's, unchanged.
+    """
+    runtime = tree.runtime
+    data = runtime.tree_data
+    if data is None:  # another field data service: nothing to read ahead
+        yield
+        return
+
+    # Learner fields (a quiz's answers) read their defaults: nothing is stored for anyone in a build's
+    # tree. Primed only when that is certain (an empty in-memory store without defaults of its own).
+    kvs = compat.field_data_kvs(data)
+    no_learners = type(kvs) is DictKeyValueStore and not kvs.db_dict and not data.kvs_defaults
+    original_service = runtime.service
+
+    def get_block(usage_id: str, for_parent: XBlock | None = None) -> XBlock:
+        block = tree.block(str(usage_id))
+        if block.scope_ids.usage_id not in primed:
+            primed.add(block.scope_ids.usage_id)
+            _prime(block, data, no_learners)
+        return block
+
+    def service(block: XBlock, service_name: str) -> Any:
+        # Every field read asks for "field-data" (XBlock declares it on every block): answered directly.
+        return data if service_name == "field-data" else original_service(block, service_name)
+
+    primed: set[str] = set()
+    runtime.get_block = get_block  # type: ignore[method-assign]
+    runtime.service = service  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del runtime.get_block
+        del runtime.service
+
+
+def _prime(block: XBlock, data: TreeFieldData, no_learners: bool) -> None:
+    """Put in the block's field cache what its first read of each field would (``compat.prime_field_cache``):
+    the stored course values, decoded, else the field's default, which a course field gets when the store
+    has no defaults of its own, and a learner field with ``no_learners``. A default computed per block
+    (a unique id) is left to XBlock."""
+    fields = block.fields
+    ids = block.scope_ids
+    stored = {**data.course.get(ids.usage_id, {}), **data.course.get(ids.def_id, {})}
+    values = {}
+    for name, (kind, decode) in data.readers(type(block)).items():
+        if compat.read_through_block(block, name):
+            continue
+        if name in stored:
+            values[name] = _frozen(decode(stored[name]))
+        elif (no_learners if kind == OTHER else not data.kvs_defaults) and not compat.has_unique_id_default(
+            fields[name]
+        ):
+            values[name] = _frozen(fields[name].default)
+    compat.prime_field_cache(block, values)
+
+
+class _FrozenDict(dict[Any, Any]):
+    """A course value shared with the views: reads as a dict, refuses changes, is its own (deep) copy."""
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
+        raise TypeError("course content is read-only while a package is exported")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+    __ior__ = _refuse  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _FrozenDict:
+        return self
+
+    def __copy__(self) -> _FrozenDict:
+        return self
+
+
+class _FrozenList(list[Any]):
+    """The list counterpart of ``_FrozenDict``."""
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
+        raise TypeError("course content is read-only while a package is exported")
+
+    __setitem__ = __delitem__ = append = extend = insert = pop = remove = clear = sort = reverse = _refuse  # type: ignore[assignment]
+    __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _FrozenList:
+        return self
+
+    def __copy__(self) -> _FrozenList:
+        return self
+
+
+def _frozen(value: Any) -> Any:
+    """A list or dict as its read-only form. Only the outer one: XBlock's baseline copy is what this spares,
+    and a value read through XBlock shares its inner objects with the store too."""
+    kind = type(value)
+    if kind is list:
+        return _FrozenList(value)
+    if kind is dict:
+        return _FrozenDict(value)
+    return value
 
 
 # --------------------------------------------------------------------------------------------------------
