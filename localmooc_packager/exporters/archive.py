@@ -29,7 +29,7 @@ try:
 except ImportError:  # Windows: no flock; stale temporary files are then left for the user
     fcntl = None  # type: ignore[assignment]
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,6 +82,7 @@ class _Member:
     data: bytes | None = None
     source: Path | None = None
     size: int = 0
+    chunks: Callable[[], Iterable[bytes]] | None = None  # made while the archive is written
 
 
 class ArchiveWriter:
@@ -94,6 +95,12 @@ class ArchiveWriter:
     def add_bytes(self, name: str, data: bytes | str) -> None:
         raw = data.encode("utf-8") if isinstance(data, str) else data
         self._add(_Member(name, data=raw, size=len(raw)))
+
+    def add_chunks(self, name: str, make: Callable[[], Iterable[bytes]]) -> None:
+        """A member whose bytes ``make()`` yields when its turn comes, in name order: written to a zip as
+        they come, so a large generated file (a SCORM page of every unit) is never held whole. Its size
+        must stay under 2 GiB (no zip64 record is made for a size not known in advance)."""
+        self._add(_Member(name, chunks=make, size=-1))
 
     def add_file(self, name: str, source: Path) -> None:
         self._add(_Member(name, source=source, size=source.stat().st_size))
@@ -109,6 +116,8 @@ class ArchiveWriter:
         return sorted(self.members)
 
     def _open(self, member: _Member) -> IO[bytes]:
+        if member.chunks is not None:
+            return io.BytesIO(b"".join(member.chunks()))
         if member.data is not None:
             return io.BytesIO(member.data)
         assert member.source is not None
@@ -127,6 +136,11 @@ class ArchiveWriter:
                 info.create_system = 3  # Unix, so that the mode above is read
                 suffix = Path(name).suffix.lower()
                 info.compress_type = zipfile.ZIP_STORED if suffix in STORED_SUFFIXES else zipfile.ZIP_DEFLATED
+                if member.chunks is not None:
+                    with zf.open(info, "w", force_zip64=False) as dst:
+                        for chunk in member.chunks():
+                            dst.write(chunk)
+                    continue
                 with (
                     self._open(member) as src,
                     zf.open(info, "w", force_zip64=member.size > 0x7FFF0000) as dst,
@@ -150,6 +164,9 @@ class ArchiveWriter:
                 buf += self._header(folder, 0, tarfile.DIRTYPE)
             for name in self.names():
                 member = self.members[name]
+                if member.chunks is not None:  # a tar header states the size first: made here, whole
+                    data = b"".join(member.chunks())
+                    member = _Member(name, data=data, size=len(data))
                 buf += self._header(prefix + name, member.size, tarfile.REGTYPE)
                 if member.data is not None:
                     buf += member.data

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from importlib.resources import files
 from pathlib import Path
@@ -106,14 +106,15 @@ class _ScormExporter:
         statics = static_renderings(tree, units, lang)  # third-party blocks; fails before any work
         data = course_data(tree, units, self.version.schemaversion, lang)
         data["quizzes"].extend(q for s in statics.values() if (q := s.quiz) is not None)
-        with _static_children(tree, statics), _course_blocks(tree):
-            rendered = _render_units(tree, units, lang)
         writer = ArchiveWriter(build_time(_source_files(tree)))
-        writer.add_bytes("index.html", _index_html(tree, units, rendered, data, lang))
+        # The page is rendered unit by unit while the zip is written (index.html comes before lm.css, the
+        # stylesheets its blocks use): no unit's markup is held once it is compressed.
+        page = _Page()
+        writer.add_chunks("index.html", lambda: _index_html(tree, units, data, lang, page))
+        writer.add_chunks(BLOCKS_CSS, lambda: [_blocks_css(page)])
         player = files(__package__) / "player"
         for name in PLAYER_FILES:
             writer.add_bytes(name, (player / name).read_bytes())
-        writer.add_bytes(BLOCKS_CSS, _blocks_css(rendered))
         for name, content in sorted({k: v for s in statics.values() for k, v in s.files.items()}.items()):
             writer.add_bytes(name, content)
         for rel in sorted(tree.assets):
@@ -121,7 +122,8 @@ class _ScormExporter:
         manifest = build_manifest(tree, self.version.schemaversion, writer.names())
         writer.add_bytes("imsmanifest.xml", manifest)
         target = out_dir / f"{package_stem(tree)}.{self.name}.zip"
-        writer.write_zip(target)
+        with _static_children(tree, statics), _course_blocks(tree):
+            writer.write_zip(target)
         return target
 
 
@@ -477,36 +479,34 @@ def _frozen(value: Any) -> Any:
 # The player page
 
 
+def _render_unit(tree: CourseTree, unit: XBlock, lang: str, css: list[str]) -> str:
+    """A unit's markup from its blocks' student_view; stylesheets not seen yet are added to ``css``."""
+    # lm_heading 2: the page's h1 is the course title, each unit's title an h2.
+    frag = tree.runtime.render(unit, "student_view", {"lang": lang, "lm_heading": 2})
+    html = frag.body_html()
+    # Substring tests first: most units hold neither, and a failed search is cheaper than a sub.
+    if "xblock_json_init_args" in html:
+        html = _INIT_ARGS.sub("", html)
+    if "/static/" in html:
+        html = _STATIC_ATTR.sub(r"\1static/", html)
+    for r in frag.resources:
+        if r.kind == "text" and r.mimetype == "text/css" and r.data not in css:
+            css.append(r.data)
+    return html
+
+
 @dataclass
-class _Rendered:
-    html: str
-    css: list[str]
+class _Page:
+    """What rendering index.html gathers for lm.css, written after it (the zip writes names in order)."""
+
+    css: list[str] = field(default_factory=list)  # the blocks' stylesheets, each once, in order of first use
+    done: bool = False
 
 
-def _render_units(tree: CourseTree, units: list[XBlock], lang: str) -> list[_Rendered]:
-    out = []
-    for unit in units:
-        # lm_heading 2: the page's h1 is the course title, each unit's title an h2.
-        frag = tree.runtime.render(unit, "student_view", {"lang": lang, "lm_heading": 2})
-        html = frag.body_html()
-        # Substring tests first: most units hold neither, and a failed search is cheaper than a sub.
-        if "xblock_json_init_args" in html:
-            html = _INIT_ARGS.sub("", html)
-        if "/static/" in html:
-            html = _STATIC_ATTR.sub(r"\1static/", html)
-        css = [r.data for r in frag.resources if r.kind == "text" and r.mimetype == "text/css"]
-        out.append(_Rendered(html, css))
-    return out
-
-
-def _blocks_css(rendered: list[_Rendered]) -> str:
-    """The blocks' own stylesheets, each once, in order of first use."""
-    seen: list[str] = []
-    for r in rendered:
-        for css in r.css:
-            if css not in seen:
-                seen.append(css)
-    return "\n".join(seen)
+def _blocks_css(page: _Page) -> bytes:
+    if not page.done:
+        raise BuildError("internal: lm.css was about to be written before the page whose styles it holds")
+    return "\n".join(page.css).encode()
 
 
 def _json_for_script(data: dict[str, Any]) -> str:
@@ -516,14 +516,14 @@ def _json_for_script(data: dict[str, Any]) -> str:
 
 
 def _index_html(
-    tree: CourseTree, units: list[XBlock], rendered: list[_Rendered], data: dict[str, Any], lang: str
-) -> str:
+    tree: CourseTree, units: list[XBlock], data: dict[str, Any], lang: str, page: _Page
+) -> Iterator[bytes]:
+    """index.html in pieces: the head and contents, then each unit as it is rendered, then the rest."""
     t = data["ui"]
     title = escape(tree.course.display_name)
     toc = []
-    sections = []
     total = len(units)
-    for i, (unit, r) in enumerate(zip(units, rendered, strict=True)):
+    for i, unit in enumerate(units):
         uid = escape(_uid(unit))
         toc.append(
             f'<li><a href="#unit-{uid}" data-lm-goto="{uid}"><span class="lm-toc-num">{i + 1}.</span> '
@@ -531,12 +531,8 @@ def _index_html(
             f'<span class="lm-toc-mark" data-lm-visited hidden aria-hidden="true">✓</span>'
             f'<span class="lm-sr" data-lm-visited-text hidden>({escape(t["visited"])})</span></a></li>'
         )
-        sections.append(
-            f'<div class="lm-player-unit" id="unit-{uid}" data-lm-unit="{uid}" data-lm-unit-index="{i}">'
-            f"{r.html}</div>"
-        )
     position = escape(t["unit_of"].format(n=1, total=total))
-    return (
+    yield (
         "<!DOCTYPE html>\n"
         f'<html lang="{escape(lang)}" data-lm-scorm="{escape(data["scorm"])}">\n<head>\n'
         '<meta charset="utf-8">\n'
@@ -557,10 +553,18 @@ def _index_html(
         f'<details class="lm-toc-details" data-lm-toc><summary id="lm-toc-title">{escape(t["contents"])}</summary>\n'
         f'<ol class="lm-toc-list">{"".join(toc)}</ol>\n</details>\n</nav>\n'
         '<main id="lm-main" class="lm-main" tabindex="-1">\n'
-        + "\n".join(sections)
-        + '\n<nav class="lm-pager" aria-label="'
-        + escape(t["contents"])
-        + '">\n'
+    ).encode()
+    del toc
+    for i, unit in enumerate(units):
+        uid = escape(_uid(unit))
+        yield (
+            ("\n" if i else "")
+            + f'<div class="lm-player-unit" id="unit-{uid}" data-lm-unit="{uid}" data-lm-unit-index="{i}">'
+            + _render_unit(tree, unit, lang, page.css)
+            + "</div>"
+        ).encode()
+    yield (
+        '\n<nav class="lm-pager" aria-label="' + escape(t["contents"]) + '">\n'
         f'<button type="button" class="lm-button lm-pager-prev" data-lm="prev">← {escape(t["prev"])}</button>\n'
         f'<span class="lm-position" data-lm-position>{position}</span>\n'
         f'<button type="button" class="lm-button lm-pager-next" data-lm="next">{escape(t["next"])} →</button>\n'
@@ -568,7 +572,8 @@ def _index_html(
         f'<script type="application/json" id="lm-data">{_json_for_script(data)}</script>\n'
         '<script src="player.js"></script>\n'
         "</body>\n</html>\n"
-    )
+    ).encode()
+    page.done = True
 
 
 # --------------------------------------------------------------------------------------------------------
