@@ -13,6 +13,7 @@ and a concurrent build of the same target keeps its own file.
 
 from __future__ import annotations
 
+import errno
 import glob
 import io
 import os
@@ -40,6 +41,7 @@ from ..errors import BuildError
 
 CHUNK = 1 << 20
 ZIP_EPOCH = 315532800  # 1980-01-01, the earliest time a zip can store
+_GONE = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
 # Already-compressed media gain nothing from deflate; storing them saves build time.
 STORED_SUFFIXES = {
     ".mp4",
@@ -72,8 +74,51 @@ def build_time(paths: list[Path] | None = None) -> int:
     env = os.environ.get("SOURCE_DATE_EPOCH")
     if env and env.isdigit():
         return max(int(env), ZIP_EPOCH)
-    newest = max((int(p.stat().st_mtime) for p in paths or [] if p.exists()), default=ZIP_EPOCH)
-    return max(newest, ZIP_EPOCH)
+    newest = ZIP_EPOCH
+    for path in paths or []:
+        try:
+            mtime = int(os.stat(path).st_mtime)  # one call (was exists() then stat())
+        except OSError as exc:
+            if exc.errno in _GONE:  # what Path.exists() takes for "no such file"
+                continue
+            raise
+        newest = max(newest, mtime)
+    return newest
+
+
+def source_files(source_dir: Path, out_dir: Path) -> list[Path]:
+    """Every file of the course folder except hidden ones and earlier builds written inside it (what a
+    package is made from: the newest one's time is the package's without ``SOURCE_DATE_EPOCH``).
+
+    One directory listing and one path resolution per folder (a file's own is resolved only when it is a
+    symbolic link); symbolic links to folders are not followed, as ``Path.rglob`` does not follow them.
+    """
+    out = os.path.realpath(out_dir)
+    out_prefix = out if out.endswith(os.sep) else out + os.sep
+    found = []
+    stack = [(os.fspath(source_dir), source_dir)]
+    while stack:
+        folder, folder_path = stack.pop()
+        real_folder = os.path.realpath(folder)
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((entry.path, folder_path / entry.name))
+                continue
+            if not entry.is_file():
+                continue
+            real = (
+                os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(real_folder, entry.name)
+            )
+            if real == out or real.startswith(out_prefix):
+                continue
+            found.append(folder_path / entry.name)
+    return found
 
 
 @dataclass

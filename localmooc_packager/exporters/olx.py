@@ -40,7 +40,7 @@ from ..olx_read import EMBED_MANIFEST, EMBED_SOURCE, LM_NS, LM_PREFIX, grading_d
 from ..safe import parse_xml_bytes, read_text
 from ..tree import CourseTree
 from . import package_stem
-from .archive import ArchiveWriter, build_time
+from .archive import ArchiveWriter, build_time, source_files
 
 FLAVORS = ("stock", "native")
 DEFINITION_SCOPES = (Scope.content, Scope.settings)
@@ -81,7 +81,7 @@ class OlxExporter:
             raise UsageError(f"unknown OLX flavour {olx_flavor!r}; choose one of {', '.join(FLAVORS)}")
         out_dir = Path(out_dir)
         stem = package_stem(tree)
-        sources = _source_files(tree.source_dir, out_dir)
+        sources = source_files(tree.source_dir, out_dir)
         writer = ArchiveWriter(build_time(sources))
         _OlxBuilder(tree.cached(), writer, olx_flavor).build()
         _embed_source(tree.source_dir, sources, writer, sorted(tree.assets))
@@ -104,7 +104,7 @@ def _embed_source(source_dir: Path, sources: list[Path], writer: ArchiveWriter, 
         for m in writer.members.values()
         if not m.name.startswith("static/")  # never counted: no need to read videos
     )
-    # The paths are source_dir / ... (from _source_files): cut the prefix (Path.relative_to walks parents).
+    # The paths are source_dir / ... (from source_files): cut the prefix (Path.relative_to walks parents).
     base = str(source_dir)
     prefix = "" if base == "." else (base if base.endswith(os.sep) else base + os.sep)
     files = sorted((str(p)[len(prefix) :].replace(os.sep, "/"), p) for p in sources)
@@ -126,40 +126,6 @@ def _embed_source(source_dir: Path, sources: list[Path], writer: ArchiveWriter, 
     writer.add_bytes(
         EMBED_MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     )
-
-
-def _source_files(source_dir: Path, out_dir: Path) -> list[Path]:
-    """Every file of the course folder except hidden ones and earlier builds written inside it.
-
-    One directory listing and one path resolution per folder (a file's own is resolved only when it is a
-    symbolic link); symbolic links to folders are not followed, as ``Path.rglob`` does not follow them.
-    """
-    out = os.path.realpath(out_dir)
-    out_prefix = out if out.endswith(os.sep) else out + os.sep
-    found = []
-    stack = [(os.fspath(source_dir), source_dir)]
-    while stack:
-        folder, folder_path = stack.pop()
-        real_folder = os.path.realpath(folder)
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                stack.append((entry.path, folder_path / entry.name))
-                continue
-            if not entry.is_file():
-                continue
-            real = (
-                os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(real_folder, entry.name)
-            )
-            if real == out or real.startswith(out_prefix):
-                continue
-            found.append(folder_path / entry.name)
-    return found
 
 
 class _OlxBuilder:
@@ -750,7 +716,13 @@ def _capa_nodes(q: dict[str, Any], shuffle: bool, words: dict[str, str]) -> list
 def _emit(node: _Node, level: int, pretty: bool, out: list[str]) -> None:
     """One element as libxml2 writes it: an element with text (mixed content) has nothing indented inside."""
     tag, attrib, text, children = node
-    attrs = "".join(f' {key}="{_attr(_str(attrib[key]))}"' for key in sorted(attrib))
+    if not attrib:  # most elements of a problem
+        attrs = ""
+    elif len(attrib) == 1:
+        ((key, value),) = attrib.items()
+        attrs = f' {key}="{_attr(_str(value))}"'
+    else:
+        attrs = "".join(f' {key}="{_attr(_str(attrib[key]))}"' for key in sorted(attrib))
     if text is None and not children:
         out.append(f"<{tag}{attrs}/>")
         return

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import escape
@@ -32,7 +32,7 @@ from ..errors import BuildError
 from ..grading import course_grading
 from ..tree import OTHER, CourseTree, TreeFieldData
 from . import package_stem
-from .archive import ArchiveWriter, build_time
+from .archive import ArchiveWriter, build_time, source_files
 
 PLAYER_FILES = ("player.js", "player.css")
 BLOCKS_CSS = "lm.css"
@@ -106,7 +106,7 @@ class _ScormExporter:
         statics = static_renderings(tree, units, lang)  # third-party blocks; fails before any work
         data = course_data(tree, units, self.version.schemaversion, lang)
         data["quizzes"].extend(q for s in statics.values() if (q := s.quiz) is not None)
-        writer = ArchiveWriter(build_time(_source_files(tree)))
+        writer = ArchiveWriter(build_time(source_files(tree.source_dir, out_dir)))
         # The page is rendered unit by unit while the zip is written (index.html comes before lm.css, the
         # stylesheets its blocks use): no unit's markup is held once it is compressed.
         page = _Page()
@@ -147,10 +147,6 @@ def _units(tree: CourseTree) -> list[XBlock]:
 
 def _uid(block: XBlock) -> str:
     return str(block.scope_ids.usage_id)
-
-
-def _source_files(tree: CourseTree) -> list[Path]:
-    return sorted(p for p in tree.source_dir.rglob("*") if p.is_file())
 
 
 def _plain(html: str, limit: int) -> str:
@@ -394,7 +390,7 @@ def _course_blocks(tree: CourseTree) -> Iterator[None]:
         block = tree.block(str(usage_id))
         if block.scope_ids.usage_id not in primed:
             primed.add(block.scope_ids.usage_id)
-            _prime(block, data, no_learners)
+            _prime(block, data, no_learners, plans)
         return block
 
     def service(block: XBlock, service_name: str) -> Any:
@@ -402,6 +398,7 @@ def _course_blocks(tree: CourseTree) -> Iterator[None]:
         return data if service_name == "field-data" else original_service(block, service_name)
 
     primed: set[str] = set()
+    plans: dict[type, _Plan] = {}
     runtime.get_block = get_block  # type: ignore[method-assign]
     runtime.service = service  # type: ignore[method-assign]
     try:
@@ -411,25 +408,45 @@ def _course_blocks(tree: CourseTree) -> Iterator[None]:
         del runtime.service
 
 
-def _prime(block: XBlock, data: TreeFieldData, no_learners: bool) -> None:
+def _prime(block: XBlock, data: TreeFieldData, no_learners: bool, plans: dict[type, _Plan]) -> None:
     """Put in the block's field cache what its first read of each field would (``compat.prime_field_cache``):
-    the stored course values, decoded, else the field's default, which a course field gets when the store
-    has no defaults of its own, and a learner field with ``no_learners``. A default computed per block
-    (a unique id) is left to XBlock."""
-    fields = block.fields
+    the stored course values, decoded, else the field's default (see ``_plan``)."""
+    cls = type(block)
+    plan = plans.get(cls)
+    if plan is None:
+        plan = plans[cls] = _plan(cls, data, no_learners)
+    decoders, defaults = plan
+    values = dict(defaults)
     ids = block.scope_ids
-    stored = {**data.course.get(ids.usage_id, {}), **data.course.get(ids.def_id, {})}
-    values = {}
-    for name, (kind, decode) in data.readers(type(block)).items():
-        if compat.read_through_block(block, name):
-            continue
-        if name in stored:
-            values[name] = _frozen(decode(stored[name]))
-        elif (no_learners if kind == OTHER else not data.kvs_defaults) and not compat.has_unique_id_default(
+    for key in (ids.usage_id, ids.def_id):
+        for name, stored in data.course.get(key, {}).items():
+            decode = decoders.get(name)
+            if decode is not None:
+                values[name] = _frozen(decode(stored))
+    compat.prime_field_cache(
+        block, {k: v for k, v in values.items() if not compat.read_through_block(block, k)}
+    )
+
+
+# Per block class: field name -> stored JSON to value, and the defaults its fields read when nothing is stored.
+_Plan = tuple[dict[str, Callable[[Any], Any]], dict[str, Any]]
+
+
+def _plan(cls: type, data: TreeFieldData, no_learners: bool) -> _Plan:
+    """A course field read without a stored value gets the field's default when the store has no defaults
+    of its own; a learner field with ``no_learners``. A default computed per block (a unique id) is left to
+    XBlock. One read-only default is shared by every block of the class: none can change it."""
+    decoders: dict[str, Callable[[Any], Any]] = {}
+    defaults: dict[str, Any] = {}
+    fields = cls.fields  # type: ignore[attr-defined]
+    for name, (kind, decode) in data.readers(cls).items():
+        if kind != OTHER:
+            decoders[name] = decode
+        if (no_learners if kind == OTHER else not data.kvs_defaults) and not compat.has_unique_id_default(
             fields[name]
         ):
-            values[name] = _frozen(fields[name].default)
-    compat.prime_field_cache(block, values)
+            defaults[name] = _frozen(fields[name].default)
+    return decoders, defaults
 
 
 class _FrozenDict(dict[Any, Any]):
