@@ -967,3 +967,23 @@ def test_capa_template_is_what_lxml_writes() -> None:
                 olx.problem_xml(attrib, q, shuffle, words)
         templated += olx.capa_template(attrib, q, shuffle, words) is not None
     assert templated > 500  # the template, not only the fallback, was compared
+
+
+def test_chunked_member_is_written_as_its_bytes(tmp_path: Path) -> None:
+    """ArchiveWriter.add_chunks (a member made while the archive is written) gives the bytes add_bytes does."""
+    data = ("งบประมาณ " * 20000).encode()
+    pieces = [data[i : i + 7000] for i in range(0, len(data), 7000)]
+    for write in ("write_zip", "write_tar_gz"):
+        made = []
+        for chunked in (False, True):
+            writer = ArchiveWriter(1700000000)
+            writer.add_bytes("a.txt", b"first")
+            if chunked:
+                writer.add_chunks("page.html", lambda: iter(pieces))
+            else:
+                writer.add_bytes("page.html", data)
+            writer.add_bytes("z.css", b"last")
+            target = tmp_path / f"{write}-{chunked}"
+            getattr(writer, write)(target)
+            made.append(target.read_bytes())
+        assert made[0] == made[1], write
