@@ -674,8 +674,8 @@ def _capa_nodes(q: dict[str, Any], shuffle: bool, words: dict[str, str]) -> list
             cid = str(c["id"])
             hint = notes.get(cid)
             inner = [("choicehint", {"selected": "true"}, _str(hint), [])] if hint else []
-            correct = "true" if cid in q["answer"] else "false"
-            items.append(("choice", {"correct": correct, "name": cid}, str(c["text"]), inner))
+            ticked = "true" if cid in q["answer"] else "false"
+            items.append(("choice", {"correct": ticked, "name": cid}, str(c["text"]), inner))
         nodes.append(
             ("choiceresponse", {}, None, [_label_node(q["prompt"]), ("checkboxgroup", {}, None, items)])
         )

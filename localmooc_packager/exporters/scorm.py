@@ -400,7 +400,7 @@ def _course_blocks(tree: CourseTree) -> Iterator[None]:
     primed: set[str] = set()
     plans: dict[type, _Plan] = {}
     runtime.get_block = get_block  # type: ignore[method-assign]
-    runtime.service = service  # type: ignore[method-assign]
+    runtime.service = service
     try:
         yield
     finally:
