@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import unicodedata
 from datetime import date
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import olxcleaner
 import pytest
@@ -886,3 +888,102 @@ def test_plain_xml_refuses_what_xml_cannot_hold() -> None:
             olx.plain_xml("chapter", {"display_name": bad}, [])
         with pytest.raises(ValueError):
             olx.plain_xml("chapter", {"display_name": "ok"}, [("sequential", bad)])
+
+
+# ---- CAPA problems from a template
+_CAPA_TEXTS = [
+    "",
+    " ",
+    "ข้อ 1 การคลัง",
+    "a&b<c>d\"e'f",
+    "line\nbreak\r\tend",
+    " lead and trail \n",
+    "]]> &amp; \x7f \x85 \u2028 \ufffd",
+    "ำ ํา",
+    "<p>ย่อหน้าเดียว</p>",
+    "<p> </p>",
+    "<p></p>",
+    "<p>a > b \"q\" 'q'</p>",
+    "<p>one</p>\n<p>two</p>",
+    "<p>x</p>\n",
+    "<p>with <strong>bold</strong> and <br> a break</p>",
+    "text &amp; entity",
+    "<p>a\rb</p>",
+    "bell\x07",
+]
+
+
+def _random_question(rng: random.Random, n: int) -> dict[str, Any]:
+    def text() -> str:
+        return rng.choice(_CAPA_TEXTS)
+
+    kind = rng.choice(["single-choice", "multiple-choice", "true-false", "numeric", "short-text"])
+    q: dict[str, Any] = {"id": f"q{n}", "type": kind, "prompt": text()}
+    if kind in ("single-choice", "multiple-choice"):
+        q["choices"] = [{"id": cid, "text": text()} for cid in "abcd"[: rng.randint(2, 4)]]
+        q["answer"] = [c["id"] for c in q["choices"] if rng.random() < 0.5]
+    elif kind == "true-false":
+        q["answer"] = rng.random() < 0.5
+        if rng.random() < 0.3:
+            q["labels"] = {"true": text(), "false": "ไม่ใช่"}
+    elif kind == "numeric":
+        q["answer"] = rng.choice([2503, 0.5, -1, 1e-05])
+        q["tolerance"] = rng.choice([None, 0, 0.1, "5%"])
+    else:
+        q["answer"] = rng.sample(["สถ.", "คำ", "A&B", "ok"], rng.randint(1, 3))
+        q["case_sensitive"] = rng.random() < 0.5
+    if rng.random() < 0.5:
+        q["feedback"] = {cid: text() for cid in ("a", "b", "true") if rng.random() < 0.5}
+    if rng.random() < 0.7:
+        q["explain"] = text()
+    return q
+
+
+def test_capa_template_is_what_lxml_writes() -> None:
+    """problem_xml writes from a template what the lxml tree (capa_question + xml_bytes) writes, or falls
+    back to that tree (and its errors) where the template does not apply."""
+    rng = random.Random(17)
+    templated = 0
+    for n in range(3000):
+        q = _random_question(rng, n)
+        words = olx._ui_words(rng.choice(["th", "en"]))
+        attrib = {
+            "display_name": rng.choice(_CAPA_TEXTS[:8]),
+            "max_attempts": "",
+            "showanswer": "x",
+            "weight": "1",
+        }
+        shuffle = rng.random() < 0.5
+        try:
+            el = etree.Element("problem", attrib)
+            olx.capa_question(el, q, shuffle=shuffle, words=words)
+            expected: bytes | type[Exception] = olx.xml_bytes(el)
+        except (ValueError, TypeError) as exc:
+            expected = type(exc)
+        if isinstance(expected, bytes):
+            assert olx.problem_xml(attrib, q, shuffle, words) == expected, q
+        else:
+            with pytest.raises(expected):
+                olx.problem_xml(attrib, q, shuffle, words)
+        templated += olx.capa_template(attrib, q, shuffle, words) is not None
+    assert templated > 500  # the template, not only the fallback, was compared
+
+
+def test_chunked_member_is_written_as_its_bytes(tmp_path: Path) -> None:
+    """ArchiveWriter.add_chunks (a member made while the archive is written) gives the bytes add_bytes does."""
+    data = ("งบประมาณ " * 20000).encode()
+    pieces = [data[i : i + 7000] for i in range(0, len(data), 7000)]
+    for write in ("write_zip", "write_tar_gz"):
+        made = []
+        for chunked in (False, True):
+            writer = ArchiveWriter(1700000000)
+            writer.add_bytes("a.txt", b"first")
+            if chunked:
+                writer.add_chunks("page.html", lambda: iter(pieces))
+            else:
+                writer.add_bytes("page.html", data)
+            writer.add_bytes("z.css", b"last")
+            target = tmp_path / f"{write}-{chunked}"
+            getattr(writer, write)(target)
+            made.append(target.read_bytes())
+        assert made[0] == made[1], write

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -187,3 +188,28 @@ def test_registered_as_exporters_and_built_by_the_pipeline(tmp_path: Path) -> No
         "DLA-local-budget-basics-2564_2.scorm12.zip",
         "DLA-local-budget-basics-2564_2.scorm2004.zip",
     ]
+
+
+@pytest.mark.parametrize("name", sorted(EXPORTERS))
+def test_a_build_inside_the_course_folder_does_not_change_the_next(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The package time is the newest source file's: an earlier build written inside the course folder, or
+    a hidden file (an editor's swap file, .git), is not a source file."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    course = tmp_path / "course"
+    shutil.copytree(SAMPLE, course)
+    first = _build(course, name, course / "dist").read_bytes()
+    (course / ".notes.swp").write_text("later")
+    second = _build(course, name, course / "dist").read_bytes()
+    assert first == second
+
+
+def test_export_leaves_the_course_values_as_they_were(tmp_path: Path) -> None:
+    """The units render from values read once per block and shared read-only: nothing is written back."""
+    tree = load_course(SAMPLE)
+    before = json.dumps(tree.runtime.tree_data.course, sort_keys=True, default=str)
+    Scorm12Exporter().export(tree, tmp_path)
+    Scorm2004Exporter().export(tree, tmp_path)
+    assert json.dumps(tree.runtime.tree_data.course, sort_keys=True, default=str) == before
+    assert "get_block" not in vars(tree.runtime) and "service" not in vars(tree.runtime)  # runtime restored

@@ -13,6 +13,7 @@ and a concurrent build of the same target keeps its own file.
 
 from __future__ import annotations
 
+import errno
 import glob
 import io
 import os
@@ -29,7 +30,7 @@ try:
 except ImportError:  # Windows: no flock; stale temporary files are then left for the user
     fcntl = None  # type: ignore[assignment]
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from ..errors import BuildError
 
 CHUNK = 1 << 20
 ZIP_EPOCH = 315532800  # 1980-01-01, the earliest time a zip can store
+_GONE = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
 # Already-compressed media gain nothing from deflate; storing them saves build time.
 STORED_SUFFIXES = {
     ".mp4",
@@ -72,8 +74,51 @@ def build_time(paths: list[Path] | None = None) -> int:
     env = os.environ.get("SOURCE_DATE_EPOCH")
     if env and env.isdigit():
         return max(int(env), ZIP_EPOCH)
-    newest = max((int(p.stat().st_mtime) for p in paths or [] if p.exists()), default=ZIP_EPOCH)
-    return max(newest, ZIP_EPOCH)
+    newest = ZIP_EPOCH
+    for path in paths or []:
+        try:
+            mtime = int(os.stat(path).st_mtime)  # one call (was exists() then stat())
+        except OSError as exc:
+            if exc.errno in _GONE:  # what Path.exists() takes for "no such file"
+                continue
+            raise
+        newest = max(newest, mtime)
+    return newest
+
+
+def source_files(source_dir: Path, out_dir: Path) -> list[Path]:
+    """Every file of the course folder except hidden ones and earlier builds written inside it (what a
+    package is made from: the newest one's time is the package's without ``SOURCE_DATE_EPOCH``).
+
+    One directory listing and one path resolution per folder (a file's own is resolved only when it is a
+    symbolic link); symbolic links to folders are not followed, as ``Path.rglob`` does not follow them.
+    """
+    out = os.path.realpath(out_dir)
+    out_prefix = out if out.endswith(os.sep) else out + os.sep
+    found = []
+    stack = [(os.fspath(source_dir), source_dir)]
+    while stack:
+        folder, folder_path = stack.pop()
+        real_folder = os.path.realpath(folder)
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((entry.path, folder_path / entry.name))
+                continue
+            if not entry.is_file():
+                continue
+            real = (
+                os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(real_folder, entry.name)
+            )
+            if real == out or real.startswith(out_prefix):
+                continue
+            found.append(folder_path / entry.name)
+    return found
 
 
 @dataclass
@@ -82,6 +127,7 @@ class _Member:
     data: bytes | None = None
     source: Path | None = None
     size: int = 0
+    chunks: Callable[[], Iterable[bytes]] | None = None  # made while the archive is written
 
 
 class ArchiveWriter:
@@ -94,6 +140,12 @@ class ArchiveWriter:
     def add_bytes(self, name: str, data: bytes | str) -> None:
         raw = data.encode("utf-8") if isinstance(data, str) else data
         self._add(_Member(name, data=raw, size=len(raw)))
+
+    def add_chunks(self, name: str, make: Callable[[], Iterable[bytes]]) -> None:
+        """A member whose bytes ``make()`` yields when its turn comes, in name order: written to a zip as
+        they come, so a large generated file (a SCORM page of every unit) is never held whole. Its size
+        must stay under 2 GiB (no zip64 record is made for a size not known in advance)."""
+        self._add(_Member(name, chunks=make, size=-1))
 
     def add_file(self, name: str, source: Path) -> None:
         self._add(_Member(name, source=source, size=source.stat().st_size))
@@ -109,6 +161,8 @@ class ArchiveWriter:
         return sorted(self.members)
 
     def _open(self, member: _Member) -> IO[bytes]:
+        if member.chunks is not None:
+            return io.BytesIO(b"".join(member.chunks()))
         if member.data is not None:
             return io.BytesIO(member.data)
         assert member.source is not None
@@ -127,6 +181,11 @@ class ArchiveWriter:
                 info.create_system = 3  # Unix, so that the mode above is read
                 suffix = Path(name).suffix.lower()
                 info.compress_type = zipfile.ZIP_STORED if suffix in STORED_SUFFIXES else zipfile.ZIP_DEFLATED
+                if member.chunks is not None:
+                    with zf.open(info, "w", force_zip64=False) as dst:
+                        for chunk in member.chunks():
+                            dst.write(chunk)
+                    continue
                 with (
                     self._open(member) as src,
                     zf.open(info, "w", force_zip64=member.size > 0x7FFF0000) as dst,
@@ -150,6 +209,9 @@ class ArchiveWriter:
                 buf += self._header(folder, 0, tarfile.DIRTYPE)
             for name in self.names():
                 member = self.members[name]
+                if member.chunks is not None:  # a tar header states the size first: made here, whole
+                    data = b"".join(member.chunks())
+                    member = _Member(name, data=data, size=len(data))
                 buf += self._header(prefix + name, member.size, tarfile.REGTYPE)
                 if member.data is not None:
                     buf += member.data

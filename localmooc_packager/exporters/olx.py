@@ -40,7 +40,7 @@ from ..olx_read import EMBED_MANIFEST, EMBED_SOURCE, LM_NS, LM_PREFIX, grading_d
 from ..safe import parse_xml_bytes, read_text
 from ..tree import CourseTree
 from . import package_stem
-from .archive import ArchiveWriter, build_time
+from .archive import ArchiveWriter, build_time, source_files
 
 FLAVORS = ("stock", "native")
 DEFINITION_SCOPES = (Scope.content, Scope.settings)
@@ -81,7 +81,7 @@ class OlxExporter:
             raise UsageError(f"unknown OLX flavour {olx_flavor!r}; choose one of {', '.join(FLAVORS)}")
         out_dir = Path(out_dir)
         stem = package_stem(tree)
-        sources = _source_files(tree.source_dir, out_dir)
+        sources = source_files(tree.source_dir, out_dir)
         writer = ArchiveWriter(build_time(sources))
         _OlxBuilder(tree.cached(), writer, olx_flavor).build()
         _embed_source(tree.source_dir, sources, writer, sorted(tree.assets))
@@ -104,7 +104,7 @@ def _embed_source(source_dir: Path, sources: list[Path], writer: ArchiveWriter, 
         for m in writer.members.values()
         if not m.name.startswith("static/")  # never counted: no need to read videos
     )
-    # The paths are source_dir / ... (from _source_files): cut the prefix (Path.relative_to walks parents).
+    # The paths are source_dir / ... (from source_files): cut the prefix (Path.relative_to walks parents).
     base = str(source_dir)
     prefix = "" if base == "." else (base if base.endswith(os.sep) else base + os.sep)
     files = sorted((str(p)[len(prefix) :].replace(os.sep, "/"), p) for p in sources)
@@ -126,40 +126,6 @@ def _embed_source(source_dir: Path, sources: list[Path], writer: ArchiveWriter, 
     writer.add_bytes(
         EMBED_MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     )
-
-
-def _source_files(source_dir: Path, out_dir: Path) -> list[Path]:
-    """Every file of the course folder except hidden ones and earlier builds written inside it.
-
-    One directory listing and one path resolution per folder (a file's own is resolved only when it is a
-    symbolic link); symbolic links to folders are not followed, as ``Path.rglob`` does not follow them.
-    """
-    out = os.path.realpath(out_dir)
-    out_prefix = out if out.endswith(os.sep) else out + os.sep
-    found = []
-    stack = [(os.fspath(source_dir), source_dir)]
-    while stack:
-        folder, folder_path = stack.pop()
-        real_folder = os.path.realpath(folder)
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                stack.append((entry.path, folder_path / entry.name))
-                continue
-            if not entry.is_file():
-                continue
-            real = (
-                os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(real_folder, entry.name)
-            )
-            if real == out or real.startswith(out_prefix):
-                continue
-            found.append(folder_path / entry.name)
-    return found
 
 
 class _OlxBuilder:
@@ -403,23 +369,19 @@ class _OlxBuilder:
             # A pre-test or practice question sharing a graded subsection must not count: weight 0.
             points = float(q.get("points", 1)) if counts or not graded_subsection else 0.0
             # One question: the quiz's own title (a Studio problem imported as a quiz comes back as it was).
-            el = etree.Element(
-                "problem",
-                {
-                    "display_name": title if len(questions) == 1 else f"{title} ({question_word} {n})",
-                    "max_attempts": attempts,
-                    "showanswer": showanswer,
-                    "weight": _num(points),
-                },
-            )
-            capa_question(el, q, shuffle=shuffle, words=self.words)
-            self.add_xml(f"problem/{name}.xml", el)
-            self.add_policy("problem", name, policy, el)
+            attrib = {
+                "display_name": title if len(questions) == 1 else f"{title} ({question_word} {n})",
+                "max_attempts": attempts,
+                "showanswer": showanswer,
+                "weight": _num(points),
+            }
+            self.writer.add_bytes(f"problem/{name}.xml", problem_xml(attrib, q, shuffle, self.words))
+            self.add_policy("problem", name, policy, attrib)
             # Which quiz and question this problem is: the import joins the problems back by these. In
             # policy.json, not on the element: a namespace declared there would be in scope for (and
             # serialised with) every piece of CAPA markup. Studio keeps unknown policy keys in
             # xml_attributes (XmlMixin.apply_policy) and exports them as attributes.
-            self.add_policy("problem", name, {lm("quiz"): quiz_id, lm("question"): str(q["id"])}, el)
+            self.add_policy("problem", name, {lm("quiz"): quiz_id, lm("question"): str(q["id"])}, attrib)
             names.append(name)
         return names
 
@@ -611,6 +573,181 @@ def asset_entry(name: str, subrip: bool = False) -> dict[str, Any]:
 
 
 # ---- CAPA
+def problem_xml(attrib: dict[str, str], q: dict[str, Any], shuffle: bool, words: dict[str, str]) -> bytes:
+    """The file ``problem/<name>.xml`` of question ``q``: ``<problem attrib...>`` holding its CAPA markup.
+
+    From a template (``capa_template``) when the question's texts are plain text or one paragraph of it,
+    as Markdown writes most prompts and explanations; otherwise (other HTML, characters XML cannot hold)
+    through lxml (``capa_question``). Both give the same bytes (tests/test_export_olx.py compares them on
+    generated questions): building and serialising an lxml tree per question was most of the export of a
+    quiz-heavy course.
+    """
+    text = capa_template(attrib, q, shuffle, words)
+    if text is not None:
+        return text.encode()
+    el = etree.Element("problem", attrib)
+    capa_question(el, q, shuffle=shuffle, words=words)
+    return xml_bytes(el)
+
+
+# A node of the template: (tag, attributes, text or None, children). Serialised as libxml2 formats it.
+_Node = tuple[str, dict[str, str], "str | None", list[Any]]
+_TEXT_SPECIAL = re.compile("[&<>\r]")
+_PLAIN_PARAGRAPH = re.compile(r"<p>([^<&\r]+)</p>")
+
+
+class _NotPlain(Exception):
+    """A value the template does not write (HTML beyond one paragraph, not a string, not XML)."""
+
+
+def capa_template(
+    attrib: dict[str, str], q: dict[str, Any], shuffle: bool, words: dict[str, str]
+) -> str | None:
+    """``xml_bytes`` of the ``capa_question`` element as text, or None where the template does not apply."""
+    try:
+        children = _capa_nodes(q, shuffle, words)
+        root: _Node = ("problem", attrib, None, children)
+        out = [_XML_DECLARATION]
+        _emit(root, 0, True, out)
+        out.append("\n")
+        text = "".join(out)
+    except _NotPlain:
+        return None
+    if _NOT_XML.search(text):
+        return None  # lxml refuses these characters: let it say so
+    return text
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _NotPlain
+    return value
+
+
+def _html_nodes(fragment: str) -> tuple[str | None, list[_Node]]:
+    """What ``_append_html`` adds to an empty element: (its text, its children)."""
+    fragment = _str(fragment)
+    if not fragment.strip():
+        return None, []
+    if not any(c in fragment for c in "<&\r"):
+        return fragment, []
+    m = _PLAIN_PARAGRAPH.fullmatch(fragment)
+    if m is None:
+        raise _NotPlain
+    return None, [("p", {}, m.group(1), [])]
+
+
+def _label_node(prompt: str) -> _Node:
+    text, children = _html_nodes(prompt)
+    return ("label", {}, text, children)
+
+
+def _capa_nodes(q: dict[str, Any], shuffle: bool, words: dict[str, str]) -> list[_Node]:
+    """The children ``capa_question`` appends to the problem element, as template nodes."""
+    kind = q["type"]
+    notes = q.get("feedback") or {}
+    nodes: list[_Node] = []
+    if kind in ("single-choice", "true-false"):
+        group_attrib = {"type": "MultipleChoice"}
+        if kind == "true-false":
+            labels = q.get("labels") or {}
+            choices = [
+                ("true", labels.get("true", words["true"]), q["answer"] is True),
+                ("false", labels.get("false", words["false"]), q["answer"] is False),
+            ]
+        else:
+            if shuffle:
+                group_attrib["shuffle"] = "true"
+            choices = [(str(c["id"]), str(c["text"]), c["id"] in q["answer"]) for c in q["choices"]]
+        items: list[_Node] = []
+        for cid, text, correct in choices:
+            hint = notes.get(cid)
+            inner: list[_Node] = [("choicehint", {}, _str(hint), [])] if hint else []
+            items.append(
+                ("choice", {"correct": "true" if correct else "false", "name": cid}, _str(text), inner)
+            )
+        group: _Node = ("choicegroup", group_attrib, None, items)
+        nodes.append(("multiplechoiceresponse", {}, None, [_label_node(q["prompt"]), group]))
+    elif kind == "multiple-choice":
+        items = []
+        for c in q["choices"]:
+            cid = str(c["id"])
+            hint = notes.get(cid)
+            inner = [("choicehint", {"selected": "true"}, _str(hint), [])] if hint else []
+            ticked = "true" if cid in q["answer"] else "false"
+            items.append(("choice", {"correct": ticked, "name": cid}, str(c["text"]), inner))
+        nodes.append(
+            ("choiceresponse", {}, None, [_label_node(q["prompt"]), ("checkboxgroup", {}, None, items)])
+        )
+    elif kind == "numeric":
+        parts = [_label_node(q["prompt"])]
+        tol = q.get("tolerance")
+        if tol:
+            tol_text = tol if isinstance(tol, str) else _num(tol)
+            parts.append(("responseparam", {"default": tol_text, "type": "tolerance"}, None, []))
+        parts.append(("formulaequationinput", {}, None, []))
+        nodes.append(("numericalresponse", {"answer": _num(q["answer"])}, None, parts))
+    elif kind == "short-text":
+        answers = [_str(a) for a in q["answer"]]
+        for a in list(answers):
+            if SARA_AM in a and a.replace(SARA_AM, SARA_AM_TYPED) not in answers:
+                answers.append(a.replace(SARA_AM, SARA_AM_TYPED))
+        resp_attrib = {"answer": answers[0]}
+        if not q.get("case_sensitive"):
+            resp_attrib["type"] = "ci"
+        parts = [_label_node(q["prompt"])]
+        parts.extend(("additional_answer", {"answer": extra}, None, []) for extra in answers[1:])
+        parts.append(("textline", {"size": "40"}, None, []))
+        nodes.append(("stringresponse", resp_attrib, None, parts))
+    else:
+        raise _NotPlain  # capa_question says what is wrong
+    if q.get("explain"):
+        text, children = _html_nodes(q["explain"])
+        div: _Node = (
+            "div",
+            {"class": "detailed-solution"},
+            text,
+            [("p", {}, _str(words["explain"]), []), *children],
+        )
+        nodes.append(("solution", {}, None, [div]))
+    return nodes
+
+
+def _emit(node: _Node, level: int, pretty: bool, out: list[str]) -> None:
+    """One element as libxml2 writes it: an element with text (mixed content) has nothing indented inside."""
+    tag, attrib, text, children = node
+    if not attrib:  # most elements of a problem
+        attrs = ""
+    elif len(attrib) == 1:
+        ((key, value),) = attrib.items()
+        attrs = f' {key}="{_attr(_str(value))}"'
+    else:
+        attrs = "".join(f' {key}="{_attr(_str(attrib[key]))}"' for key in sorted(attrib))
+    if text is None and not children:
+        out.append(f"<{tag}{attrs}/>")
+        return
+    out.append(f"<{tag}{attrs}>")
+    if text is not None:
+        out.append(_text(text))
+        pretty = False
+    if pretty:
+        indent = "  " * (level + 1)
+        for child in children:
+            out.append("\n" + indent)
+            _emit(child, level + 1, True, out)
+        out.append("\n" + "  " * level)
+    else:
+        for child in children:
+            _emit(child, level + 1, False, out)
+    out.append(f"</{tag}>")
+
+
+def _text(value: str) -> str:
+    if not _TEXT_SPECIAL.search(value):
+        return value
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+
+
 def capa_question(problem: etree._Element, q: dict[str, Any], shuffle: bool, words: dict[str, str]) -> None:
     """Append the response element (label, inputs, hints) and the solution of question ``q``."""
     kind = q["type"]

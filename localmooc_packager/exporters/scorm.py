@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from importlib.resources import files
 from pathlib import Path
@@ -23,14 +23,16 @@ from urllib.parse import quote
 from lxml import etree
 from web_fragments.fragment import Fragment
 from xblock.core import XBlock
+from xblock.runtime import DictKeyValueStore
 
 from localmooc_xblocks.base import ui as block_ui
 
+from .. import xblock_compat as compat
 from ..errors import BuildError
 from ..grading import course_grading
-from ..tree import CourseTree
+from ..tree import OTHER, CourseTree, TreeFieldData
 from . import package_stem
-from .archive import ArchiveWriter, build_time
+from .archive import ArchiveWriter, build_time, source_files
 
 PLAYER_FILES = ("player.js", "player.css")
 BLOCKS_CSS = "lm.css"
@@ -104,14 +106,15 @@ class _ScormExporter:
         statics = static_renderings(tree, units, lang)  # third-party blocks; fails before any work
         data = course_data(tree, units, self.version.schemaversion, lang)
         data["quizzes"].extend(q for s in statics.values() if (q := s.quiz) is not None)
-        with _static_children(tree, statics):
-            rendered = _render_units(tree, units, lang)
-        writer = ArchiveWriter(build_time(_source_files(tree)))
-        writer.add_bytes("index.html", _index_html(tree, units, rendered, data, lang))
+        writer = ArchiveWriter(build_time(source_files(tree.source_dir, out_dir)))
+        # The page is rendered unit by unit while the zip is written (index.html comes before lm.css, the
+        # stylesheets its blocks use): no unit's markup is held once it is compressed.
+        page = _Page()
+        writer.add_chunks("index.html", lambda: _index_html(tree, units, data, lang, page))
+        writer.add_chunks(BLOCKS_CSS, lambda: [_blocks_css(page)])
         player = files(__package__) / "player"
         for name in PLAYER_FILES:
             writer.add_bytes(name, (player / name).read_bytes())
-        writer.add_bytes(BLOCKS_CSS, _blocks_css(rendered))
         for name, content in sorted({k: v for s in statics.values() for k, v in s.files.items()}.items()):
             writer.add_bytes(name, content)
         for rel in sorted(tree.assets):
@@ -119,7 +122,8 @@ class _ScormExporter:
         manifest = build_manifest(tree, self.version.schemaversion, writer.names())
         writer.add_bytes("imsmanifest.xml", manifest)
         target = out_dir / f"{package_stem(tree)}.{self.name}.zip"
-        writer.write_zip(target)
+        with _static_children(tree, statics), _course_blocks(tree):
+            writer.write_zip(target)
         return target
 
 
@@ -143,10 +147,6 @@ def _units(tree: CourseTree) -> list[XBlock]:
 
 def _uid(block: XBlock) -> str:
     return str(block.scope_ids.usage_id)
-
-
-def _source_files(tree: CourseTree) -> list[Path]:
-    return sorted(p for p in tree.source_dir.rglob("*") if p.is_file())
 
 
 def _plain(html: str, limit: int) -> str:
@@ -364,40 +364,166 @@ def _static_children(tree: CourseTree, statics: dict[str, _Static]) -> Iterator[
         del runtime.render_child
 
 
+@contextmanager
+def _course_blocks(tree: CourseTree) -> Iterator[None]:
+    """While the units render, a container's children are the tree's own blocks (made once), each holding
+    its course values already decoded, the way its first read of each field would cache them.
+
+    Each ``runtime.get_block`` made a new XBlock whose every field read went through the field data and
+    deep-copied each list and dict (a quiz's questions) as XBlock's baseline for noticing changes: most of
+    a SCORM export. The values are shared course content that no view changes: they are handed over as
+    read-only containers, which are their own copies. Views, wrappers and markup are XBlock's, unchanged.
+    """
+    runtime = tree.runtime
+    data = runtime.tree_data
+    if data is None:  # another field data service: nothing to read ahead
+        yield
+        return
+
+    # Learner fields (a quiz's answers) read their defaults: nothing is stored for anyone in a build's
+    # tree. Primed only when that is certain (an empty in-memory store without defaults of its own).
+    kvs = compat.field_data_kvs(data)
+    no_learners = type(kvs) is DictKeyValueStore and not kvs.db_dict and not data.kvs_defaults
+    original_service = runtime.service
+
+    def get_block(usage_id: str, for_parent: XBlock | None = None) -> XBlock:
+        block = tree.block(str(usage_id))
+        if block.scope_ids.usage_id not in primed:
+            primed.add(block.scope_ids.usage_id)
+            _prime(block, data, no_learners, plans)
+        return block
+
+    def service(block: XBlock, service_name: str) -> Any:
+        # Every field read asks for "field-data" (XBlock declares it on every block): answered directly.
+        return data if service_name == "field-data" else original_service(block, service_name)
+
+    primed: set[str] = set()
+    plans: dict[type, _Plan] = {}
+    runtime.get_block = get_block  # type: ignore[method-assign]
+    runtime.service = service
+    try:
+        yield
+    finally:
+        del runtime.get_block
+        del runtime.service
+
+
+def _prime(block: XBlock, data: TreeFieldData, no_learners: bool, plans: dict[type, _Plan]) -> None:
+    """Put in the block's field cache what its first read of each field would (``compat.prime_field_cache``):
+    the stored course values, decoded, else the field's default (see ``_plan``)."""
+    cls = type(block)
+    plan = plans.get(cls)
+    if plan is None:
+        plan = plans[cls] = _plan(cls, data, no_learners)
+    decoders, defaults = plan
+    values = dict(defaults)
+    ids = block.scope_ids
+    for key in (ids.usage_id, ids.def_id):
+        for name, stored in data.course.get(key, {}).items():
+            decode = decoders.get(name)
+            if decode is not None:
+                values[name] = _frozen(decode(stored))
+    compat.prime_field_cache(
+        block, {k: v for k, v in values.items() if not compat.read_through_block(block, k)}
+    )
+
+
+# Per block class: field name -> stored JSON to value, and the defaults its fields read when nothing is stored.
+_Plan = tuple[dict[str, Callable[[Any], Any]], dict[str, Any]]
+
+
+def _plan(cls: type, data: TreeFieldData, no_learners: bool) -> _Plan:
+    """A course field read without a stored value gets the field's default when the store has no defaults
+    of its own; a learner field with ``no_learners``. A default computed per block (a unique id) is left to
+    XBlock. One read-only default is shared by every block of the class: none can change it."""
+    decoders: dict[str, Callable[[Any], Any]] = {}
+    defaults: dict[str, Any] = {}
+    fields = cls.fields  # type: ignore[attr-defined]
+    for name, (kind, decode) in data.readers(cls).items():
+        if kind != OTHER:
+            decoders[name] = decode
+        if (no_learners if kind == OTHER else not data.kvs_defaults) and not compat.has_unique_id_default(
+            fields[name]
+        ):
+            defaults[name] = _frozen(fields[name].default)
+    return decoders, defaults
+
+
+class _FrozenDict(dict[Any, Any]):
+    """A course value shared with the views: reads as a dict, refuses changes, is its own (deep) copy."""
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
+        raise TypeError("course content is read-only while a package is exported")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+    __ior__ = _refuse  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _FrozenDict:
+        return self
+
+    def __copy__(self) -> _FrozenDict:
+        return self
+
+
+class _FrozenList(list[Any]):
+    """The list counterpart of ``_FrozenDict``."""
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
+        raise TypeError("course content is read-only while a package is exported")
+
+    __setitem__ = __delitem__ = append = extend = insert = pop = remove = clear = sort = reverse = _refuse  # type: ignore[assignment]
+    __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _FrozenList:
+        return self
+
+    def __copy__(self) -> _FrozenList:
+        return self
+
+
+def _frozen(value: Any) -> Any:
+    """A list or dict as its read-only form. Only the outer one: XBlock's baseline copy is what this spares,
+    and a value read through XBlock shares its inner objects with the store too."""
+    kind = type(value)
+    if kind is list:
+        return _FrozenList(value)
+    if kind is dict:
+        return _FrozenDict(value)
+    return value
+
+
 # --------------------------------------------------------------------------------------------------------
 # The player page
 
 
+def _render_unit(tree: CourseTree, unit: XBlock, lang: str, css: list[str]) -> str:
+    """A unit's markup from its blocks' student_view; stylesheets not seen yet are added to ``css``."""
+    # lm_heading 2: the page's h1 is the course title, each unit's title an h2.
+    frag = tree.runtime.render(unit, "student_view", {"lang": lang, "lm_heading": 2})
+    html = frag.body_html()
+    # Substring tests first: most units hold neither, and a failed search is cheaper than a sub.
+    if "xblock_json_init_args" in html:
+        html = _INIT_ARGS.sub("", html)
+    if "/static/" in html:
+        html = _STATIC_ATTR.sub(r"\1static/", html)
+    for r in frag.resources:
+        if r.kind == "text" and r.mimetype == "text/css" and r.data not in css:
+            css.append(r.data)
+    return html
+
+
 @dataclass
-class _Rendered:
-    html: str
-    css: list[str]
+class _Page:
+    """What rendering index.html gathers for lm.css, written after it (the zip writes names in order)."""
+
+    css: list[str] = field(default_factory=list)  # the blocks' stylesheets, each once, in order of first use
+    done: bool = False
 
 
-def _render_units(tree: CourseTree, units: list[XBlock], lang: str) -> list[_Rendered]:
-    out = []
-    for unit in units:
-        # lm_heading 2: the page's h1 is the course title, each unit's title an h2.
-        frag = tree.runtime.render(unit, "student_view", {"lang": lang, "lm_heading": 2})
-        html = frag.body_html()
-        # Substring tests first: most units hold neither, and a failed search is cheaper than a sub.
-        if "xblock_json_init_args" in html:
-            html = _INIT_ARGS.sub("", html)
-        if "/static/" in html:
-            html = _STATIC_ATTR.sub(r"\1static/", html)
-        css = [r.data for r in frag.resources if r.kind == "text" and r.mimetype == "text/css"]
-        out.append(_Rendered(html, css))
-    return out
-
-
-def _blocks_css(rendered: list[_Rendered]) -> str:
-    """The blocks' own stylesheets, each once, in order of first use."""
-    seen: list[str] = []
-    for r in rendered:
-        for css in r.css:
-            if css not in seen:
-                seen.append(css)
-    return "\n".join(seen)
+def _blocks_css(page: _Page) -> bytes:
+    if not page.done:
+        raise BuildError("internal: lm.css was about to be written before the page whose styles it holds")
+    return "\n".join(page.css).encode()
 
 
 def _json_for_script(data: dict[str, Any]) -> str:
@@ -407,14 +533,14 @@ def _json_for_script(data: dict[str, Any]) -> str:
 
 
 def _index_html(
-    tree: CourseTree, units: list[XBlock], rendered: list[_Rendered], data: dict[str, Any], lang: str
-) -> str:
+    tree: CourseTree, units: list[XBlock], data: dict[str, Any], lang: str, page: _Page
+) -> Iterator[bytes]:
+    """index.html in pieces: the head and contents, then each unit as it is rendered, then the rest."""
     t = data["ui"]
     title = escape(tree.course.display_name)
     toc = []
-    sections = []
     total = len(units)
-    for i, (unit, r) in enumerate(zip(units, rendered, strict=True)):
+    for i, unit in enumerate(units):
         uid = escape(_uid(unit))
         toc.append(
             f'<li><a href="#unit-{uid}" data-lm-goto="{uid}"><span class="lm-toc-num">{i + 1}.</span> '
@@ -422,12 +548,8 @@ def _index_html(
             f'<span class="lm-toc-mark" data-lm-visited hidden aria-hidden="true">✓</span>'
             f'<span class="lm-sr" data-lm-visited-text hidden>({escape(t["visited"])})</span></a></li>'
         )
-        sections.append(
-            f'<div class="lm-player-unit" id="unit-{uid}" data-lm-unit="{uid}" data-lm-unit-index="{i}">'
-            f"{r.html}</div>"
-        )
     position = escape(t["unit_of"].format(n=1, total=total))
-    return (
+    yield (
         "<!DOCTYPE html>\n"
         f'<html lang="{escape(lang)}" data-lm-scorm="{escape(data["scorm"])}">\n<head>\n'
         '<meta charset="utf-8">\n'
@@ -448,10 +570,18 @@ def _index_html(
         f'<details class="lm-toc-details" data-lm-toc><summary id="lm-toc-title">{escape(t["contents"])}</summary>\n'
         f'<ol class="lm-toc-list">{"".join(toc)}</ol>\n</details>\n</nav>\n'
         '<main id="lm-main" class="lm-main" tabindex="-1">\n'
-        + "\n".join(sections)
-        + '\n<nav class="lm-pager" aria-label="'
-        + escape(t["contents"])
-        + '">\n'
+    ).encode()
+    del toc
+    for i, unit in enumerate(units):
+        uid = escape(_uid(unit))
+        yield (
+            ("\n" if i else "")
+            + f'<div class="lm-player-unit" id="unit-{uid}" data-lm-unit="{uid}" data-lm-unit-index="{i}">'
+            + _render_unit(tree, unit, lang, page.css)
+            + "</div>"
+        ).encode()
+    yield (
+        '\n<nav class="lm-pager" aria-label="' + escape(t["contents"]) + '">\n'
         f'<button type="button" class="lm-button lm-pager-prev" data-lm="prev">← {escape(t["prev"])}</button>\n'
         f'<span class="lm-position" data-lm-position>{position}</span>\n'
         f'<button type="button" class="lm-button lm-pager-next" data-lm="next">{escape(t["next"])} →</button>\n'
@@ -459,7 +589,8 @@ def _index_html(
         f'<script type="application/json" id="lm-data">{_json_for_script(data)}</script>\n'
         '<script src="player.js"></script>\n'
         "</body>\n</html>\n"
-    )
+    ).encode()
+    page.done = True
 
 
 # --------------------------------------------------------------------------------------------------------
