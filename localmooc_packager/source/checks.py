@@ -72,6 +72,7 @@ class Checker:
             tree.files = links.CourseFiles(tree.root_dir)
         self.files = tree.files
         self.folders: dict[str, str] = {}  # resolved folder -> relative to the course root
+        self.doc_folders: dict[int, str] = {}  # id(YAML document) -> folder_of its file
         # (url, folder) -> what it names: a course links the same files from many pages
         self.resolved: dict[tuple[str, str], links.Resolved | None] = {}
 
@@ -336,6 +337,13 @@ class Checker:
             folder = self.folders[real_dir] = "" if rel == "." else rel.replace(os.sep, "/")
         return folder
 
+    def doc_folder(self, doc: YamlDoc) -> str:
+        """``folder_of`` the YAML file ``doc``, once per file (a section file holds hundreds of bodies)."""
+        folder = self.doc_folders.get(id(doc))
+        if folder is None:
+            folder = self.doc_folders[id(doc)] = self.folder_of(doc.path, doc is not self.tree.docs[0])
+        return folder
+
     def body_refs(
         self, data: dict[str, Any], keys: tuple[str, ...], text: str, file: Path | None, markdown: bool = True
     ) -> None:
@@ -348,7 +356,7 @@ class Checker:
             base = self.folder_of(file)
         else:
             origin = self.tree.origin.get(id(data))
-            base = self.folder_of(origin[0].path, origin[0] is not self.tree.docs[0]) if origin else ""
+            base = self.doc_folder(origin[0]) if origin else ""
         changes: list[tuple[int, int, str]] = []
         known = self.resolved
         for link in found:
@@ -671,11 +679,21 @@ class Checker:
     def static_text(path: str) -> str | None:
         """The text of a file in static/ when it may hold a Thai typing problem; None when it cannot, or
         when it is no UTF-8 text after all (not ours to judge: it is copied as it is)."""
+        # os.read on a raw descriptor: half the CPU of open() + read() for these small files (no buffered
+        # reader, no fstat for a buffer size), and a course may have thousands of them.
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return None
+        try:
+            chunks = []
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if not thai.utf8_suspect(data):
             return None
         try:

@@ -211,11 +211,24 @@ class Resolved(NamedTuple):
     message: str = ""
 
 
+_STATIC_PREFIXES = ("./static/", "/static/", "static/")  # as markup.static_name tries them
+
+
 def resolve(url: str, base: str, files: CourseFiles) -> Resolved | None:
     """Resolve ``url`` written in a body whose file sits in folder ``base`` (relative, '' for the root).
 
     None for what is not a course file: network addresses, other schemes, anchors, site paths.
     """
+    # The common case first: a plain `static/NAME` (or `/static/`, `./static/`) of a file in the listing,
+    # with nothing to cut or unquote; answers as the general path below does (no scheme can match it).
+    if "?" not in url and "#" not in url and "%" not in url:
+        for prefix in _STATIC_PREFIXES:
+            if url.startswith(prefix):
+                rel = "static/" + url[len(prefix) :]
+                if rel in files.paths:
+                    canonical = "/" + rel
+                    return Resolved(canonical if canonical != url else None)
+                break
     if not url or url.startswith(("#", "//")) or _SCHEME.match(url):
         return None
     query, fragment = url.find("?"), url.find("#")
