@@ -658,9 +658,12 @@ class Checker:
             texts.setdefault(real(path, True), (body, None))
         root = os.fspath(self.root)
         symlinks = self.files.symlinks
-        for rel in sorted(self.files.paths):
-            if rel.startswith("static/") and rel.rsplit(".", 1)[-1].lower() in _TEXT_SUFFIXES:
-                texts.setdefault(real(os.path.join(root, rel), rel not in symlinks), (None, None))
+        for rel in sorted(  # only the text files sorted (the same order), not every file of static/
+            rel
+            for rel in self.files.paths
+            if rel.startswith("static/") and rel.rsplit(".", 1)[-1].lower() in _TEXT_SUFFIXES
+        ):
+            texts.setdefault(real(os.path.join(root, rel), rel not in symlinks), (None, None))
         for key, (stored, owner) in texts.items():
             text = stored if stored is not None else self.static_text(key)
             if text is None:
@@ -727,6 +730,14 @@ class Checker:
         if not static.is_dir():
             return
         # From the course's listing: no system call per file (15,000 small files are a real course).
+        names = self.files.static_names()
+        symlinks = self.files.symlinks
+        if names is not None and not (symlinks and any(rel in symlinks for rel in names)):
+            # All names at once (str methods on one text, not a call each): most courses have no problem,
+            # and only then the entries are sorted and looked at one by one for the messages.
+            joined = "\n".join(names)
+            if joined.isascii() and not _BAD_NAME_CHAR.search(joined):
+                return  # ASCII is its own NFC
         listed = self.files.static_entries()
         if listed is None:
             entries = [

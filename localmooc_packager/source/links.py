@@ -55,15 +55,20 @@ class CourseFiles:
         self._walk()
         return "static" not in self._symlinks and not any(rel.startswith("static/") for rel in self._skipped)
 
+    def static_names(self) -> list[str] | None:
+        """``static_entries`` unsorted."""
+        if not self._listed_static():
+            return None
+        return [rel for rel in (*self._paths, *self._folders) if rel.startswith("static/")]
+
     def static_entries(self) -> list[str] | None:
         """Every file, folder and link under static/, as ``Path('static').rglob('*')`` lists them (relative
         to the course), sorted as paths sort; None when the listing cannot stand in for that walk (a
         skipped folder such as .git under static/, whose content is not listed)."""
         if not self._listed_static():
             return None
-        entries = [rel for rel in self._paths if rel.startswith("static/")]
-        entries += [rel for rel in self._folders if rel.startswith("static/")]
-        return sorted(entries, key=lambda rel: rel.split("/"))
+        entries = self.static_names()
+        return None if entries is None else sorted(entries, key=lambda rel: rel.split("/"))
 
     def static_files(self) -> list[str] | None:
         """The regular files under static/ (no links, sockets or pipes) sorted, as the packages carry them;
