@@ -173,14 +173,16 @@ _SRCSET = re.compile(r"""(?=[s\u017f])\bsrcset\s*=\s*(["'])(?P<set>[^"']*)\1""",
 
 def links(text: str, markdown: bool) -> Iterator[Link]:
     """Every link, image and embedded file named in a body (not inside code), in order."""
-    if "=" not in text and "(" not in text and "]:" not in text:  # no pattern can match
+    has_eq = "=" in text  # asked three times below; a search of the whole body each
+    if not has_eq and "(" not in text and "]:" not in text:  # no pattern can match
         return
     if "`" in text or "~~~" in text:
         text = _CODE.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+        has_eq = "=" in text
     spans: list[tuple[int, int, str, bool]] = []
     # Each scan is skipped when a substring every match holds is absent (a scan costs a few nanoseconds
     # per character of a body, most of which is Thai prose).
-    if "=" in text or "l(" in text or "L(" in text:  # an attribute, or url(
+    if has_eq or "l(" in text or "L(" in text:  # an attribute, or url(
         for m in _HTML_REF.finditer(text):
             attr = m.group("attr")
             nav = attr is not None and attr.lower() == "href"
@@ -192,7 +194,7 @@ def links(text: str, markdown: bool) -> Iterator[Link]:
         if "]:" in text:
             for m in _MD_DEFINITION.finditer(text):
                 spans.append((m.start("url"), m.end("url"), m.group("url"), True))
-    if "=" in text:
+    if has_eq:
         lowered = text.lower()  # `cset` of srcset has no letter with a case variant but its own
         if "cset" in lowered or "c\u017fet" in lowered:
             for m in _SRCSET.finditer(text):
