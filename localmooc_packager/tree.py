@@ -101,6 +101,7 @@ class TreeFieldData(KvsFieldData):
         self.kvs_defaults = type(kvs).default is not KeyValueStore.default
         self._kinds: dict[type, dict[str, int]] = {}
         self._readers: dict[type, dict[str, tuple[int, Callable[[Any], Any]]]] = {}
+        self._writers: dict[type, dict[str, tuple[int, Callable[[Any], Any]]]] = {}
 
     def course_id(self, block: XBlock, name: str) -> str | None:
         """The id ``name``'s value is stored under, or None when it is not a course field."""
@@ -127,6 +128,17 @@ class TreeFieldData(KvsFieldData):
                 name: (kinds[name], compat.field_decoder(f)) for name, f in fields.items()
             }
         return readers
+
+    def writers(self, cls: type) -> dict[str, tuple[int, Callable[[Any], Any]]]:
+        """Field name -> (where it is stored, a value set on the field -> the JSON ``save()`` stores)."""
+        writers = self._writers.get(cls)
+        if writers is None:
+            kinds = self.kinds(cls)
+            fields: dict[str, Field] = cls.fields  # type: ignore[attr-defined]
+            writers = self._writers[cls] = {
+                name: (kinds[name], compat.field_encoder(f)) for name, f in fields.items()
+            }
+        return writers
 
     def get(self, block: XBlock, name: str) -> Any:
         key = self.course_id(block, name)
@@ -239,18 +251,17 @@ class TreeRuntime(Runtime):
                 setattr(block, name, value)
             block.save()
             return
-        kinds = self.tree_data.kinds(cls)
+        writers = self.tree_data.writers(cls)
         settings: dict[str, Any] = {}
         content: dict[str, Any] = {}
         for name, value in values.items():
-            field = fields[name]
-            kind = kinds[name]
+            kind, encode = writers[name]  # KeyError for a name that is no field, as fields[name] raised
             if kind == BY_USAGE:
-                settings[name] = field.to_json(compat.sanitize(field, value))
+                settings[name] = encode(value)
             elif kind == BY_DEFINITION:
-                content[name] = field.to_json(compat.sanitize(field, value))
+                content[name] = encode(value)
             else:
-                raise ValueError(f"{block_type} field {name!r} is not a course field ({field.scope})")
+                raise ValueError(f"{block_type} field {name!r} is not a course field ({fields[name].scope})")
         course = self.tree_data.course
         if settings:
             course[usage_id] = settings

@@ -72,6 +72,7 @@ class Checker:
             tree.files = links.CourseFiles(tree.root_dir)
         self.files = tree.files
         self.folders: dict[str, str] = {}  # resolved folder -> relative to the course root
+        self.doc_folders: dict[int, str] = {}  # id(YAML document) -> folder_of its file
         # (url, folder) -> what it names: a course links the same files from many pages
         self.resolved: dict[tuple[str, str], links.Resolved | None] = {}
 
@@ -336,6 +337,13 @@ class Checker:
             folder = self.folders[real_dir] = "" if rel == "." else rel.replace(os.sep, "/")
         return folder
 
+    def doc_folder(self, doc: YamlDoc) -> str:
+        """``folder_of`` the YAML file ``doc``, once per file (a section file holds hundreds of bodies)."""
+        folder = self.doc_folders.get(id(doc))
+        if folder is None:
+            folder = self.doc_folders[id(doc)] = self.folder_of(doc.path, doc is not self.tree.docs[0])
+        return folder
+
     def body_refs(
         self, data: dict[str, Any], keys: tuple[str, ...], text: str, file: Path | None, markdown: bool = True
     ) -> None:
@@ -348,7 +356,7 @@ class Checker:
             base = self.folder_of(file)
         else:
             origin = self.tree.origin.get(id(data))
-            base = self.folder_of(origin[0].path, origin[0] is not self.tree.docs[0]) if origin else ""
+            base = self.doc_folder(origin[0]) if origin else ""
         changes: list[tuple[int, int, str]] = []
         known = self.resolved
         for link in found:
@@ -650,9 +658,12 @@ class Checker:
             texts.setdefault(real(path, True), (body, None))
         root = os.fspath(self.root)
         symlinks = self.files.symlinks
-        for rel in sorted(self.files.paths):
-            if rel.startswith("static/") and rel.rsplit(".", 1)[-1].lower() in _TEXT_SUFFIXES:
-                texts.setdefault(real(os.path.join(root, rel), rel not in symlinks), (None, None))
+        for rel in sorted(  # only the text files sorted (the same order), not every file of static/
+            rel
+            for rel in self.files.paths
+            if rel.startswith("static/") and rel.rsplit(".", 1)[-1].lower() in _TEXT_SUFFIXES
+        ):
+            texts.setdefault(real(os.path.join(root, rel), rel not in symlinks), (None, None))
         for key, (stored, owner) in texts.items():
             text = stored if stored is not None else self.static_text(key)
             if text is None:
@@ -671,11 +682,21 @@ class Checker:
     def static_text(path: str) -> str | None:
         """The text of a file in static/ when it may hold a Thai typing problem; None when it cannot, or
         when it is no UTF-8 text after all (not ours to judge: it is copied as it is)."""
+        # os.read on a raw descriptor: half the CPU of open() + read() for these small files (no buffered
+        # reader, no fstat for a buffer size), and a course may have thousands of them.
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return None
+        try:
+            chunks = []
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if not thai.utf8_suspect(data):
             return None
         try:
@@ -709,6 +730,14 @@ class Checker:
         if not static.is_dir():
             return
         # From the course's listing: no system call per file (15,000 small files are a real course).
+        names = self.files.static_names()
+        symlinks = self.files.symlinks
+        if names is not None and not (symlinks and any(rel in symlinks for rel in names)):
+            # All names at once (str methods on one text, not a call each): most courses have no problem,
+            # and only then the entries are sorted and looked at one by one for the messages.
+            joined = "\n".join(names)
+            if joined.isascii() and not _BAD_NAME_CHAR.search(joined):
+                return  # ASCII is its own NFC
         listed = self.files.static_entries()
         if listed is None:
             entries = [

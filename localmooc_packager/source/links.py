@@ -55,15 +55,20 @@ class CourseFiles:
         self._walk()
         return "static" not in self._symlinks and not any(rel.startswith("static/") for rel in self._skipped)
 
+    def static_names(self) -> list[str] | None:
+        """``static_entries`` unsorted."""
+        if not self._listed_static():
+            return None
+        return [rel for rel in (*self._paths, *self._folders) if rel.startswith("static/")]
+
     def static_entries(self) -> list[str] | None:
         """Every file, folder and link under static/, as ``Path('static').rglob('*')`` lists them (relative
         to the course), sorted as paths sort; None when the listing cannot stand in for that walk (a
         skipped folder such as .git under static/, whose content is not listed)."""
         if not self._listed_static():
             return None
-        entries = [rel for rel in self._paths if rel.startswith("static/")]
-        entries += [rel for rel in self._folders if rel.startswith("static/")]
-        return sorted(entries, key=lambda rel: rel.split("/"))
+        entries = self.static_names()
+        return None if entries is None else sorted(entries, key=lambda rel: rel.split("/"))
 
     def static_files(self) -> list[str] | None:
         """The regular files under static/ (no links, sockets or pipes) sorted, as the packages carry them;
@@ -168,14 +173,16 @@ _SRCSET = re.compile(r"""(?=[s\u017f])\bsrcset\s*=\s*(["'])(?P<set>[^"']*)\1""",
 
 def links(text: str, markdown: bool) -> Iterator[Link]:
     """Every link, image and embedded file named in a body (not inside code), in order."""
-    if "=" not in text and "(" not in text and "]:" not in text:  # no pattern can match
+    has_eq = "=" in text  # asked three times below; a search of the whole body each
+    if not has_eq and "(" not in text and "]:" not in text:  # no pattern can match
         return
     if "`" in text or "~~~" in text:
         text = _CODE.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+        has_eq = "=" in text
     spans: list[tuple[int, int, str, bool]] = []
     # Each scan is skipped when a substring every match holds is absent (a scan costs a few nanoseconds
     # per character of a body, most of which is Thai prose).
-    if "=" in text or "l(" in text or "L(" in text:  # an attribute, or url(
+    if has_eq or "l(" in text or "L(" in text:  # an attribute, or url(
         for m in _HTML_REF.finditer(text):
             attr = m.group("attr")
             nav = attr is not None and attr.lower() == "href"
@@ -187,7 +194,7 @@ def links(text: str, markdown: bool) -> Iterator[Link]:
         if "]:" in text:
             for m in _MD_DEFINITION.finditer(text):
                 spans.append((m.start("url"), m.end("url"), m.group("url"), True))
-    if "=" in text:
+    if has_eq:
         lowered = text.lower()  # `cset` of srcset has no letter with a case variant but its own
         if "cset" in lowered or "c\u017fet" in lowered:
             for m in _SRCSET.finditer(text):
@@ -211,11 +218,24 @@ class Resolved(NamedTuple):
     message: str = ""
 
 
+_STATIC_PREFIXES = ("./static/", "/static/", "static/")  # as markup.static_name tries them
+
+
 def resolve(url: str, base: str, files: CourseFiles) -> Resolved | None:
     """Resolve ``url`` written in a body whose file sits in folder ``base`` (relative, '' for the root).
 
     None for what is not a course file: network addresses, other schemes, anchors, site paths.
     """
+    # The common case first: a plain `static/NAME` (or `/static/`, `./static/`) of a file in the listing,
+    # with nothing to cut or unquote; answers as the general path below does (no scheme can match it).
+    if "?" not in url and "#" not in url and "%" not in url:
+        for prefix in _STATIC_PREFIXES:
+            if url.startswith(prefix):
+                rel = "static/" + url[len(prefix) :]
+                if rel in files.paths:
+                    canonical = "/" + rel
+                    return Resolved(canonical if canonical != url else None)
+                break
     if not url or url.startswith(("#", "//")) or _SCHEME.match(url):
         return None
     query, fragment = url.find("?"), url.find("#")

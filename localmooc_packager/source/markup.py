@@ -87,14 +87,30 @@ CONTENT_TOP_HEADING = 3
 _HEADING = re.compile(r"<(/?)h([1-6])\b")
 
 
+# `<h1`..`<h6` opening a tag, one pattern per level: the smallest level present is found by trying the
+# levels in turn, each search stopping at its first match (not one scan of the whole page for every tag).
+_OPENING = {level: re.compile(f"<h{level}\\b") for level in range(1, 7)}
+
+
+@cache
+def _shifted(shift: int) -> Callable[[re.Match[str]], str]:
+    """The replacement of each `<hN` / `</hN` match for ``shift`` levels (capped at h6)."""
+    table = {f"<{slash}h{n}": f"<{slash}h{min(n + shift, 6)}" for slash in ("", "/") for n in range(1, 7)}
+    return lambda m: table[m[0]]
+
+
 def shift_headings(html: str, top: int = CONTENT_TOP_HEADING) -> str:
     if "<h" not in html:
         return html
-    levels = [int(m.group(2)) for m in _HEADING.finditer(html) if not m.group(1)]
-    shift = top - min(levels) if levels else 0
+    for level in range(1, 7):
+        if f"<h{level}" in html and _OPENING[level].search(html):
+            break
+    else:
+        return html
+    shift = top - level
     if shift <= 0:
         return html
-    return _HEADING.sub(lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + shift, 6)}", html)
+    return _HEADING.sub(_shifted(shift), html)
 
 
 def render_markdown(text: str) -> str:

@@ -73,6 +73,18 @@ def _suspect(text: str) -> bool:
     return bases[:1] == b"m" or b"xm" in bases
 
 
+def _last_thai(data: bytes) -> int:
+    """``max(data.rfind(b"\\xe0\\xb8"), data.rfind(b"\\xe0\\xb9"))``: a backward search for a two-byte needle
+    has no fast path in CPython (~10 us on an SVG whose Thai title is at its start), one for a single
+    byte is memrchr."""
+    end = len(data)
+    while (at := data.rfind(b"\xe0", 0, end)) >= 0:
+        if data[at + 1 : at + 2] in (b"\xb8", b"\xb9"):
+            return at
+        end = at
+    return -1
+
+
 def utf8_suspect(data: bytes) -> bool:
     """``_suspect`` for UTF-8 bytes not yet decoded: False guarantees that the decoded text has no problem.
 
@@ -84,7 +96,7 @@ def utf8_suspect(data: bytes) -> bool:
     first = [i for i in (data.find(b"\xe0\xb8"), data.find(b"\xe0\xb9")) if i >= 0]
     if not first:
         return False
-    end = max(data.rfind(b"\xe0\xb8"), data.rfind(b"\xe0\xb9")) + 3
+    end = _last_thai(data) + 3
     try:
         window = data[min(first) : end].decode("utf-8")
     except UnicodeDecodeError:

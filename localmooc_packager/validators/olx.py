@@ -37,12 +37,12 @@ from lxml import etree
 from ..archive import ArchiveView, is_archive, open_archive
 from ..errors import InvalidInputError, Location, Report, Severity, UsageError, display_path
 from ..olx_read import (
+    _COURSE_POINTER_ATTRS,
     PLATFORM_DEFAULTS,
     STOCK,
     asset_name,
     asset_names,
     installed_xblocks,
-    is_pointer,
     pointer_path,
     static_link_asset,
 )
@@ -568,11 +568,22 @@ class _Validator:
         block.files.append(fname)
         block.lines.append(line)
         n_children = len(node)
-        if kind.can_be_pointer and not n_children and is_pointer(node):
+        text = node.text
+        # olx_read.is_pointer, from what is at hand (the element's tag, text and attribute dict): its
+        # attribute names are distinct, so they are exactly ``url_name`` when the dict has one key, that.
+        if (
+            kind.can_be_pointer
+            and not n_children
+            and not (text and text.strip())
+            and (
+                (len(attrib) == 1 and "url_name" in attrib)
+                if ntag != "course"
+                else (len(attrib) == 3 and _COURSE_POINTER_ATTRS.issuperset(attrib))
+            )
+        ):
             self.follow(block, attrib["url_name"], fname, line, via_pointer)
             return
         # Empty: no child elements (comments aside) and no text; olxcleaner's and the platform's notion.
-        text = node.text
         empty = (not text or text.isspace()) and (not n_children or _only_comments(node))
         if tag == "html" and "filename" in block.attrs and self.read_html(block, fname, line, empty):
             if not block.broken:
