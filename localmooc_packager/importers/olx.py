@@ -20,16 +20,18 @@ killed are removed by the next import to the same folder. See docs/import-olx.md
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import math
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from fractions import Fraction
@@ -44,7 +46,7 @@ try:
 except ImportError:  # Windows: no flock; temporary folders of killed imports are left for the user
     fcntl = None  # type: ignore[assignment]
 
-from ..archive import extract_archive, is_archive
+from ..archive import extract_archive, is_archive, write_extracted
 from ..errors import (
     InvalidInputError,
     Location,
@@ -67,6 +69,7 @@ from ..olx_read import (
     is_pointer,
     lm,
     olx_digest,
+    olx_digest_hashed,
     pointer_path,
     static_link_asset,
 )
@@ -1917,12 +1920,20 @@ def _olx_members(root: Path) -> Iterator[tuple[str, bytes]]:
                 yield (name if rel_dir == "." else f"{rel_dir}/{name}", path.read_bytes())
 
 
-def _restore_embedded(root: Path, out: Path, report: ImportReport, move_static: bool = False) -> bool:
+def _restore_embedded(
+    root: Path,
+    out: Path,
+    report: ImportReport,
+    move_static: bool = False,
+    digest: Callable[[], str] | None = None,
+    count: bool = True,
+) -> bool:
     """Restore the course source the toolkit's OLX export embedded, when the OLX is unchanged since.
 
     The manifest holds a digest of the OLX the export made from that source; any change to it (a Studio
-    round trip drops the embed folder altogether) means the OLX is imported as any other. Returns True
-    when the source was restored into ``out``.
+    round trip drops the embed folder altogether) means the OLX is imported as any other. ``digest`` gives
+    that digest of the OLX at ``root`` when it was computed without the files on disk (_Extraction).
+    Returns True when the source was restored into ``out``; without ``count`` the caller counts it.
     """
     manifest_path, blob = root / EMBED_MANIFEST, root / EMBED_SOURCE
     if not (manifest_path.is_file() and blob.is_file()):
@@ -1937,7 +1948,8 @@ def _restore_embedded(root: Path, out: Path, report: ImportReport, move_static: 
     ):
         report.warn(Location(EMBED_MANIFEST), "unreadable manifest; the OLX is imported", "import-embedded")
         return False
-    if olx_digest(_olx_members(root)) != manifest.get("olx_sha256"):
+    found = digest() if digest is not None else olx_digest(_olx_members(root))
+    if found != manifest.get("olx_sha256"):
         report.warn(
             Location(EMBED_MANIFEST),
             "the OLX was changed after the toolkit exported it; imported from the OLX, not from the "
@@ -1946,20 +1958,30 @@ def _restore_embedded(root: Path, out: Path, report: ImportReport, move_static: 
         )
         return False
     extract_archive(blob, out)  # refuses links, traversal and bombs like any other archive
+    made: set[str] = set()  # folders of out made so far: one mkdir each, not one per file
     for rel in static:
-        if (root / rel).is_file() and not (root / rel).is_symlink():
-            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        src, dest = os.path.join(root, rel), os.path.join(out, rel)
+        try:
+            regular = stat.S_ISREG(os.lstat(src).st_mode)  # a file, not a link (is_file, not is_symlink)
+        except OSError:
+            regular = False
+        if regular:
+            folder = os.path.dirname(dest)
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
             if move_static:
-                os.replace(root / rel, out / rel)  # our own extraction folder, as _Importer.copy_static
+                os.replace(src, dest)  # our own extraction folder, as _Importer.copy_static
             else:
-                shutil.copyfile(root / rel, out / rel)
+                shutil.copyfile(src, dest)
             report.static_files += 1
         else:
             report.warn(
                 Location(rel), "listed in the embedded source but not in the archive", "import-embedded"
             )
     report.restored = True
-    _count_source(out, report)
+    if count:
+        _count_source(out, report)
     return True
 
 
@@ -1968,7 +1990,11 @@ def _count_source(out: Path, report: ImportReport) -> None:
     from ..source.reader import read_source
 
     tree, _problems = read_source(out)
-    data = tree.data if tree is not None else None
+    _count_data(tree.data if tree is not None else None, report)
+
+
+def _count_data(data: Any, report: ImportReport) -> None:
+    """The report's counts from a source's data as read_source gives it (includes spliced in)."""
     if not isinstance(data, dict):
         return
     report.course_id, report.title = str(data.get("id", "")), str(data.get("title", ""))
@@ -1983,6 +2009,106 @@ def _count_source(out: Path, report: ImportReport) -> None:
                 report.structure["unit"] += 1
                 for block in unit.get("blocks") or []:
                     report.blocks[str(block.get("type", "block"))] += 1
+
+
+# Members the first pass over an archive writes: static/ and the embed folder, whether the course is at the
+# top of the archive or in its one top-level folder (the root is known only once every name is seen).
+_FIRST_PASS = frozenset({"static", EMBED_DIR})
+
+
+def _first_pass(rel: str) -> bool:
+    parts = rel.split("/", 2)
+    return (len(parts) > 1 and parts[0] in _FIRST_PASS) or (len(parts) > 2 and parts[1] in _FIRST_PASS)
+
+
+# The OLX files (static/ aside) a first pass keeps in memory, so that an import from the OLX needs no
+# second pass over the archive; past this, memory stays flat and the second pass reads them again.
+HELD_BYTES = 32 * 1024 * 1024
+
+
+class _Hashing:
+    """An archive.Sink: the sha256 of what is written to it, and the bytes while ``held`` has room."""
+
+    __slots__ = ("held", "parts", "sha")
+
+    def __init__(self, held: list[int]) -> None:
+        self.sha = hashlib.sha256()
+        self.held = held  # bytes still free for holding, shared by one extraction's files (-1: gave up)
+        self.parts: list[bytes] | None = [] if held[0] >= 0 else None
+
+    def write(self, data: bytes) -> None:
+        self.sha.update(data)
+        if self.parts is not None:
+            self.held[0] -= len(data)
+            if self.held[0] >= 0:
+                self.parts.append(data)
+            else:
+                self.held[0] = -1
+                self.parts = None
+
+
+class _Extraction:
+    """An archive extracted for import in two passes, so that restoring an embedded source writes no OLX.
+
+    The first pass checks every member (names, types, limits, as any extraction) and writes only static/
+    and the embed folder; the other files are hashed as they stream by, which is all that the embedded
+    source's digest check needs. When the source is not restored, :meth:`complete` writes the rest: each
+    file is written once either way, and a restore costs none of the OLX's files (tar writes them all).
+    """
+
+    def __init__(self, archive: Path, dest: Path) -> None:
+        self.archive = archive
+        self.dest = dest
+        self.hashes: dict[str, _Hashing] = {}  # each file the first pass did not write, hashed
+        self.held = [HELD_BYTES]
+        extract_archive(archive, dest, select=_first_pass, sink=self._hash)
+
+    def _hash(self, rel: str) -> _Hashing:
+        sink = self.hashes[rel] = _Hashing(self.held)
+        return sink
+
+    def root(self) -> str | None:
+        """The course root as find_course_root finds it ("" or "top/"); None when it would refuse."""
+        if "course.xml" in self.hashes:  # the first pass never writes course.xml
+            return ""
+        tops = {
+            rel.split("/", 1)[0] for rel in self.hashes if rel.count("/") == 1 and rel.endswith("/course.xml")
+        }
+        return f"{tops.pop()}/" if len(tops) == 1 else None
+
+    def digest(self, prefix: str) -> str:
+        """olx_digest of the OLX at ``dest/prefix``, as _olx_members would read it from disk."""
+        members = [
+            (rel[len(prefix) :], h.sha.hexdigest())
+            for rel, h in self.hashes.items()
+            if rel.startswith(prefix)
+        ]
+        if not prefix:  # a folder of the course named like static/ (sub/static/x) was written: read it back
+            root = self.dest
+            for dirpath, dirnames, filenames in os.walk(root):
+                rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+                if rel_dir in ("static", EMBED_DIR):
+                    dirnames[:] = []
+                    continue
+                for name in filenames:
+                    path = os.path.join(dirpath, name)
+                    with open(path, "rb") as f:
+                        content = f.read()
+                    rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+                    members.append((rel, hashlib.sha256(content).hexdigest()))
+        return olx_digest_hashed(members)
+
+    def complete(self) -> None:
+        """Write the files the first pass did not (the OLX is imported from disk): from memory when it
+        held them all, else in a second pass over the archive."""
+        hashes, self.hashes = self.hashes, {}
+        if self.held[0] >= 0:
+            write_extracted(
+                self.archive, self.dest, ((rel, b"".join(h.parts or ())) for rel, h in hashes.items())
+            )
+        else:
+            hashes.clear()
+            extract_archive(self.archive, self.dest, select=lambda rel: not _first_pass(rel))
 
 
 def _prepare_out(out_dir: Path) -> Path:
@@ -2078,6 +2204,24 @@ def _keep_grading(root: Path, out: Path, course: dict[str, Any], report: ImportR
     return True
 
 
+def _closing_check(out_dir: Path, count: ImportReport | None) -> Report:
+    """source.check_course of the written source; with ``count``, the restored source's counts are taken
+    from the same reading (read_source once, not once to count and once to check)."""
+    from ..source.checks import check
+    from ..source.loader import build_tree
+    from ..source.reader import read_source
+
+    source, problems = read_source(out_dir)
+    if count is not None:
+        _count_data(source.data if source is not None else None, count)
+    if source is None:
+        return problems
+    outline_root = check(source, problems)
+    if not problems.errors:
+        build_tree(source, outline_root)
+    return problems
+
+
 def _write_source(course: dict[str, Any], tmp: Path, report: ImportReport) -> None:
     header = "# Imported from Open edX OLX by `localmooc import`; see docs/import-olx.md.\n"
     units = report.structure["unit"]
@@ -2111,14 +2255,32 @@ def import_olx(source: Path, out_dir: Path, check: bool = True) -> ImportReport:
     extracted: Path | None = None
     try:
         _remove_stale(out_dir)  # after locking our own folder, which is therefore never taken for stale
+        restored = False
         if source.is_dir():
             base, move = source, False
+            root = find_course_root(base)
+            restored = _restore_embedded(root, tmp, report, count=not check)
         else:
             extracted = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.extract-", dir=out_dir.parent))
             _hold(extracted, held)
-            base, move = extract_archive(source, extracted), True
-        root = find_course_root(base)
-        if not _restore_embedded(root, tmp, report, move_static=move):
+            extraction = _Extraction(source, extracted)
+            base, move = extracted, True
+            prefix = extraction.root()
+            if prefix is not None:
+                restored = _restore_embedded(
+                    base / prefix,
+                    tmp,
+                    report,
+                    move_static=True,
+                    digest=lambda: extraction.digest(prefix),
+                    count=not check,
+                )
+            if not restored:
+                extraction.complete()
+                root = find_course_root(base)
+        if restored and check and not (tmp / "course.yaml").is_file():
+            _count_source(tmp, report)  # refuses it as before: nothing is put in place
+        if not restored:
             importer = _Importer(root, tmp, report, move_static=move)
             course = importer.run()
             importer.copy_static()
@@ -2142,9 +2304,6 @@ def import_olx(source: Path, out_dir: Path, check: bool = True) -> ImportReport:
         for fd in held:
             os.close(fd)
     if check:
-        from ..source import check_course
-
-        _tree, problems = check_course(out_dir)
-        report.problems.extend(problems.problems)
+        report.problems.extend(_closing_check(out_dir, report if report.restored else None).problems)
     report.seconds = time.perf_counter() - started
     return report
