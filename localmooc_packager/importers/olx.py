@@ -478,6 +478,7 @@ class _Importer:
         self.static_plan: dict[str, str] = {}  # static/ file of the OLX -> where the source holds it
         self.static_out: dict[str, str] = {}  # the source's static/ paths -> the OLX file each comes from
         self.asset_names: dict[str, str] = {}  # Open edX asset name -> source path of that file
+        self.html_dir_made = False
 
     # ---- files
     def read(self, rel: str) -> etree._Element:
@@ -1302,31 +1303,31 @@ class _Importer:
     # ---- html
     def html(self, d: _Def, block_id: str) -> dict[str, Any]:
         filename = _text(d.attrs.get("filename", ""))
+        target = self.out / "html" / f"{block_id}.html"
         if filename:
             rel = f"html/{filename}.html"
-            if filename.startswith("/") or ".." in filename or not (self.root / rel).is_file():
+            if filename.startswith("/") or ".." in filename:
                 raise _Unmappable(f"its body file {rel} is missing")
-            body_path = self.root / rel
+            try:
+                data = (self.root / rel).read_bytes()  # byte for byte: Thai text stays exactly as written
+            except OSError:  # missing, or not a file
+                raise _Unmappable(f"its body file {rel} is missing") from None
             self.used_files.add(rel)
-            target = self.out / "html" / f"{block_id}.html"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(body_path, target)  # byte for byte: Thai text stays exactly as written
         else:
             if _elements(d.node) and any(
                 _tag(c) in ("problem", "video", "vertical") for c in _elements(d.node)
             ):
                 raise _Unmappable("the html holds block elements")
-            target = self.out / "html" / f"{block_id}.html"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(_inner(d.node).strip() + "\n", encoding="utf-8")
+            # As write_text wrote it (newlines as the platform's), now that it is written once, as bytes.
+            data = (_inner(d.node).strip() + "\n").replace("\n", os.linesep).encode("utf-8")
         try:
-            self.body_links(decode_text(target.read_bytes(), str(target)))
+            self.body_links(decode_text(data, str(target)))
         except InvalidInputError as exc:
-            target.unlink()
             raise _Unmappable(f"its body is not UTF-8 text ({exc})") from None
-        except _Unmappable:
-            target.unlink()
-            raise
+        if not self.html_dir_made:  # one mkdir for the import, not one per block
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.html_dir_made = True
+        target.write_bytes(data)  # written once it is known to map
         block: dict[str, Any] = {"type": "html", "id": block_id}
         title = _text(d.attrs.get("display_name", ""))
         if title:
@@ -2151,7 +2152,9 @@ def _remove_stale(out_dir: Path) -> None:
                 os.close(fd)
 
 
-def _keep_grading(root: Path, out: Path, course: dict[str, Any], report: ImportReport) -> bool:
+def _keep_grading(
+    root: Path, out: Path, course: dict[str, Any], report: ImportReport, checked: list[Report] | None = None
+) -> bool:
     """Keep the course's grading_policy.json when the OLX export would not make the same from the source.
 
     The source format grades quizzes by weight and a pass mark; a Studio course may grade problems the
@@ -2159,16 +2162,22 @@ def _keep_grading(root: Path, out: Path, course: dict[str, Any], report: ImportR
     path (``olx.files``) and the fingerprint of the policy the export would make is recorded in the
     course policy (``{urn:x-localmooc:olx}grading``): the export writes the original back while the
     source still makes that policy, i.e. while nobody changed its grading. Returns True when kept.
+    The check of ``out`` this takes is appended to ``checked``.
     """
     from ..exporters.olx import grading_policy
-    from ..source import load_course
+    from ..source import check_course
 
     rel = f"policies/{course['run']}/grading_policy.json"
     if not (root / rel).is_file():
         return False
     try:
         original = json.loads(decode_text((root / rel).read_bytes(), rel))
-        made = grading_policy(load_course(out))
+        tree, problems = check_course(out)  # what source.load_course does, keeping the report
+        if checked is not None:
+            checked.append(problems)
+        if tree is None:
+            return False  # the source's own check reports why it does not load
+        made = grading_policy(tree)
     except (InvalidInputError, ValueError):
         return False  # the source's own check reports why it does not load
     if made == original:
@@ -2253,6 +2262,7 @@ def import_olx(source: Path, out_dir: Path, check: bool = True) -> ImportReport:
     tmp = _hold(_prepare_out(out_dir), held)
     report = ImportReport(source, out_dir)
     extracted: Path | None = None
+    checked: list[Report] = []  # the check of the written source _keep_grading made, if any
     try:
         _remove_stale(out_dir)  # after locking our own folder, which is therefore never taken for stale
         restored = False
@@ -2290,8 +2300,9 @@ def import_olx(source: Path, out_dir: Path, check: bool = True) -> ImportReport:
             if "olx" in course:  # keep `olx:` last in course.yaml, after the outline
                 course["olx"] = course.pop("olx")
             _write_source(course, tmp, report)
-            if _keep_grading(root, tmp, course, report):
+            if _keep_grading(root, tmp, course, report, checked):
                 _write_source(course, tmp, report)
+                checked.clear()  # the source changed since that check
         if out_dir.exists():
             out_dir.rmdir()
         os.replace(tmp, out_dir)
@@ -2303,7 +2314,10 @@ def import_olx(source: Path, out_dir: Path, check: bool = True) -> ImportReport:
             shutil.rmtree(extracted, ignore_errors=True)
         for fd in held:
             os.close(fd)
-    if check:
+    # The files _keep_grading found clean were moved into place as they were: clean again. (Only a clean
+    # check stands for the closing one: its problems would name the temporary folder.)
+    clean = bool(checked) and not checked[0].problems
+    if check and not clean:
         report.problems.extend(_closing_check(out_dir, report if report.restored else None).problems)
     report.seconds = time.perf_counter() - started
     return report
