@@ -158,6 +158,22 @@ def test_closing_check_is_a_check_of_the_written_source(
     assert checked.problems.problems[len(unchecked.problems) :] == check_course(Path("checked"))[1].problems
 
 
+@pytest.mark.parametrize("kind", ["tar.gz", "zip"])
+def test_archive_read_once_or_twice_gives_the_same_source(
+    kind: str, archives: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Studio archive's OLX is held in memory by the first pass, or read again past HELD_BYTES."""
+    from localmooc_packager.importers import olx as olx_importer
+    from localmooc_packager.importers.compare import diff_sources
+
+    archive = archives[f"studio_export.{kind}"]
+    held = import_olx(archive, tmp_path / "held")
+    monkeypatch.setattr(olx_importer, "HELD_BYTES", 100)
+    again = import_olx(archive, tmp_path / "again")
+    assert diff_sources(tmp_path / "held", tmp_path / "again") == []
+    assert [(p.code, p.message) for p in held.problems] == [(p.code, p.message) for p in again.problems]
+
+
 def test_studio_export_mapping(tmp_path: Path) -> None:
     out = tmp_path / "src"
     report = import_olx(STUDIO / "studio_export", out)

@@ -272,8 +272,9 @@ def test_changed_archive_is_imported_from_its_olx(
     top: str | None, held: int | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first pass over an archive writes only static/ and the embed folder; when the embedded source
-    is stale, the OLX it held in memory is written (or, past HELD_BYTES, read in a second pass): the
-    import from the OLX gets every file, and a folder named static/ deeper down is part of the OLX."""
+    is stale, a second pass writes the OLX (a Studio archive's, without an embed folder, is held in memory
+    up to HELD_BYTES instead): the import from the OLX gets every file, and a folder named static/ deeper
+    down is part of the OLX."""
     if held is not None:
         monkeypatch.setattr(olx_importer, "HELD_BYTES", held)
     course = SAMPLES / "local-budget-basics"

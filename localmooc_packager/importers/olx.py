@@ -2068,7 +2068,15 @@ class _Extraction:
         self.dest = dest
         self.hashes: dict[str, _Hashing] = {}  # each file the first pass did not write, hashed
         self.held = [HELD_BYTES]
-        extract_archive(archive, dest, select=_first_pass, sink=self._hash)
+        extract_archive(archive, dest, select=self._select, sink=self._hash)
+
+    def _select(self, rel: str) -> bool:
+        if (rel == EMBED_MANIFEST or rel.endswith(f"/{EMBED_MANIFEST}")) and self.held[0] >= 0:
+            # An embedded source, most likely restored: stop holding the OLX (a stale one is read again).
+            self.held[0] = -1
+            for sink in self.hashes.values():
+                sink.parts = None
+        return _first_pass(rel)
 
     def _hash(self, rel: str) -> _Hashing:
         sink = self.hashes[rel] = _Hashing(self.held)

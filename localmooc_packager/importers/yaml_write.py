@@ -58,7 +58,8 @@ class Writer:
         return "".join(out)
 
     def pyyaml(self, data: Any) -> str:
-        return yaml.dump(data, Dumper=self.dumper, allow_unicode=True, sort_keys=False, width=self.width)
+        text: str = yaml.dump(data, Dumper=self.dumper, allow_unicode=True, sort_keys=False, width=self.width)
+        return text
 
     # ---- scalars
     def scalar(self, value: Any, column: int) -> str:
@@ -66,7 +67,7 @@ class Writer:
         kind = type(value)
         if kind is str:
             if _PLAIN.fullmatch(value) and value not in _WORDS:
-                return value
+                return str(value)
             if _ODD_BREAKS.search(value):
                 raise _Fallback
         elif kind not in (int, float, bool, type(None)):
