@@ -2066,20 +2066,37 @@ class _Extraction:
     def __init__(self, archive: Path, dest: Path) -> None:
         self.archive = archive
         self.dest = dest
-        self.hashes: dict[str, _Hashing] = {}  # each file the first pass did not write, hashed
+        # Each file the first pass did not write: its sink while it streams, then (from the next member
+        # on) its 32-byte digest, which is all a restore needs of it (a sink is ten times the size).
+        self.hashes: dict[str, _Hashing | bytes] = {}
+        self.held_parts: dict[str, list[bytes]] = {}  # what the sinks held, while holding
         self.held = [HELD_BYTES]
+        self.last: str | None = None
         extract_archive(archive, dest, select=self._select, sink=self._hash)
+        self._done()
+
+    def _done(self) -> None:
+        """Keep only the digest (and any held bytes) of the member streamed last."""
+        if self.last is not None:
+            sink = self.hashes[self.last]
+            assert isinstance(sink, _Hashing)
+            self.hashes[self.last] = sink.sha.digest()
+            if sink.parts is not None:
+                self.held_parts[self.last] = sink.parts
+            self.last = None
 
     def _select(self, rel: str) -> bool:
         if (rel == EMBED_MANIFEST or rel.endswith(f"/{EMBED_MANIFEST}")) and self.held[0] >= 0:
             # An embedded source, most likely restored: stop holding the OLX (a stale one is read again).
             self.held[0] = -1
-            for sink in self.hashes.values():
-                sink.parts = None
+            self._done()
+            self.held_parts.clear()
         return _first_pass(rel)
 
     def _hash(self, rel: str) -> _Hashing:
+        self._done()
         sink = self.hashes[rel] = _Hashing(self.held)
+        self.last = rel
         return sink
 
     def root(self) -> str | None:
@@ -2094,7 +2111,7 @@ class _Extraction:
     def digest(self, prefix: str) -> str:
         """olx_digest of the OLX at ``dest/prefix``, as _olx_members would read it from disk."""
         members = [
-            (rel[len(prefix) :], h.sha.hexdigest())
+            (rel[len(prefix) :], h.hex())  # type: ignore[union-attr]  # all digests after __init__
             for rel, h in self.hashes.items()
             if rel.startswith(prefix)
         ]
@@ -2116,13 +2133,11 @@ class _Extraction:
     def complete(self) -> None:
         """Write the files the first pass did not (the OLX is imported from disk): from memory when it
         held them all, else in a second pass over the archive."""
-        hashes, self.hashes = self.hashes, {}
+        names, held = list(self.hashes), self.held_parts
+        self.hashes, self.held_parts = {}, {}
         if self.held[0] >= 0:
-            write_extracted(
-                self.archive, self.dest, ((rel, b"".join(h.parts or ())) for rel, h in hashes.items())
-            )
+            write_extracted(self.archive, self.dest, ((rel, b"".join(held.get(rel, ()))) for rel in names))
         else:
-            hashes.clear()
             extract_archive(self.archive, self.dest, select=lambda rel: not _first_pass(rel))
 
 
