@@ -33,7 +33,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, Protocol
 
 from .errors import InvalidInputError, UnsafeInputError, UsageError, display_path
 
@@ -53,6 +53,10 @@ class ArchiveLimits:
     max_ratio: float = 200.0
     ratio_min_bytes: int = MiB
     max_member_bytes: int = 1 * GiB
+
+
+_Select = Callable[[str], bool] | None
+_Sinks = Callable[[str], "Sink | None"] | None
 
 
 class _Refused(Exception):
@@ -209,14 +213,15 @@ def _open_new(dest: Path, rel: str, resolved: dict[str, str] | None = None) -> B
     ``resolved`` keeps each folder's resolution for one extraction (``dest`` as ""): an archive cannot
     make links (refused), so a folder resolved once stays so, and a member costs no resolution of its own.
     """
-    target = dest.joinpath(*rel.split("/"))
-    parent = target.parent
+    # Plain strings, not Path objects: this runs once per member of archives of thousands of files.
     folder = rel.rpartition("/")[0]
+    parent = os.path.join(dest, *folder.split("/")) if folder else os.fspath(dest)
+    target = os.path.join(parent, rel.rpartition("/")[2])
     known = resolved if resolved is not None else {}
     # Defence in depth: links are refused, but check the resolved parent anyway before creating the file.
     real_parent = known.get(folder)
     if real_parent is None:
-        parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(parent, exist_ok=True)
         real_parent = known[folder] = os.path.realpath(parent)
     real_dest = known.get("")
     if real_dest is None:
@@ -290,7 +295,13 @@ def _check_zip_info(info: zipfile.ZipInfo, namer: _Namer, limits: ArchiveLimits)
     return rel, is_dir
 
 
-def _extract_zip(archive: Path, dest: Path, limits: ArchiveLimits) -> None:
+class Sink(Protocol):
+    """Where :func:`extract_archive` streams a member it does not write (a hash, for instance)."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
+def _extract_zip(archive: Path, dest: Path, limits: ArchiveLimits, select: _Select, sink: _Sinks) -> None:
     with zipfile.ZipFile(archive) as zf:
         infos = zf.infolist()
         if len(infos) > limits.max_members:
@@ -312,6 +323,12 @@ def _extract_zip(archive: Path, dest: Path, limits: ArchiveLimits) -> None:
         resolved: dict[str, str] = {}
         for info, rel in plan:
             if not rel:
+                continue
+            if select is not None and not select(rel):
+                into = sink(rel) if sink is not None else None
+                if into is not None:
+                    with zf.open(info) as src:
+                        _copy(src, into, rel, limits, total, info.compress_size)  # type: ignore[arg-type]
                 continue
             with zf.open(info) as src, _open_new(dest, rel, resolved) as dst:
                 _copy(src, dst, rel, limits, total, info.compress_size)
@@ -359,7 +376,7 @@ def _open_tar_stream(raw: BinaryIO, limits: ArchiveLimits) -> tuple[_BombGuard, 
     return guard, tf
 
 
-def _extract_tar(archive: Path, dest: Path, limits: ArchiveLimits) -> None:
+def _extract_tar(archive: Path, dest: Path, limits: ArchiveLimits, select: _Select, sink: _Sinks) -> None:
     with archive.open("rb") as raw:
         guard, tf = _open_tar_stream(raw, limits)
         with tf:
@@ -373,11 +390,33 @@ def _extract_tar(archive: Path, dest: Path, limits: ArchiveLimits) -> None:
                     if rel:
                         dest.joinpath(*rel.split("/")).mkdir(parents=True, exist_ok=True)
                     continue
+                if select is not None and not select(rel):
+                    into = sink(rel) if sink is not None else None
+                    if into is not None:  # else tarfile skips the data, still counted by the guard
+                        src = tf.extractfile(member)
+                        if src is not None:
+                            with src:
+                                _copy(src, into, rel, limits, total, -1)  # type: ignore[arg-type]
+                    continue
                 src = tf.extractfile(member)
                 if src is None:  # pragma: no cover - isreg() members always have data
                     raise _Refused(member.name, "member has no data")
                 with src, _open_new(dest, rel, resolved) as dst:
                     _copy(src, dst, rel, limits, total, -1)
+
+
+def write_extracted(archive: Path, dest: Path, files: Iterable[tuple[str, bytes]]) -> None:
+    """Write files of ``archive`` that an :func:`extract_archive` into ``dest`` (with a ``select``) checked
+    and streamed into a sink instead of writing them: the same safe creation, without reading the archive
+    again. On a refusal, ``dest`` is emptied."""
+    resolved: dict[str, str] = {}
+    try:
+        for rel, data in files:
+            with _open_new(dest, rel, resolved) as dst:
+                dst.write(data)
+    except _Refused as exc:
+        _empty(dest)
+        raise _refusal(archive, exc) from None
 
 
 def _iter_tar(tf: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
@@ -399,8 +438,20 @@ def _empty(dest: Path) -> None:
 _CORRUPT = (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, gzip.BadGzipFile, lzma.LZMAError)
 
 
-def extract_archive(archive: Path, dest: Path, limits: ArchiveLimits | None = None) -> Path:
+def extract_archive(
+    archive: Path,
+    dest: Path,
+    limits: ArchiveLimits | None = None,
+    *,
+    select: _Select = None,
+    sink: _Sinks = None,
+) -> Path:
     """Extract ``archive`` into the existing empty directory ``dest`` and return ``dest``.
+
+    With ``select``, only the files it accepts (by relative name) are written, and ``dest`` may already
+    hold files (an earlier pass with another ``select``; an existing file is never replaced); a file it
+    refuses is streamed into ``sink(name)`` when that gives a sink, else skipped. Every member is checked
+    either way, and every limit applies to the bytes read. Directories are always made.
 
     Raises UnsafeInputError when the archive is refused (the message names the archive and the member),
     InvalidInputError when it is corrupt, truncated or not an archive, and UsageError when ``dest`` is not
@@ -411,7 +462,7 @@ def extract_archive(archive: Path, dest: Path, limits: ArchiveLimits | None = No
     shown = display_path(archive)
     if not dest.is_dir() or dest.is_symlink():
         raise UsageError(f"{dest}: extraction target must be an existing directory")
-    if any(dest.iterdir()):
+    if select is None and any(dest.iterdir()):
         raise UsageError(f"{dest}: extraction target must be empty")
     if not archive.is_file():
         raise InvalidInputError(f"{shown}: archive not found")
@@ -420,9 +471,9 @@ def extract_archive(archive: Path, dest: Path, limits: ArchiveLimits | None = No
         raise InvalidInputError(f"{shown}: not a tar, tar.gz or zip archive: it is {describe_file(archive)}")
     try:
         if kind == _KIND_ZIP:
-            _extract_zip(archive, dest, limits)
+            _extract_zip(archive, dest, limits, select, sink)
         else:
-            _extract_tar(archive, dest, limits)
+            _extract_tar(archive, dest, limits, select, sink)
     except _Refused as exc:
         _empty(dest)
         raise _refusal(archive, exc) from None

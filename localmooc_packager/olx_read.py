@@ -97,10 +97,13 @@ def olx_digest(members: Iterable[tuple[str, bytes]]) -> str:
     Only files outside static/ and the embed folder count: the embedded source replaces exactly those,
     static/ always comes from the archive itself.
     """
+    return olx_digest_hashed((name, hashlib.sha256(data).hexdigest()) for name, data in members)
+
+
+def olx_digest_hashed(members: Iterable[tuple[str, str]]) -> str:
+    """:func:`olx_digest` from (name, sha256 hex digest of content): for files hashed while streamed."""
     lines = sorted(
-        f"{name}\t{hashlib.sha256(data).hexdigest()}\n"
-        for name, data in members
-        if not name.startswith(("static/", f"{EMBED_DIR}/"))
+        f"{name}\t{digest}\n" for name, digest in members if not name.startswith(("static/", f"{EMBED_DIR}/"))
     )
     return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import shutil
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from localmooc_packager.importers.olx import import_olx
 from localmooc_packager.source import check_course, load_course
 from localmooc_packager.source.reader import read_source
 
-from conftest import sample_courses
+from conftest import SAMPLES, sample_courses
 
 STUDIO = Path(__file__).parent / "fixtures" / "studio"
 EXPORT_ROOT = STUDIO / "studio_export" / "course"
@@ -115,6 +117,61 @@ def test_every_fixture_imports_and_checks_clean(
     assert all(r.id in text for r in report.raw)
     # The temporary folders beside the output are gone.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+@pytest.mark.parametrize(
+    "course",
+    [
+        EXPORT_ROOT,
+        INLINE_ROOT,
+        *sorted(p for p in (STUDIO / "corpus").iterdir() if p.is_dir()),
+        Path("studio-shape"),
+        Path("studio-round-trip"),
+    ],
+    ids=lambda p: p.name,
+)
+def test_closing_check_is_a_check_of_the_written_source(
+    course: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The import's closing check (which reuses the check its grading step made when that was clean)
+    reports exactly what checking the written source reports, wherever the command runs from."""
+    monkeypatch.chdir(tmp_path)
+    if course.name == "studio-shape":  # the benchmark's Studio course: clean, so its check is reused
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+        import shapes
+
+        course = tmp_path / "studio-shape"
+        shapes.studio_course(course, 30)
+    elif course.name == "studio-round-trip":  # a check found clean, then reused: the embed folder is gone
+        from localmooc_packager.exporters.olx import OlxExporter
+        from localmooc_packager.olx_read import EMBED_DIR
+        from localmooc_packager.source import load_course
+
+        archive = OlxExporter().export(load_course(SAMPLES / "local-budget-basics"), tmp_path / "built")
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp_path / "x", filter="data")
+        (course,) = list((tmp_path / "x").iterdir())
+        shutil.rmtree(course / EMBED_DIR)
+    checked = import_olx(course, tmp_path / "checked")
+    unchecked = import_olx(course, tmp_path / "unchecked", check=False)
+    assert checked.problems.problems[: len(unchecked.problems)] == unchecked.problems.problems
+    assert checked.problems.problems[len(unchecked.problems) :] == check_course(Path("checked"))[1].problems
+
+
+@pytest.mark.parametrize("kind", ["tar.gz", "zip"])
+def test_archive_read_once_or_twice_gives_the_same_source(
+    kind: str, archives: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Studio archive's OLX is held in memory by the first pass, or read again past HELD_BYTES."""
+    from localmooc_packager.importers import olx as olx_importer
+    from localmooc_packager.importers.compare import diff_sources
+
+    archive = archives[f"studio_export.{kind}"]
+    held = import_olx(archive, tmp_path / "held")
+    monkeypatch.setattr(olx_importer, "HELD_BYTES", 100)
+    again = import_olx(archive, tmp_path / "again")
+    assert diff_sources(tmp_path / "held", tmp_path / "again") == []
+    assert [(p.code, p.message) for p in held.problems] == [(p.code, p.message) for p in again.problems]
 
 
 def test_studio_export_mapping(tmp_path: Path) -> None:

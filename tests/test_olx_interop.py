@@ -18,6 +18,7 @@ from lxml import etree
 from test_olx_corpus import outline
 
 from localmooc_packager.exporters.olx import OlxExporter
+from localmooc_packager.importers import olx as olx_importer
 from localmooc_packager.importers.compare import diff_sources
 from localmooc_packager.importers.olx import import_olx
 from localmooc_packager.olx_read import (
@@ -251,6 +252,79 @@ def test_changed_olx_is_imported_from_the_olx(tmp_path: Path) -> None:
     titles = [s["title"] for s in read_source(tmp_path / "src")[0].data["sections"]]  # type: ignore[union-attr]
     assert any(t.startswith("แก้ใน Studio: ") for t in titles)
     assert os.path.isdir(tmp_path / "src" / "static")
+
+
+def _tar(folder: Path, archive: Path, top: str | None) -> Path:
+    """``folder`` as a .tar.gz: its files inside the folder ``top``, or at the top of the archive."""
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(folder.rglob("*")):
+            rel = path.relative_to(folder).as_posix()
+            tar.add(path, f"{top}/{rel}" if top else rel, recursive=False)
+    return archive
+
+
+@pytest.mark.parametrize(
+    ("top", "held"),
+    [("course", None), (None, None), ("course", 2000)],
+    ids=["in-a-folder", "at-the-top", "second-pass"],
+)
+def test_changed_archive_is_imported_from_its_olx(
+    top: str | None, held: int | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first pass over an archive writes only static/ and the embed folder; when the embedded source
+    is stale, a second pass writes the OLX (a Studio archive's, without an embed folder, is held in memory
+    up to HELD_BYTES instead): the import from the OLX gets every file, and a folder named static/ deeper
+    down is part of the OLX."""
+    if held is not None:
+        monkeypatch.setattr(olx_importer, "HELD_BYTES", held)
+    course = SAMPLES / "local-budget-basics"
+    root = _build(course, tmp_path / "out")
+    unchanged = import_olx(_tar(root, tmp_path / "same.tar.gz", top), tmp_path / "same")
+    assert unchanged.restored and unchanged.errors == []
+    assert diff_sources(course, tmp_path / "same") == []
+    # A file in a folder named like static/ but not at the root: the digest covers it (it was not in the
+    # export), so the OLX counts as changed. The import keeps it as an OLX file.
+    (root / "about" / "static").mkdir(parents=True)
+    (root / "about" / "static" / "note.txt").write_text("added in Studio", encoding="utf-8")
+    report = import_olx(_tar(root, tmp_path / "changed.tar.gz", top), tmp_path / "src", check=False)
+    assert not report.restored
+    assert "import-embedded-stale" in {p.code for p in report.warnings}
+    from_folder = import_olx(root, tmp_path / "from-folder", check=False)
+    assert diff_sources(tmp_path / "from-folder", tmp_path / "src") == []
+    assert report.structure == from_folder.structure and report.static_files == from_folder.static_files
+    assert (tmp_path / "src" / "olx" / "about" / "static" / "note.txt").is_file()
+
+
+@pytest.mark.parametrize("top", ["course", None], ids=["in-a-folder", "at-the-top"])
+def test_streamed_digest_is_the_digest_of_the_files(top: str | None, tmp_path: Path) -> None:
+    from localmooc_packager.importers.olx import _Extraction, _olx_members
+    from localmooc_packager.olx_read import olx_digest
+
+    root = _build(SAMPLES / "local-budget-basics", tmp_path / "out")
+    for folder in ("about/static", "html/localmooc"):  # written by the first pass when at the top
+        (root / folder).mkdir(parents=True)
+        (root / folder / "x.txt").write_text(folder, encoding="utf-8")
+    dest = tmp_path / "x"
+    dest.mkdir()
+    extraction = _Extraction(_tar(root, tmp_path / "a.tar.gz", top), dest)
+    prefix = extraction.root()
+    assert prefix == (f"{top}/" if top else "")
+    assert not (dest / prefix / "course.xml").exists()  # the OLX is not written by the first pass
+    streamed = extraction.digest(prefix)
+    extraction.complete()
+    assert streamed == olx_digest(_olx_members(dest / prefix)) == olx_digest(_olx_members(root))
+
+
+def test_counts_of_a_restored_archive_with_and_without_the_check(tmp_path: Path) -> None:
+    """With the check, a restored source is read once for the check and the counts: the same counts."""
+    course = SAMPLES / "local-budget-basics"
+    archive = OlxExporter().export(load_course(course), tmp_path / "a")
+    checked = import_olx(archive, tmp_path / "checked")
+    unchecked = import_olx(archive, tmp_path / "unchecked", check=False)
+    assert checked.restored and unchecked.restored
+    assert (checked.course_id, checked.title) == (unchecked.course_id, unchecked.title) != ("", "")
+    assert checked.structure == unchecked.structure and checked.blocks == unchecked.blocks
+    assert checked.problems.problems == check_course(tmp_path / "checked")[1].problems
 
 
 # ---- every code is documented

@@ -20,16 +20,18 @@ killed are removed by the next import to the same folder. See docs/import-olx.md
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import math
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from fractions import Fraction
@@ -44,7 +46,7 @@ try:
 except ImportError:  # Windows: no flock; temporary folders of killed imports are left for the user
     fcntl = None  # type: ignore[assignment]
 
-from ..archive import extract_archive, is_archive
+from ..archive import extract_archive, is_archive, write_extracted
 from ..errors import (
     InvalidInputError,
     Location,
@@ -67,11 +69,13 @@ from ..olx_read import (
     is_pointer,
     lm,
     olx_digest,
+    olx_digest_hashed,
     pointer_path,
     static_link_asset,
 )
 from ..safe import decode_text, parse_xml_bytes
 from ..source import markup
+from .yaml_write import writer as yaml_writer
 
 __all__ = ["ImportReport", "KeptRaw", "Renamed", "import_olx"]
 
@@ -363,8 +367,13 @@ class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[mi
 _Dumper.add_representer(str, _represent_str)
 
 
-def _dump_yaml(data: Any, path: Path, header: str = "") -> None:
-    text = yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100_000)
+def _dump_yaml(data: Any, path: Path, header: str = "", dump: Callable[[Any], str] | None = None) -> None:
+    """``data`` as ``yaml.dump`` writes it with _Dumper; ``dump`` is a yaml_write writer for it (one per
+    import, which is faster and writes the same bytes)."""
+    if dump is None:
+        text = yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100_000)
+    else:
+        text = dump(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(header + text, encoding="utf-8")
 
@@ -475,6 +484,7 @@ class _Importer:
         self.static_plan: dict[str, str] = {}  # static/ file of the OLX -> where the source holds it
         self.static_out: dict[str, str] = {}  # the source's static/ paths -> the OLX file each comes from
         self.asset_names: dict[str, str] = {}  # Open edX asset name -> source path of that file
+        self.html_dir_made = False
 
     # ---- files
     def read(self, rel: str) -> etree._Element:
@@ -1299,31 +1309,31 @@ class _Importer:
     # ---- html
     def html(self, d: _Def, block_id: str) -> dict[str, Any]:
         filename = _text(d.attrs.get("filename", ""))
+        target = self.out / "html" / f"{block_id}.html"
         if filename:
             rel = f"html/{filename}.html"
-            if filename.startswith("/") or ".." in filename or not (self.root / rel).is_file():
+            if filename.startswith("/") or ".." in filename:
                 raise _Unmappable(f"its body file {rel} is missing")
-            body_path = self.root / rel
+            try:
+                data = (self.root / rel).read_bytes()  # byte for byte: Thai text stays exactly as written
+            except OSError:  # missing, or not a file
+                raise _Unmappable(f"its body file {rel} is missing") from None
             self.used_files.add(rel)
-            target = self.out / "html" / f"{block_id}.html"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(body_path, target)  # byte for byte: Thai text stays exactly as written
         else:
             if _elements(d.node) and any(
                 _tag(c) in ("problem", "video", "vertical") for c in _elements(d.node)
             ):
                 raise _Unmappable("the html holds block elements")
-            target = self.out / "html" / f"{block_id}.html"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(_inner(d.node).strip() + "\n", encoding="utf-8")
+            # As write_text wrote it (newlines as the platform's), now that it is written once, as bytes.
+            data = (_inner(d.node).strip() + "\n").replace("\n", os.linesep).encode("utf-8")
         try:
-            self.body_links(decode_text(target.read_bytes(), str(target)))
+            self.body_links(decode_text(data, str(target)))
         except InvalidInputError as exc:
-            target.unlink()
             raise _Unmappable(f"its body is not UTF-8 text ({exc})") from None
-        except _Unmappable:
-            target.unlink()
-            raise
+        if not self.html_dir_made:  # one mkdir for the import, not one per block
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.html_dir_made = True
+        target.write_bytes(data)  # written once it is known to map
         block: dict[str, Any] = {"type": "html", "id": block_id}
         title = _text(d.attrs.get("display_name", ""))
         if title:
@@ -1917,12 +1927,20 @@ def _olx_members(root: Path) -> Iterator[tuple[str, bytes]]:
                 yield (name if rel_dir == "." else f"{rel_dir}/{name}", path.read_bytes())
 
 
-def _restore_embedded(root: Path, out: Path, report: ImportReport, move_static: bool = False) -> bool:
+def _restore_embedded(
+    root: Path,
+    out: Path,
+    report: ImportReport,
+    move_static: bool = False,
+    digest: Callable[[], str] | None = None,
+    count: bool = True,
+) -> bool:
     """Restore the course source the toolkit's OLX export embedded, when the OLX is unchanged since.
 
     The manifest holds a digest of the OLX the export made from that source; any change to it (a Studio
-    round trip drops the embed folder altogether) means the OLX is imported as any other. Returns True
-    when the source was restored into ``out``.
+    round trip drops the embed folder altogether) means the OLX is imported as any other. ``digest`` gives
+    that digest of the OLX at ``root`` when it was computed without the files on disk (_Extraction).
+    Returns True when the source was restored into ``out``; without ``count`` the caller counts it.
     """
     manifest_path, blob = root / EMBED_MANIFEST, root / EMBED_SOURCE
     if not (manifest_path.is_file() and blob.is_file()):
@@ -1937,7 +1955,8 @@ def _restore_embedded(root: Path, out: Path, report: ImportReport, move_static: 
     ):
         report.warn(Location(EMBED_MANIFEST), "unreadable manifest; the OLX is imported", "import-embedded")
         return False
-    if olx_digest(_olx_members(root)) != manifest.get("olx_sha256"):
+    found = digest() if digest is not None else olx_digest(_olx_members(root))
+    if found != manifest.get("olx_sha256"):
         report.warn(
             Location(EMBED_MANIFEST),
             "the OLX was changed after the toolkit exported it; imported from the OLX, not from the "
@@ -1946,20 +1965,30 @@ def _restore_embedded(root: Path, out: Path, report: ImportReport, move_static: 
         )
         return False
     extract_archive(blob, out)  # refuses links, traversal and bombs like any other archive
+    made: set[str] = set()  # folders of out made so far: one mkdir each, not one per file
     for rel in static:
-        if (root / rel).is_file() and not (root / rel).is_symlink():
-            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        src, dest = os.path.join(root, rel), os.path.join(out, rel)
+        try:
+            regular = stat.S_ISREG(os.lstat(src).st_mode)  # a file, not a link (is_file, not is_symlink)
+        except OSError:
+            regular = False
+        if regular:
+            folder = os.path.dirname(dest)
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
             if move_static:
-                os.replace(root / rel, out / rel)  # our own extraction folder, as _Importer.copy_static
+                os.replace(src, dest)  # our own extraction folder, as _Importer.copy_static
             else:
-                shutil.copyfile(root / rel, out / rel)
+                shutil.copyfile(src, dest)
             report.static_files += 1
         else:
             report.warn(
                 Location(rel), "listed in the embedded source but not in the archive", "import-embedded"
             )
     report.restored = True
-    _count_source(out, report)
+    if count:
+        _count_source(out, report)
     return True
 
 
@@ -1968,7 +1997,11 @@ def _count_source(out: Path, report: ImportReport) -> None:
     from ..source.reader import read_source
 
     tree, _problems = read_source(out)
-    data = tree.data if tree is not None else None
+    _count_data(tree.data if tree is not None else None, report)
+
+
+def _count_data(data: Any, report: ImportReport) -> None:
+    """The report's counts from a source's data as read_source gives it (includes spliced in)."""
     if not isinstance(data, dict):
         return
     report.course_id, report.title = str(data.get("id", "")), str(data.get("title", ""))
@@ -1983,6 +2016,129 @@ def _count_source(out: Path, report: ImportReport) -> None:
                 report.structure["unit"] += 1
                 for block in unit.get("blocks") or []:
                     report.blocks[str(block.get("type", "block"))] += 1
+
+
+# Members the first pass over an archive writes: static/ and the embed folder, whether the course is at the
+# top of the archive or in its one top-level folder (the root is known only once every name is seen).
+_FIRST_PASS = frozenset({"static", EMBED_DIR})
+
+
+def _first_pass(rel: str) -> bool:
+    parts = rel.split("/", 2)
+    return (len(parts) > 1 and parts[0] in _FIRST_PASS) or (len(parts) > 2 and parts[1] in _FIRST_PASS)
+
+
+# The OLX files (static/ aside) a first pass keeps in memory, so that an import from the OLX needs no
+# second pass over the archive; past this, memory stays flat and the second pass reads them again.
+HELD_BYTES = 32 * 1024 * 1024
+
+
+class _Hashing:
+    """An archive.Sink: the sha256 of what is written to it, and the bytes while ``held`` has room."""
+
+    __slots__ = ("held", "parts", "sha")
+
+    def __init__(self, held: list[int]) -> None:
+        self.sha = hashlib.sha256()
+        self.held = held  # bytes still free for holding, shared by one extraction's files (-1: gave up)
+        self.parts: list[bytes] | None = [] if held[0] >= 0 else None
+
+    def write(self, data: bytes) -> None:
+        self.sha.update(data)
+        if self.parts is not None:
+            self.held[0] -= len(data)
+            if self.held[0] >= 0:
+                self.parts.append(data)
+            else:
+                self.held[0] = -1
+                self.parts = None
+
+
+class _Extraction:
+    """An archive extracted for import in two passes, so that restoring an embedded source writes no OLX.
+
+    The first pass checks every member (names, types, limits, as any extraction) and writes only static/
+    and the embed folder; the other files are hashed as they stream by, which is all that the embedded
+    source's digest check needs. When the source is not restored, :meth:`complete` writes the rest: each
+    file is written once either way, and a restore costs none of the OLX's files (tar writes them all).
+    """
+
+    def __init__(self, archive: Path, dest: Path) -> None:
+        self.archive = archive
+        self.dest = dest
+        # Each file the first pass did not write: its sink while it streams, then (from the next member
+        # on) its 32-byte digest, which is all a restore needs of it (a sink is ten times the size).
+        self.hashes: dict[str, _Hashing | bytes] = {}
+        self.held_parts: dict[str, list[bytes]] = {}  # what the sinks held, while holding
+        self.held = [HELD_BYTES]
+        self.last: str | None = None
+        extract_archive(archive, dest, select=self._select, sink=self._hash)
+        self._done()
+
+    def _done(self) -> None:
+        """Keep only the digest (and any held bytes) of the member streamed last."""
+        if self.last is not None:
+            sink = self.hashes[self.last]
+            assert isinstance(sink, _Hashing)
+            self.hashes[self.last] = sink.sha.digest()
+            if sink.parts is not None:
+                self.held_parts[self.last] = sink.parts
+            self.last = None
+
+    def _select(self, rel: str) -> bool:
+        if (rel == EMBED_MANIFEST or rel.endswith(f"/{EMBED_MANIFEST}")) and self.held[0] >= 0:
+            # An embedded source, most likely restored: stop holding the OLX (a stale one is read again).
+            self.held[0] = -1
+            self._done()
+            self.held_parts.clear()
+        return _first_pass(rel)
+
+    def _hash(self, rel: str) -> _Hashing:
+        self._done()
+        sink = self.hashes[rel] = _Hashing(self.held)
+        self.last = rel
+        return sink
+
+    def root(self) -> str | None:
+        """The course root as find_course_root finds it ("" or "top/"); None when it would refuse."""
+        if "course.xml" in self.hashes:  # the first pass never writes course.xml
+            return ""
+        tops = {
+            rel.split("/", 1)[0] for rel in self.hashes if rel.count("/") == 1 and rel.endswith("/course.xml")
+        }
+        return f"{tops.pop()}/" if len(tops) == 1 else None
+
+    def digest(self, prefix: str) -> str:
+        """olx_digest of the OLX at ``dest/prefix``, as _olx_members would read it from disk."""
+        members = [
+            (rel[len(prefix) :], h.hex())  # type: ignore[union-attr]  # all digests after __init__
+            for rel, h in self.hashes.items()
+            if rel.startswith(prefix)
+        ]
+        if not prefix:  # a folder of the course named like static/ (sub/static/x) was written: read it back
+            root = self.dest
+            for dirpath, dirnames, filenames in os.walk(root):
+                rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+                if rel_dir in ("static", EMBED_DIR):
+                    dirnames[:] = []
+                    continue
+                for name in filenames:
+                    path = os.path.join(dirpath, name)
+                    with open(path, "rb") as f:
+                        content = f.read()
+                    rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+                    members.append((rel, hashlib.sha256(content).hexdigest()))
+        return olx_digest_hashed(members)
+
+    def complete(self) -> None:
+        """Write the files the first pass did not (the OLX is imported from disk): from memory when it
+        held them all, else in a second pass over the archive."""
+        names, held = list(self.hashes), self.held_parts
+        self.hashes, self.held_parts = {}, {}
+        if self.held[0] >= 0:
+            write_extracted(self.archive, self.dest, ((rel, b"".join(held.get(rel, ()))) for rel in names))
+        else:
+            extract_archive(self.archive, self.dest, select=lambda rel: not _first_pass(rel))
 
 
 def _prepare_out(out_dir: Path) -> Path:
@@ -2025,7 +2181,9 @@ def _remove_stale(out_dir: Path) -> None:
                 os.close(fd)
 
 
-def _keep_grading(root: Path, out: Path, course: dict[str, Any], report: ImportReport) -> bool:
+def _keep_grading(
+    root: Path, out: Path, course: dict[str, Any], report: ImportReport, checked: list[Report] | None = None
+) -> bool:
     """Keep the course's grading_policy.json when the OLX export would not make the same from the source.
 
     The source format grades quizzes by weight and a pass mark; a Studio course may grade problems the
@@ -2033,16 +2191,22 @@ def _keep_grading(root: Path, out: Path, course: dict[str, Any], report: ImportR
     path (``olx.files``) and the fingerprint of the policy the export would make is recorded in the
     course policy (``{urn:x-localmooc:olx}grading``): the export writes the original back while the
     source still makes that policy, i.e. while nobody changed its grading. Returns True when kept.
+    The check of ``out`` this takes is appended to ``checked``.
     """
     from ..exporters.olx import grading_policy
-    from ..source import load_course
+    from ..source import check_course
 
     rel = f"policies/{course['run']}/grading_policy.json"
     if not (root / rel).is_file():
         return False
     try:
         original = json.loads(decode_text((root / rel).read_bytes(), rel))
-        made = grading_policy(load_course(out))
+        tree, problems = check_course(out)  # what source.load_course does, keeping the report
+        if checked is not None:
+            checked.append(problems)
+        if tree is None:
+            return False  # the source's own check reports why it does not load
+        made = grading_policy(tree)
     except (InvalidInputError, ValueError):
         return False  # the source's own check reports why it does not load
     if made == original:
@@ -2078,18 +2242,37 @@ def _keep_grading(root: Path, out: Path, course: dict[str, Any], report: ImportR
     return True
 
 
+def _closing_check(out_dir: Path, count: ImportReport | None) -> Report:
+    """source.check_course of the written source; with ``count``, the restored source's counts are taken
+    from the same reading (read_source once, not once to count and once to check)."""
+    from ..source.checks import check
+    from ..source.loader import build_tree
+    from ..source.reader import read_source
+
+    source, problems = read_source(out_dir)
+    if count is not None:
+        _count_data(source.data if source is not None else None, count)
+    if source is None:
+        return problems
+    outline_root = check(source, problems)
+    if not problems.errors:
+        build_tree(source, outline_root)
+    return problems
+
+
 def _write_source(course: dict[str, Any], tmp: Path, report: ImportReport) -> None:
     header = "# Imported from Open edX OLX by `localmooc import`; see docs/import-olx.md.\n"
     units = report.structure["unit"]
+    dump = yaml_writer(_Dumper)
     if units > SPLIT_UNITS:
         report.split = True
         items = []
         for section in course["sections"]:
             rel = f"sections/{section['id']}.yaml"
-            _dump_yaml(section, tmp / rel)
+            _dump_yaml(section, tmp / rel, dump=dump)
             items.append({"include": rel})
         course = {**course, "sections": items}
-    _dump_yaml(course, tmp / "course.yaml", header)
+    _dump_yaml(course, tmp / "course.yaml", header, dump=dump)
 
 
 def import_olx(source: Path, out_dir: Path, check: bool = True) -> ImportReport:
@@ -2109,16 +2292,35 @@ def import_olx(source: Path, out_dir: Path, check: bool = True) -> ImportReport:
     tmp = _hold(_prepare_out(out_dir), held)
     report = ImportReport(source, out_dir)
     extracted: Path | None = None
+    checked: list[Report] = []  # the check of the written source _keep_grading made, if any
     try:
         _remove_stale(out_dir)  # after locking our own folder, which is therefore never taken for stale
+        restored = False
         if source.is_dir():
             base, move = source, False
+            root = find_course_root(base)
+            restored = _restore_embedded(root, tmp, report, count=not check)
         else:
             extracted = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.extract-", dir=out_dir.parent))
             _hold(extracted, held)
-            base, move = extract_archive(source, extracted), True
-        root = find_course_root(base)
-        if not _restore_embedded(root, tmp, report, move_static=move):
+            extraction = _Extraction(source, extracted)
+            base, move = extracted, True
+            prefix = extraction.root()
+            if prefix is not None:
+                restored = _restore_embedded(
+                    base / prefix,
+                    tmp,
+                    report,
+                    move_static=True,
+                    digest=lambda: extraction.digest(prefix),
+                    count=not check,
+                )
+            if not restored:
+                extraction.complete()
+                root = find_course_root(base)
+        if restored and check and not (tmp / "course.yaml").is_file():
+            _count_source(tmp, report)  # refuses it as before: nothing is put in place
+        if not restored:
             importer = _Importer(root, tmp, report, move_static=move)
             course = importer.run()
             importer.copy_static()
@@ -2128,8 +2330,9 @@ def import_olx(source: Path, out_dir: Path, check: bool = True) -> ImportReport:
             if "olx" in course:  # keep `olx:` last in course.yaml, after the outline
                 course["olx"] = course.pop("olx")
             _write_source(course, tmp, report)
-            if _keep_grading(root, tmp, course, report):
+            if _keep_grading(root, tmp, course, report, checked):
                 _write_source(course, tmp, report)
+                checked.clear()  # the source changed since that check
         if out_dir.exists():
             out_dir.rmdir()
         os.replace(tmp, out_dir)
@@ -2141,10 +2344,10 @@ def import_olx(source: Path, out_dir: Path, check: bool = True) -> ImportReport:
             shutil.rmtree(extracted, ignore_errors=True)
         for fd in held:
             os.close(fd)
-    if check:
-        from ..source import check_course
-
-        _tree, problems = check_course(out_dir)
-        report.problems.extend(problems.problems)
+    # The files _keep_grading found clean were moved into place as they were: clean again. (Only a clean
+    # check stands for the closing one: its problems would name the temporary folder.)
+    clean = bool(checked) and not checked[0].problems
+    if check and not clean:
+        report.problems.extend(_closing_check(out_dir, report if report.restored else None).problems)
     report.seconds = time.perf_counter() - started
     return report
