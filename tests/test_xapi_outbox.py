@@ -8,24 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from xapi_support import many, one_of_each, pg_engine
+from xapi_support import many, one_of_each, outbox_engine  # noqa: F401  (the engine fixture)
 
 from localmooc_packager.xapi import outbox
 
 LEASE = timedelta(seconds=60)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path):
-    if request.param == "sqlite":
-        eng = sa.create_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
-        outbox.metadata.create_all(eng)
-        yield eng
-        eng.dispose()
-        return
-    with pg_engine() as eng:
-        outbox.metadata.create_all(eng)
-        yield eng
 
 
 def _count(engine: sa.Engine) -> int:

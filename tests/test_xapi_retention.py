@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from xapi_support import PASSWORD, ROOT, USER, Ralph, many, pg_engine
+from xapi_support import PASSWORD, ROOT, USER, Ralph, many, outbox_engine, pg_engine  # noqa: F401  (the engine fixture)
 
 from localmooc_packager.errors import UsageError
 from localmooc_packager.xapi import outbox
@@ -23,19 +23,6 @@ from localmooc_packager.xapi.delivery import Pusher, retention_from_env
 NOW = datetime.now(UTC)
 OLD = NOW - timedelta(days=40)
 RECENT = NOW - timedelta(days=2)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path):
-    if request.param == "sqlite":
-        eng = sa.create_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
-        outbox.metadata.create_all(eng)
-        yield eng
-        eng.dispose()
-        return
-    with pg_engine() as eng:
-        outbox.metadata.create_all(eng)
-        yield eng
 
 
 def _fill(engine: sa.Engine, tag: str, n: int, created: datetime, **state: object) -> list[str]:

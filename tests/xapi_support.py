@@ -45,6 +45,22 @@ def pg_engine(**kw: object) -> Iterator[sa.Engine]:
             engine.dispose()
 
 
+@pytest.fixture(name="engine", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def outbox_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """An engine holding the outbox tables, on SQLite and on PostgreSQL (tests import it as ``engine``)."""
+    from localmooc_packager.xapi import outbox
+
+    if request.param == "sqlite":
+        eng = sa.create_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
+        outbox.metadata.create_all(eng)
+        yield eng
+        eng.dispose()
+        return
+    with pg_engine() as eng:
+        outbox.metadata.create_all(eng)
+        yield eng
+
+
 ROOT = Path(__file__).resolve().parent.parent
 RALPH_VENV = Path(os.environ.get("LOCALMOOC_RALPH_VENV", ROOT / ".venv-ralph"))
 USER, PASSWORD = "localmooc-test", "s3cret-for-tests"
