@@ -50,6 +50,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar
 from pathlib import Path
+from typing import Any
 
 import uvloop
 from pgtools import PG_URL, throwaway_database, unreachable
@@ -751,21 +752,33 @@ def main() -> None:
             notes.append("workbench skipped: --no-workbench given")
         else:
             results += bench_workbench(clients, seconds, tmp)
+    _report(args.json, started, seconds, results, targets(results), notes=notes)
+
+
+def _report(
+    out: Path,
+    started: datetime,
+    seconds: float,
+    results: list[RunResult],
+    target_lines: list[str],
+    **extra: Any,
+) -> None:
+    """Print the target lines, write the JSON report, and fail the run if any write was lost."""
     report = {
         "date": started.isoformat(timespec="seconds"),
         "cores": os.cpu_count(),
         "load_average_end": os.getloadavg()[0],
         "python": platform.python_version(),
         "seconds_per_run": seconds,
-        "notes": notes,
+        **extra,
         "results": [asdict(r) for r in results],
+        "targets": target_lines,
     }
-    report["targets"] = targets(results)
-    for line in report["targets"]:
+    for line in target_lines:
         print(line)
-    args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     lost = sum(r.lost_writes or 0 for r in results)
-    print(f"lost writes: {lost}; results in {args.json}")
+    print(f"lost writes: {lost}; results in {out}")
     if lost:
         raise SystemExit(1)
 
@@ -782,24 +795,15 @@ def _interleave(
         with ExitStack() as stack:
             urls = [stack.enter_context(throwaway_database(args.pg, "lm_bench")) for _ in sizes]
             results += bench_interleaved(urls, "postgresql", w, sizes, clients, seconds, tmp, args.interleave)
-    report = {
-        "date": started.isoformat(timespec="seconds"),
-        "cores": os.cpu_count(),
-        "load_average_end": os.getloadavg()[0],
-        "python": platform.python_version(),
-        "seconds_per_run": seconds,
-        "interleave_rounds": args.interleave,
-        "notes": [f"PostgreSQL skipped: {why}"] if why else [],
-        "results": [asdict(r) for r in results],
-        "targets": interleaved_targets(results),
-    }
-    for line in report["targets"]:
-        print(line)
-    args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-    lost = sum(r.lost_writes or 0 for r in results)
-    print(f"lost writes: {lost}; results in {args.json}")
-    if lost:
-        raise SystemExit(1)
+    _report(
+        args.json,
+        started,
+        seconds,
+        results,
+        interleaved_targets(results),
+        interleave_rounds=args.interleave,
+        notes=[f"PostgreSQL skipped: {why}"] if why else [],
+    )
 
 
 if __name__ == "__main__":
