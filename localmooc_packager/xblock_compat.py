@@ -21,6 +21,47 @@ from xblock.fields import EXPLICITLY_SET, UNIQUE_ID, Field, JSONField, Sentinel,
 from xblock.plugin import PluginMissingError, default_select
 from xblock.runtime import KeyValueStore, MemoryIdManager, Runtime
 
+# --- course values shared read-only (the runtime and the SCORM export) ---
+
+
+class FrozenDict(dict[Any, Any]):
+    """A course value shared by many readers (the runtime's requests, a SCORM export's views): reads as a
+    dict, refuses changes.
+
+    XBlock deep-copies every mutable field on first read (to see later whether it changed); for a quiz's
+    questions that copy was a tenth of a submission. A frozen value cannot change, so it is its own copy,
+    and a block that tries to change course content fails at once instead of corrupting it for everyone.
+    """
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
+        raise TypeError("course content is read-only")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+    __ior__ = _refuse  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
+        return self
+
+    def __copy__(self) -> FrozenDict:
+        return self
+
+
+class FrozenList(list[Any]):
+    """The list counterpart of ``FrozenDict``."""
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
+        raise TypeError("course content is read-only")
+
+    __setitem__ = __delitem__ = append = extend = insert = pop = remove = clear = sort = reverse = _refuse  # type: ignore[assignment]
+    __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenList:
+        return self
+
+    def __copy__(self) -> FrozenList:
+        return self
+
+
 # --- handlers (the runtime) ---
 
 # The code object of the wrapper ``XBlock.json_handler`` puts around a handler. A handler whose code is

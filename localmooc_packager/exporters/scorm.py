@@ -449,46 +449,14 @@ def _plan(cls: type, data: TreeFieldData, no_learners: bool) -> _Plan:
     return decoders, defaults
 
 
-class _FrozenDict(dict[Any, Any]):
-    """A course value shared with the views: reads as a dict, refuses changes, is its own (deep) copy."""
-
-    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
-        raise TypeError("course content is read-only while a package is exported")
-
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
-    __ior__ = _refuse  # type: ignore[assignment]
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _FrozenDict:
-        return self
-
-    def __copy__(self) -> _FrozenDict:
-        return self
-
-
-class _FrozenList(list[Any]):
-    """The list counterpart of ``_FrozenDict``."""
-
-    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
-        raise TypeError("course content is read-only while a package is exported")
-
-    __setitem__ = __delitem__ = append = extend = insert = pop = remove = clear = sort = reverse = _refuse  # type: ignore[assignment]
-    __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _FrozenList:
-        return self
-
-    def __copy__(self) -> _FrozenList:
-        return self
-
-
 def _frozen(value: Any) -> Any:
     """A list or dict as its read-only form. Only the outer one: XBlock's baseline copy is what this spares,
     and a value read through XBlock shares its inner objects with the store too."""
     kind = type(value)
     if kind is list:
-        return _FrozenList(value)
+        return compat.FrozenList(value)
     if kind is dict:
-        return _FrozenDict(value)
+        return compat.FrozenDict(value)
     return value
 
 

@@ -21,6 +21,7 @@ from xblock.runtime import DictKeyValueStore, KeyValueStore
 from ..errors import InvalidInputError, UsageError
 from ..grading import CourseGrading, course_grading
 from ..tree import CourseTree
+from ..xblock_compat import FrozenDict, FrozenList
 from . import compat
 from .compat import block_field_data, field_data_kvs
 from .storage.schema import USER_SCOPES
@@ -29,43 +30,6 @@ from .storage.schema import USER_SCOPES
 VIEW_COMPLETES = ("lm-html",)
 # Blocks that count toward completion %: content a learner must see, watch or answer.
 COMPLETABLE = ("lm-html", "lm-video", "lm-quiz")
-
-
-class FrozenDict(dict[Any, Any]):
-    """A course value shared by every request of a worker: reads as a dict, refuses changes.
-
-    XBlock deep-copies every mutable field on first read (to see later whether it changed); for a quiz's
-    questions that copy was a tenth of a submission. A frozen value cannot change, so it is its own copy,
-    and a block that tries to change course content fails at once instead of corrupting it for everyone.
-    """
-
-    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
-        raise TypeError("course content is read-only in the runtime")
-
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
-    __ior__ = _refuse  # type: ignore[assignment]
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
-        return self
-
-    def __copy__(self) -> FrozenDict:
-        return self
-
-
-class FrozenList(list[Any]):
-    """The list counterpart of ``FrozenDict``."""
-
-    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
-        raise TypeError("course content is read-only in the runtime")
-
-    __setitem__ = __delitem__ = append = extend = insert = pop = remove = clear = sort = reverse = _refuse  # type: ignore[assignment]
-    __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenList:
-        return self
-
-    def __copy__(self) -> FrozenList:
-        return self
 
 
 def freeze(value: Any) -> Any:
